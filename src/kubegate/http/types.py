@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
 
 Headers = list[tuple[str, str]]  # (lower-case name, value), in arrival order, latin-1 decoded
 
@@ -62,6 +65,10 @@ class Request:
     peer_cert_der: bytes | None = None
     http_version: str = "1.1"
     state: dict[str, Any] = field(default_factory=dict)  # per-request scratch for the app
+    # The Upgrade header of a `Connection: upgrade` request (e.g. "websocket"); such a
+    # request carries no body, and its connection closes after the response unless the
+    # handler takes it over with ResponseWriter.detach().
+    upgrade: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name lower-case), or None."""
@@ -90,6 +97,12 @@ class ResponseWriter(Protocol):
 
     def client_gone(self) -> Awaitable[None]:
         """Completes when the client disconnects (for long-running streams)."""
+
+    async def detach(self) -> tuple[asyncio.Transport, bytes]:
+        """Take over the raw connection of an upgrade request: the transport (reading
+        paused) and the bytes already received after the head. The layer never touches the
+        connection again; call it after writing the 101 head (``start(101, ...)``), or write
+        a backend's raw answer yourself."""
 
 
 Handler = Callable[[Request, ResponseWriter], Awaitable[None]]

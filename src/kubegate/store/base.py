@@ -22,7 +22,7 @@ Errors raised (translated to API errors with resource names by the API layer):
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 JSON = dict[str, Any]
@@ -68,6 +68,9 @@ class WatchEvent:
     key: str
     object: JSON | None
     revision: int
+    # The stored JSON encoding (UTF-8) of ``object`` when the backend has it, so a watch can be
+    # written to the wire without re-encoding; None for BOOKMARK and ERROR.
+    raw: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,32 @@ class ListResult:
     items: list[JSON]
     revision: int  # the store revision the list is consistent with
     continue_key: str | None  # last key returned when the page was cut short by ``limit``
+
+
+@dataclass(frozen=True, slots=True)
+class RawListResult:
+    """Like ListResult, but each item is the object's stored JSON encoding (UTF-8), so a list
+    can be served by joining bytes instead of decoding and re-encoding every object."""
+
+    items: list[bytes]
+    revision: int
+    continue_key: str | None
+
+
+class WatchStream(Protocol):
+    """What ``Store.watch`` returns: an async iterator of events that knows how far it got."""
+
+    def __aiter__(self) -> AsyncIterator[WatchEvent]: ...
+
+    async def __anext__(self) -> WatchEvent: ...
+
+    @property
+    def revision(self) -> int:
+        """The store revision this stream is caught up to: every event under its prefix up to
+        this revision has been handed to the consumer (what a BOOKMARK may report)."""
+
+    async def aclose(self) -> None:
+        """Stop watching and release the stream's buffer; further iteration ends."""
 
 
 class Store(Protocol):
@@ -111,13 +140,19 @@ class Store(Protocol):
 
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "") -> ListResult:
         """Objects whose key starts with ``prefix``, in key order, after key ``start_after``;
-        at most ``limit`` (0 = all)."""
+        at most ``limit`` (0 = all). Returned objects are the caller's to mutate."""
 
-    def watch(self, prefix: str, from_revision: int) -> AsyncIterator[WatchEvent]:
+    async def list_raw(
+        self, prefix: str, *, limit: int = 0, start_after: str = ""
+    ) -> RawListResult:
+        """``list``, but items are the stored JSON encodings, for serving without decoding."""
+
+    def watch(self, prefix: str, from_revision: int) -> WatchStream:
         """Events for keys under ``prefix`` with revision > ``from_revision`` (0 = from now).
         Raise Expired (on first iteration) if that history is gone. The iterator ends with
         WatchTooSlow if the consumer falls behind its bounded buffer, and ends cleanly when
-        the store closes."""
+        the store closes. The stream is registered when ``watch`` returns, so nothing written
+        after the call is missed. Event objects are shared by all watchers: read-only."""
 
 
 def object_key(resource: str, namespace: str, name: str) -> str:

@@ -1,0 +1,89 @@
+"""``kubegate serve``: flags (kube-apiserver's names where one exists) -> ServeSettings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kubegate.server.settings import ServeSettings
+
+EXAMPLES = """\
+examples:
+  # a server with demo services on https://127.0.0.1:6443, state in ./.kubegate
+  kubegate serve --demo
+  # an ephemeral server on a free port (the bound address is printed)
+  kubegate serve --secure-port 0 --store memory: --data-dir /tmp/kg
+  # then
+  kubectl --kubeconfig .kubegate/admin.kubeconfig get svc -A
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve",
+        help="run the Kubernetes-compatible API server and proxy",
+        description="Run the Kubernetes-compatible API server (and its proxy) on one HTTPS port.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    net = p.add_argument_group("secure serving")
+    net.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    net.add_argument("--secure-port", type=int, default=6443, help="HTTPS port; 0 picks a free port (default 6443)")
+    net.add_argument("--advertise-address", default=None, help="address clients use to reach this server (added to the serving certificate)")
+    net.add_argument("--tls-cert-file", type=Path, default=None, help="serving certificate (default: generated in the data dir)")
+    net.add_argument("--tls-private-key-file", type=Path, default=None, help="key of --tls-cert-file")
+    net.add_argument("--shutdown-grace", type=float, default=10.0, help="seconds to drain in-flight requests on SIGTERM")
+    auth = p.add_argument_group("authentication")
+    auth.add_argument("--client-ca-file", type=Path, default=None, help="extra CA bundle for x509 client certificates (the data dir CA is always trusted)")
+    storage = p.add_argument_group("storage")
+    storage.add_argument("--data-dir", type=Path, default=Path(".kubegate"), help="where certificates, kubeconfig and the default store live (default ./.kubegate)")
+    storage.add_argument("--store", default="", help="sqlite:PATH (default sqlite:<data-dir>/state.db) or memory:")
+    cluster = p.add_argument_group("cluster")
+    cluster.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs")
+    cluster.add_argument("--demo", action="store_true", help="seed kube-system with real demo services")
+    cluster.add_argument("--watch-bookmark-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    logs = p.add_argument_group("logging")
+    logs.add_argument("--log-format", choices=("text", "json"), default="text")
+    logs.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
+        print("error: --tls-cert-file and --tls-private-key-file go together", file=sys.stderr)
+        return 2
+    settings = ServeSettings(
+        bind_address=args.bind_address,
+        secure_port=args.secure_port,
+        advertise_address=args.advertise_address,
+        data_dir=args.data_dir,
+        store_url=args.store,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        service_cluster_ip_range=args.service_cluster_ip_range,
+        demo=args.demo,
+        shutdown_grace=args.shutdown_grace,
+        watch_bookmark_interval=args.watch_bookmark_interval,
+        log_format=args.log_format,
+    )
+    import uvloop
+
+    from kubegate.server.serve import serve_forever
+
+    try:
+        uvloop.run(serve_forever(settings))
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

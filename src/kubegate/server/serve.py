@@ -1,0 +1,154 @@
+"""The server lifecycle: set up, bind, serve, shut down gracefully.
+
+    setup     data dir (CA, certificates, admin kubeconfig), store, bootstrap objects
+    bind      the one HTTPS port shared by the API and the proxy (port 0 picks one)
+    serve     controllers and optional demo backends run beside the server
+    shutdown  on SIGTERM/SIGINT: stop accepting, end watches cleanly, drain in-flight
+              requests (bounded by --shutdown-grace), stop controllers, close the store
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from kubegate.api import strategy
+from kubegate.http.limits import Limits
+from kubegate.http.server import HTTPServer
+from kubegate.server.allocators import Allocators
+from kubegate.server.app import APIServer
+from kubegate.server.datadir import build_ssl_context, ensure_data_dir
+from kubegate.server.namespaces import NamespaceLifecycle
+from kubegate.server.resources import ResourceHandlers
+from kubegate.server.settings import ServeSettings
+from kubegate.server.watch import WatchSettings
+from kubegate.store.base import KeyExists, Store, object_key
+from kubegate.store.factory import open_store
+
+log = logging.getLogger("kubegate.serve")
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """What a started server exposes to its owner (the CLI or a test)."""
+
+    url: str
+    kubeconfig: str
+    http: HTTPServer
+    app: APIServer
+    store: Store
+    closing: asyncio.Event
+
+
+def _url(host: str, port: int) -> str:
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+async def _seed_kubernetes_service(store: Store, allocators: Allocators, port: int) -> None:
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {
+            "clusterIP": allocators.kubernetes_service_ip(),
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+        },
+    }
+    strategy.prepare_create("Service", svc, namespace="default")
+    svc["spec"]["clusterIPs"] = [svc["spec"]["clusterIP"]]
+    svc["spec"]["ipFamilies"] = ["IPv4"]
+    svc["spec"]["ipFamilyPolicy"] = "SingleStack"
+    with contextlib.suppress(KeyExists):
+        await store.create(object_key("services", "default", "kubernetes"), svc)
+
+
+async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tuple[RunningServer, Callable[[], object]]:
+    """Start everything; returns the running server and an async ``stop`` callable."""
+    bind = settings.bind_address
+    host_for_url = settings.advertise_address or ("127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind)
+    datadir = ensure_data_dir(
+        settings.data_dir,
+        server_url=_url(host_for_url, settings.secure_port or 6443),
+        advertise_address=settings.advertise_address,
+    )
+    ssl_context = build_ssl_context(
+        datadir,
+        client_ca=settings.client_ca_file,
+        cert_file=settings.tls_cert_file,
+        key_file=settings.tls_private_key_file,
+    )
+    store = open_store(settings.effective_store_url)
+    await store.start()
+    allocators = Allocators(store, settings.service_cluster_ip_range)
+    namespaces = NamespaceLifecycle(store, allocators)
+    await namespaces.bootstrap()
+    closing = asyncio.Event()
+    handlers = ResourceHandlers(store, allocators)
+    app = APIServer(
+        store,
+        handlers,
+        namespaces,
+        server_address=f"{host_for_url}:{settings.secure_port}",
+        closing=closing,
+        watch_settings=WatchSettings(bookmark_interval=settings.watch_bookmark_interval),
+    )
+    http = HTTPServer(app, Limits(), ssl_context=ssl_context)
+    bound = await http.start(bind or "0.0.0.0", settings.secure_port)
+    port = bound[0][1]
+    url = _url(host_for_url, port)
+    app.server_address = f"{host_for_url}:{port}"
+    if port != settings.secure_port:
+        datadir = ensure_data_dir(settings.data_dir, server_url=url, advertise_address=settings.advertise_address)
+    await _seed_kubernetes_service(store, allocators, port)
+
+    background: list[asyncio.Task[None]] = []
+    controller = None
+    if settings.run_controllers:
+        from kubegate.controllers.endpointslice import EndpointSliceController
+
+        controller = EndpointSliceController(store)
+        background.append(asyncio.create_task(controller.run(), name="endpointslice-controller"))
+    demo = None
+    if settings.demo:
+        from kubegate.demo.run import start_demo
+
+        demo = await start_demo(store, datadir)
+    app.ready = True
+    print(f"kubegate API server listening on {url}", file=out, flush=True)
+    print(f"Admin kubeconfig: {datadir.kubeconfig}", file=out, flush=True)
+    print(f"Try: kubectl --kubeconfig {datadir.kubeconfig} get svc -A", file=out, flush=True)
+
+    async def stop() -> None:
+        closing.set()
+        app.ready = False
+        await http.shutdown(settings.shutdown_grace)
+        if controller is not None:
+            await controller.stop()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if demo is not None:
+            await demo.close()
+        await namespaces.close()
+        await store.close()
+
+    running = RunningServer(url, str(datadir.kubeconfig), http, app, store, closing)
+    return running, stop
+
+
+async def serve_forever(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    _, stop = await start_server(settings, out)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    print("Shutting down: draining in-flight requests", file=out, flush=True)
+    await stop()  # type: ignore[misc]
