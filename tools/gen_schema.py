@@ -7,6 +7,8 @@ kinds kubegate serves. What the client does not carry is added from the small ta
 * which Go package a type lives in (the client's class names drop it),
 * ``int-or-string``, ``Quantity`` and ``MicroTime`` fields (the client types them as plain
   ``object``/``str``/``datetime``),
+* the descriptions of fields whose type is another model (the client drops them): kube's
+  text for ``metadata`` and a few ``spec``/``status`` fields, else the referred type's own,
 * the strategic-merge metadata (``x-kubernetes-patch-strategy`` / ``-patch-merge-key``) and
   list types, transcribed from the ``patchStrategy``/``patchMergeKey`` struct tags and
   ``+listType``/``+listMapKey`` markers of k8s.io/api core/v1/types.go (checked field by field),

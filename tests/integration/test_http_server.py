@@ -27,6 +27,7 @@ from kubegate.http import BodyTooLarge, HTTPServer, Limits, Request, ResponseWri
 
 Scenario = Callable[[], Awaitable[None]]
 OK_HEADERS = [("content-type", "text/plain")]
+DEFAULT_LIMITS = Limits()
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])
@@ -47,7 +48,7 @@ def run(request: pytest.FixtureRequest) -> Callable[[Scenario], None]:
 @contextlib.asynccontextmanager
 async def serving(
     handler: Callable[[Request, ResponseWriter], Awaitable[None]],
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     **options: object,
 ) -> AsyncIterator[tuple[HTTPServer, int]]:
     server = HTTPServer(handler, limits, **options)  # type: ignore[arg-type]
@@ -107,10 +108,10 @@ class Client:
             pieces.append(await self.reader.readexactly(size))
             assert await self.reader.readexactly(2) == b"\r\n"
 
-    async def at_eof(self, timeout: float = 5.0) -> bool:
+    async def at_eof(self) -> bool:
         """Whether the server closed the connection (reads and drops anything left)."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(5):
                 while await self.reader.read(65536):
                     pass
         except ConnectionResetError:
@@ -259,7 +260,9 @@ def test_chunked_request_body_streams_piece_by_piece(run):
 
         async with serving(handler) as (_, port):
             client = await Client.connect(port)
-            client.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            client.send(
+                b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+            )
             async with asyncio.timeout(5):
                 await first_seen.wait()
             client.send(b"6;ext=1\r\nsecond\r\n0\r\nX-Trailer: 1\r\n\r\n")
@@ -360,7 +363,9 @@ def test_small_unread_body_is_drained_and_connection_reused(run):
     async def scenario():
         async with serving(hello) as (_, port):
             client = await Client.connect(port)
-            client.send(b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000)
+            client.send(
+                b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
+            )
             client.send(get("/b"))
             assert (await client.response()).body == b"hello /a"
             assert (await client.response()).body == b"hello /b"
@@ -477,6 +482,87 @@ def test_http10_keep_alive_only_when_asked(run):
     run(scenario)
 
 
+def test_final_answer_to_expect_continue_closes_the_connection(run):
+    """Answering without reading a body held back for `100 Continue` ends the connection."""
+
+    async def scenario():
+        async with serving(hello) as (_, port):
+            client = await Client.connect(port)
+            client.send(
+                b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+            )
+            response = await client.response()
+            assert (response.status, response.headers["connection"]) == (200, "close")
+            assert await client.at_eof()
+            await client.close()
+
+    run(scenario)
+
+
+def test_half_closed_client_still_gets_its_response(run):
+    """A client that shuts down its sending side after the request is still answered."""
+
+    async def scenario():
+        async def handler(request, response):
+            await asyncio.sleep(0.05)  # answer after the client's FIN has arrived
+            await response.send(200, OK_HEADERS, b"late")
+
+        async with serving(handler) as (_, port):
+            client = await Client.connect(port)
+            client.send(get())
+            client.writer.write_eof()
+            response = await client.response()
+            assert response.body == b"late"
+            assert await client.at_eof()
+            await client.close()
+
+    run(scenario)
+
+
+def test_client_not_reading_is_dropped_at_the_write_timeout(run):
+    """With write_timeout set, a response stuck behind a client that never reads is aborted."""
+
+    async def scenario():
+        errors = []
+        aborted = asyncio.Event()
+
+        async def handler(request, response):
+            await response.start(200, OK_HEADERS)
+            try:
+                while True:
+                    await response.write(b"x" * 65536)
+            except ConnectionError as exc:
+                errors.append(exc)
+                aborted.set()
+                raise
+
+        async with serving(handler, Limits(write_timeout=0.3)) as (_, port):
+            client = await Client.connect(port)
+            client.send(get())
+            async with asyncio.timeout(5):
+                await aborted.wait()
+            assert isinstance(errors[0], ConnectionAbortedError)
+            await client.close()
+
+    run(scenario)
+
+
+def test_handler_returning_without_an_answer_gets_500(run):
+    """A handler that forgets to respond leaves the client a 500, not a hang."""
+
+    async def scenario():
+        async def handler(request, response):
+            return None
+
+        async with serving(handler) as (_, port):
+            client = await Client.connect(port)
+            client.send(get())
+            assert (await client.response()).status == 500
+            await client.close()
+
+    run(scenario)
+
+
 def test_layer_adds_only_framing_headers(run):
     """The answer carries the handler's headers plus Content-Length, and nothing else."""
 
@@ -514,6 +600,7 @@ def test_write_waits_while_the_client_does_not_read(run):
 
     async def scenario():
         written = []
+        finished = asyncio.Event()
         piece = b"x" * 65536
 
         async def handler(request, response):
@@ -522,14 +609,14 @@ def test_write_waits_while_the_client_does_not_read(run):
                 await response.write(piece)
                 written.append(len(piece))
             await response.end()
+            finished.set()
 
         async with serving(handler) as (_, port):
             client = await Client.connect(port)
             client.send(get())
             with pytest.raises(TimeoutError):  # the handler cannot finish while nobody reads
                 async with asyncio.timeout(0.5):
-                    while len(written) < 1024:
-                        await asyncio.sleep(0.01)
+                    await finished.wait()
             assert sum(written) < 32 << 20
             response = await client.response()
             assert len(response.body) == 64 << 20
@@ -764,7 +851,7 @@ def test_stalled_body_is_closed_at_the_body_idle_timeout(run):
 
 def _certificates(directory: Path) -> tuple[Path, Path, Path, Path, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate for alice."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def issue(subject, issuer, key, issuer_key, *, ca=False, san=None):
         builder = (
@@ -884,6 +971,25 @@ def test_upgrade_detach_hands_over_the_bytes_after_the_head(run):
             assert await client.reader.readexactly(5) == b"LATER"
             await client.close()
         assert early == [b"early"]
+
+    run(scenario)
+
+
+def test_detach_before_answering_lets_the_handler_write_raw_bytes(run):
+    """A handler may detach first and write a raw 101 itself (as a proxy relays a backend's)."""
+
+    async def scenario():
+        async def handler(request, response):
+            transport, _ = await response.detach()
+            transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nraw")
+            transport.close()
+
+        async with serving(handler) as (_, port):
+            client = await Client.connect(port)
+            client.send(get("/", "Connection: upgrade\r\nUpgrade: x\r\n"))
+            raw = await client.reader.read()
+            assert raw == b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nraw"
+            await client.close()
 
     run(scenario)
 

@@ -696,3 +696,21 @@ def test_plan_endpoints_clears_a_stale_over_capacity_annotation():
     existing["metadata"]["annotations"] = {eps.OVER_CAPACITY_ANNOTATION: "truncated"}
     update = eps.plan_endpoints(desired, existing)
     assert update is not None and "annotations" not in update["metadata"]
+
+
+def test_existing_placeholder_is_kept_as_is():
+    """An empty Service's stored placeholder needs no write on the next reconcile."""
+    existing = stored(eps.compute_endpoint_slices(service(), []))
+    assert not eps.diff_endpoint_slices(
+        eps.compute_endpoint_slices(service(), [], existing=existing), existing
+    )
+
+
+def test_first_endpoint_reuses_the_placeholder_slice():
+    """The placeholder becomes the first real slice (an update, not create plus delete)."""
+    existing = stored(eps.compute_endpoint_slices(service(), []))
+    diff = eps.diff_endpoint_slices(
+        eps.compute_endpoint_slices(service(), [pod("a")], existing=existing), existing
+    )
+    assert (len(diff.to_create), len(diff.to_update), len(diff.to_delete)) == (0, 1, 0)
+    assert endpoints_of(list(diff.to_update)) == ["a"]

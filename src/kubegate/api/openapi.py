@@ -1,12 +1,13 @@
 """The OpenAPI documents kubectl needs: ``/openapi/v2`` and ``/openapi/v3[/<group-version>]``.
 
-What kubectl (1.37) does with them:
+What kubectl (1.37, checked against the real binary) does with them:
 
-* ``apply``/``create``/``replace`` build a validator first; it downloads ``/openapi/v2``
-  (protobuf only -- see :mod:`kubegate.api.openapi_proto`) and fails with "failed to download
-  openapi" without it. It then asks the v3 document of the object's group-version whether the
-  kind's PATCH operation declares the ``fieldValidation`` parameter; if so it skips
-  client-side validation and sends ``?fieldValidation=Strict`` (or Warn) to the server.
+* ``apply``/``create``/``replace`` (``--validate`` defaults to strict) first ask the v3
+  document of the object's group-version whether the kind's PATCH operation declares the
+  ``fieldValidation`` query parameter. If it does, kubectl leaves validation to the server
+  and sends ``?fieldValidation=Strict`` (or Warn). If not, it validates client-side against
+  ``/openapi/v2`` -- fetched as protobuf only (see :mod:`kubegate.api.openapi_proto`) -- and
+  fails with "failed to download openapi" when that is missing.
 * ``apply`` computes its strategic merge patch from the v3 document's
   ``x-kubernetes-patch-strategy`` / ``-patch-merge-key`` extensions (v2 as a fallback).
 * ``explain`` renders the v3 schema of the kind, found by ``x-kubernetes-group-version-kind``.
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from kubegate.api import schema as schemas
+from kubegate.api.discovery import version_info
 from kubegate.api.openapi_paths import Operation, Param, PathItem, path_items
 from kubegate.api.openapi_proto import encode_document
 
@@ -60,8 +62,6 @@ Doc = dict[str, Any]
 
 
 def _info() -> Doc:
-    from kubegate.api.discovery import version_info
-
     return {"title": "Kubernetes", "version": version_info()["gitVersion"]}
 
 

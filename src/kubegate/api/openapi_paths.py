@@ -242,8 +242,9 @@ KindIndex = dict[tuple[str, str, str], str]
 
 
 def _tag(rt: ResourceType) -> str:
-    group = rt.group.removesuffix(".k8s.io").replace(".", "") if rt.group else "core"
-    return f"{group}_{rt.version}"
+    """kube's tag: ``core_v1``, ``discovery_v1``, ``rbacAuthorization_v1``."""
+    first, *rest = rt.group.removesuffix(".k8s.io").split(".") if rt.group else ["core"]
+    return first + "".join(part.capitalize() for part in rest) + "_" + rt.version
 
 
 def _operation_id(verb: str, rt: ResourceType, suffix: str = "", scoped: bool = True) -> str:

@@ -395,9 +395,10 @@ def _assign_names(
     placed: Iterable[_Placed], freed: Iterable[JSON], prefix: str, seed: str, taken: set[str]
 ) -> None:
     """Name new slices: recycle a freed slice of the same address type (an update instead of
-    a delete plus a create, as kube's finalize does), else derive a fresh name."""
+    a delete plus a create, as kube's finalize does), else derive a fresh name. ``freed`` is
+    taken in the order given."""
     recyclable: dict[str, list[str]] = {}
-    for slice_ in sorted(freed, key=lambda s: str(_meta(s).get("name"))):
+    for slice_ in freed:
         recyclable.setdefault(str(slice_.get("addressType")), []).append(_meta(slice_)["name"])
     for index, item in enumerate(p for p in placed if p.name is None):
         pool = recyclable.get(item.address_type)
@@ -492,15 +493,12 @@ def compute_endpoint_slices(
         )
         placed += group_placed
         freed += group_freed
+    freed.sort(key=lambda s: str(_meta(s).get("name")))
     if not placed:
         # kube keeps one empty "placeholder" slice so consumers can tell "no endpoints" from
-        # "not yet reconciled". We keep it for the primary family only.
-        placeholders = [
-            s
-            for s in freed
-            if s.get("addressType") == types[0] and not s.get("endpoints") and not s.get("ports")
-        ]
-        freed = placeholders + [s for s in freed if s not in placeholders]
+        # "not yet reconciled". We keep it for the primary family only, reusing a slice that
+        # already is such a placeholder when there is one.
+        freed.sort(key=lambda s: bool(s.get("endpoints") or s.get("ports")))
         placed = [_Placed(None, types[0], [], [])]
 
     meta = _meta(service)
@@ -623,6 +621,7 @@ def mirror_endpoint_slices(
         name = _meta(current[0]).get("name") if current else None
         freed += current[1:]
         placed.append(_Placed(name, group.address_type, group.ports, chosen))
+    freed.sort(key=lambda s: str(_meta(s).get("name")))
 
     meta = _meta(endpoints)
     taken = set(taken_names) | {str(_meta(s).get("name")) for s in existing}

@@ -16,7 +16,7 @@ from kubegate.api.resources import by_kind
 from kubegate.auth.pki import issue_serving_cert
 from kubegate.demo.backends import DemoBackends, start_demo_backends
 from kubegate.demo.seed import demo_objects
-from kubegate.store.base import KeyExists, Store, object_key
+from kubegate.store.base import KeyExists, KeyNotFound, Store, object_key
 
 
 def _backend_tls(ca_cert: Path, ca_key: Path) -> ssl.SSLContext:
@@ -32,7 +32,7 @@ def _backend_tls(ca_cert: Path, ca_key: Path) -> ssl.SSLContext:
     return ctx
 
 
-async def start_demo(store: Store, datadir) -> DemoBackends:  # type: ignore[no-untyped-def]
+async def start_demo(store: Store, datadir, allocators) -> DemoBackends:  # type: ignore[no-untyped-def]
     backends = await start_demo_backends(_backend_tls(datadir.ca_cert, datadir.ca_key))
     for obj in demo_objects(backends.services):
         group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
@@ -40,14 +40,13 @@ async def start_demo(store: Store, datadir) -> DemoBackends:  # type: ignore[no-
         assert rt is not None
         meta = obj["metadata"]
         key = object_key(rt.plural, meta.get("namespace", ""), meta["name"])
-        with contextlib.suppress(Exception):
-            old = await store.get(key)
-            await store.delete(key)  # ports change each start: replace last run's objects
+        with contextlib.suppress(KeyNotFound):
+            old = await store.delete(key)  # ports change each start: replace last run's objects
             if rt.kind == "Service":
-                obj.setdefault("spec", {}).setdefault(
-                    "clusterIP", old.get("spec", {}).get("clusterIP", "")
-                )
+                await allocators.release_for_service(old)
         strategy.prepare_create(rt.kind, obj, namespace=meta.get("namespace", ""))
+        if rt.kind == "Service":
+            await allocators.allocate_for_service(obj, key)
         with contextlib.suppress(KeyExists):
             await store.create(key, obj)
     return backends

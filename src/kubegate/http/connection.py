@@ -60,6 +60,7 @@ class HTTPConnection(asyncio.Protocol):
         self._continue_sent = False
         self._drain_limit = 0  # body bytes after which draining an unread body gives up
         self._peer_eof = False
+        self._dropped_input = False  # input after the last request was read and dropped
         # flow control
         self._reading_paused = False
         self._write_paused = False
@@ -90,11 +91,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         state = self._state
-        if state == _IDLE:
-            if self._buffer:
-                self._buffer += data
-                data = self._buffer  # type: ignore[assignment]
-                self._buffer = bytearray()
+        if state == _IDLE:  # (bytes kept in _buffer are all parsed when IDLE begins)
             self._receive_head(data)
         elif state == _BODY:
             self._receive_body(data, 0)
@@ -104,18 +101,17 @@ class HTTPConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         # A client that shuts down its side is gone as far as a stream is concerned (as Go's
-        # server sees it); the write side stays open for a response still to come.
+        # server sees it), but a request it finished sending still gets its response.
         self._peer_eof = True
         if self._gone is not None and not self._gone.done():
             self._gone.set_result(None)
-        state = self._state
-        if state == _BODY and self._body is not None:
+        if self.task is None:  # nothing in progress (or only an unread body being drained)
+            return False
+        if self._state == _BODY and self._body is not None:
             self._body.fail(HTTPError(400, "incomplete request body"))
             self._stop_receiving()
-        if state in (_BODY, _BUSY) and not self._tls:
-            self._close_after = True
-            return True  # keep the write side open for the response
-        return False
+        self._close_after = True
+        return not self._tls  # keep the write side open (TLS cannot half-close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state == _DETACHED:
@@ -210,7 +206,7 @@ class HTTPConnection(asyncio.Protocol):
         """Answer a request the layer refuses, and close (security.md §2.1: no reuse)."""
         log.debug("refused request from %s: %d %s", self._peer[0], status, message)
         self.transport.write(error_response(status, message))
-        self._close()
+        self._close(linger=True)  # the client may well have sent more
 
     # -- bodies ---------------------------------------------------------------------------
 
@@ -290,6 +286,7 @@ class HTTPConnection(asyncio.Protocol):
     def _stash(self, data: bytes | bytearray, pos: int) -> None:
         """Keep bytes that follow the current request for later (or drop them)."""
         if not self._buffering:
+            self._dropped_input = True
             return
         self._buffer += data[pos:] if pos else data
         if len(self._buffer) > self._limits.pipeline_buffer:
@@ -300,7 +297,9 @@ class HTTPConnection(asyncio.Protocol):
     async def _run(self, request: Request, writer: ConnectionWriter) -> None:
         try:
             await self._server.handler(request, writer)
-            if not writer.started:
+            if self._state == _DETACHED:
+                pass
+            elif not writer.started:
                 log.error("HTTP handler returned without a response")
                 await self._fail(writer, 500, "Internal Server Error")
             elif not writer.finished:
@@ -401,9 +400,14 @@ class HTTPConnection(asyncio.Protocol):
             return True
         body = self._body
         if self._state == _BODY and body is not None and not body.consumed:
-            # A body nobody has started to read and too big to drain: the connection ends
-            # with this response (e.g. 413 decided from Content-Length).
-            if self._decoder is not None or self._body_remaining > self._limits.drain_body:
+            # A body nobody has started to read and too big to drain, or one the client holds
+            # back for a `100 Continue` it will not get: the connection ends with this
+            # response (e.g. 413 decided from Content-Length).
+            if (
+                self._decoder is not None
+                or self._body_remaining > self._limits.drain_body
+                or head.expect_continue
+            ):
                 self._close_after = True
                 return True
         return False
@@ -471,14 +475,18 @@ class HTTPConnection(asyncio.Protocol):
 
     # -- closing, reading and timers ------------------------------------------------------
 
-    def _close(self) -> None:
-        """Close after what was written; linger to drop unread input (RFC 9112 §9.6)."""
+    def _close(self, *, linger: bool = False) -> None:
+        """Close after what was written. With input possibly still on its way (a body not
+        read to its end, bytes dropped), first shut the write side and read and drop input
+        for a moment: closing with unread input makes the kernel reset the connection, which
+        can destroy the response before the client reads it (RFC 9112 §9.6)."""
         if self._state >= _LINGER:
             return
+        linger = linger or self._state == _BODY or bool(self._buffer) or self._dropped_input
         self._state = _LINGER
         self._buffer = bytearray()
         transport = self.transport
-        if transport.can_write_eof() and not self._peer_eof:
+        if linger and transport.can_write_eof() and not self._peer_eof:
             self._resume_reading()
             transport.write_eof()
             self._set_deadline(_T_LINGER, self._limits.linger_timeout)

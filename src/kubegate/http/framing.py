@@ -18,7 +18,9 @@ TOKEN_CHARS = (string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~").encode(
 # RFC 9110 §5.5: field-value bytes are VCHAR, SP, HTAB and obs-text; never CTLs, CR, LF or NUL.
 FIELD_VALUE_CHARS = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 # Control bytes never allowed anywhere in a request head (CR and LF are line ends, HTAB is OWS).
-HEAD_CTL_CHARS = bytes(range(0x00, 0x09)) + bytes(range(0x0B, 0x0D)) + bytes(range(0x0E, 0x20)) + b"\x7f"
+HEAD_CTL_CHARS = (
+    bytes(range(0x00, 0x09)) + bytes(range(0x0B, 0x0D)) + bytes(range(0x0E, 0x20)) + b"\x7f"
+)
 HEX_CHARS = b"0123456789abcdefABCDEF"
 # RFC 3986 §3.2.2-3.2.3: reg-name / IP-literal characters plus ":" port; no userinfo ("@").
 HOST_CHARS = (string.ascii_letters + string.digits + "-._~!$&'()*+,;=:[]%").encode()
@@ -139,8 +141,16 @@ class ChunkedDecoder:
                 if not self._remaining:
                     self._state = _DATA_END
                 continue
-            if self._state == _DATA_END and not self._line and data[pos : pos + 2] == b"\r\n":
-                pos += 2
+            if self._state == _DATA_END:  # exactly CRLF after the data, refused at once if not
+                expected = b"\r\n"[len(self._line) :]
+                got = data[pos : pos + len(expected)]
+                if not expected.startswith(got):
+                    raise HTTPError(400, "invalid chunked framing")
+                pos += len(got)
+                if len(got) < len(expected):
+                    self._line = b"\r"
+                    continue
+                self._line = b""
                 self._state = _SIZE
                 continue
             newline = data.find(b"\n", pos)
@@ -161,17 +171,11 @@ class ChunkedDecoder:
     def _line_cap(self) -> int:
         if self._state == _SIZE:
             return MAX_CHUNK_SIZE_DIGITS + self._ext_budget + 1
-        if self._state == _TRAILER:
-            return self._max_header_line + 1
-        return 1  # after chunk data: exactly CRLF
+        return self._max_header_line + 1  # a trailer field
 
     def _line_received(self, line: bytes) -> None:
         if self._state == _SIZE:
             self._size_line(line)
-        elif self._state == _DATA_END:
-            if line:
-                raise HTTPError(400, "invalid chunked framing")
-            self._state = _SIZE
         else:
             self._trailer_line(line)
 
@@ -232,10 +236,15 @@ def status_line(status: int) -> bytes:
 def error_response(status: int, message: str) -> bytes:
     """A short fixed plain-text answer that closes the connection; never echoes input."""
     body = (message + "\n").encode()
-    return b"%sContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (
-        status_line(status),
-        len(body),
-        body,
+    return b"".join(
+        (
+            status_line(status),
+            b"Content-Type: text/plain; charset=utf-8\r\n",
+            b"X-Content-Type-Options: nosniff\r\n",
+            b"Content-Length: %d\r\n" % len(body),
+            b"Connection: close\r\n\r\n",
+            body,
+        )
     )
 
 

@@ -32,8 +32,11 @@ from kubegate.http.types import Headers, HTTPError
 _HEAD_END = b"\r\n\r\n"
 _NAME_CACHE: dict[bytes, str] = {}  # raw field name -> lower-case str, for the common names
 _NAME_CACHE_MAX = 512
-_SPECIAL = frozenset({"content-length", "transfer-encoding", "host", "connection", "upgrade", "expect"})
-_VALID_HOSTS: dict[bytes, bool] = {}  # Host values seen and checked (nearly all requests repeat one)
+_SPECIAL = frozenset(
+    {"content-length", "transfer-encoding", "host", "connection", "upgrade", "expect"}
+)
+# Host values seen and checked (nearly every request repeats one).
+_VALID_HOSTS: dict[bytes, bool] = {}
 _METHODS: dict[bytes, str] = {}
 
 
@@ -146,10 +149,6 @@ class HeadParser:
     def _execute(self, data: bytes | bytearray, start: int, stop: int) -> bool:
         piece = data if start == 0 and stop == len(data) else data[start:stop]
         self._fed += len(piece)
-        if self._fed > self._max_head:
-            if not self._headers and not self._complete:
-                raise HTTPError(414, "request line too long")
-            raise HTTPError(431, "request header fields too large")
         # One pass over the raw bytes for control characters (llhttp refuses them too; this
         # is the second line of defence, cheaper than a check per field). CR and LF are
         # llhttp's: it refuses every bare CR or LF.
@@ -168,6 +167,10 @@ class HeadParser:
         except httptools.HttpParserError as exc:
             self._parser_clean = False
             raise HTTPError(400, "malformed request") from exc
+        # An unfinished head past the limits (a long target was refused by on_url already).
+        # What llhttp holds meanwhile is bounded by the limit plus one read.
+        if self._fed > self._max_head and not self._complete:
+            raise HTTPError(431, "request header fields too large")
         return False
 
     # httptools callbacks; an exception raised here makes feed_data fail (see _execute).

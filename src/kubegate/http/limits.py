@@ -26,6 +26,9 @@ class Limits:
 
     max_connections: int = 4096  # accepted connections beyond this are closed at once
 
-    body_buffer: int = 256 * 1024  # unread request body above this pauses the socket
-    pipeline_buffer: int = 64 * 1024  # pipelined bytes waiting behind a request above this pause it
-    drain_body: int = 64 * 1024  # unread body left when a handler ends: drained up to this, else close
+    # Unread request body above this pauses the socket.
+    body_buffer: int = 256 * 1024
+    # Pipelined bytes waiting behind the request in progress above this pause the socket.
+    pipeline_buffer: int = 64 * 1024
+    # A body left unread when its handler ends is drained up to this much, else closed.
+    drain_body: int = 64 * 1024

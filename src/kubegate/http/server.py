@@ -15,6 +15,7 @@ flight finish for up to ``grace`` seconds, then cancels their handlers and drops
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from collections.abc import Sequence
@@ -69,7 +70,7 @@ class HTTPServer:
 
     @property
     def sockets(self) -> list[socket.socket]:
-        return [sock for server in self._servers for sock in server.sockets]  # type: ignore[misc]
+        return [sock for server in self._servers for sock in server.sockets]
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -101,7 +102,11 @@ class HTTPServer:
             # Cancelled handlers get a moment to unwind, so that no task outlives shutdown.
             await asyncio.wait(tasks, timeout=max(grace, 1.0))
         for server in self._servers:
-            await server.wait_closed()
+            # Python 3.12+ waits here for every connection, detached tunnels included, and
+            # those belong to the application now: give it a moment, not a hang.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await server.wait_closed()
 
     # -- called by connections ----------------------------------------------------------
 

@@ -4,11 +4,16 @@ The layer owns framing: it writes Content-Length or chunked encoding (close-deli
 HTTP/1.0), ``Connection: close`` when the connection will close, and nothing else the
 application did not ask for. Framing headers passed by the application are ignored in favour
 of ``length``. Header values are checked for CR and LF (response splitting).
+
+A client that has gone away makes ``write()`` raise ``ConnectionResetError`` (so that a
+stream stops), while ``send()`` quietly does nothing: a one-shot answer nobody will read is
+not the handler's error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from kubegate.http.framing import status_line
@@ -47,8 +52,15 @@ class ConnectionWriter:
         self.status = 0
 
     async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        conn = self._conn
+        if conn.closed and not self.started:
+            # The client is gone: there is no one to answer. Not an error for the handler,
+            # whose work (and audit) after answering should still run.
+            self.started = self.finished = True
+            self.status = status
+            return
         head = self._head(status, headers, len(body))
-        transport = self._conn.transport
+        transport = conn.transport
         if self._no_body or not body:
             transport.write(head)
         elif len(body) <= _INLINE_BODY:
@@ -57,7 +69,8 @@ class ConnectionWriter:
             transport.writelines((head, body))
         self._remaining = 0
         self._finish()
-        await self._conn.drain()
+        with contextlib.suppress(ConnectionError):
+            await conn.drain()  # back-pressure only: the response is out of our hands
 
     async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
         self._conn.transport.write(self._head(status, headers, length))
@@ -104,8 +117,9 @@ class ConnectionWriter:
         layer never touches the connection again. Write the ``101`` head first, with
         ``start(101, headers)``, or write the raw bytes of a backend's answer yourself.
         """
+        taken = self._conn.detach()
         self.finished = True
-        return self._conn.detach()
+        return taken
 
     # -- internals --------------------------------------------------------------------------
 

@@ -127,10 +127,10 @@ class APIServer:
             elif len(parts) == 4:
                 doc = discovery.api_resource_list(parts[2], parts[3])
         elif path.startswith("/openapi/"):
-            found = openapi_response(path, request.header("accept") or "")
+            found = openapi_response(path, request.header("accept") or "", request.header("if-none-match") or "")
             if found is not None:
                 status, content_type, body = found
-                headers = base_headers(ctx.audit_id) + [("content-type", content_type)]
+                headers = base_headers(ctx.audit_id) + [("content-type", content_type), ("etag", found.etag)]
                 await ctx.response.send(status, headers, body)
                 return
         if doc is None:

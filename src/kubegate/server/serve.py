@@ -118,7 +118,7 @@ async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tup
     if settings.demo:
         from kubegate.demo.run import start_demo
 
-        demo = await start_demo(store, datadir)
+        demo = await start_demo(store, datadir, allocators)
     app.ready = True
     print(f"kubegate API server listening on {url}", file=out, flush=True)
     print(f"Admin kubeconfig: {datadir.kubeconfig}", file=out, flush=True)

@@ -19,9 +19,9 @@ from kubegate.api.resources import ResourceType
 from kubegate.api.tables import table_for
 from kubegate.core.selectors import SelectorError, field_value, parse_field_selector, parse_label_selector
 from kubegate.errors import APIError, BadRequest, Gone
-from kubegate.server.codec import JSON_TYPE, wants_table
+from kubegate.server.codec import wants_table
 from kubegate.server.context import RequestContext
-from kubegate.server.respond import base_headers, encode_json
+from kubegate.server.respond import JSON_TYPE, base_headers, encode_json
 from kubegate.store.base import Expired, Store, WatchEvent, WatchTooSlow, collection_prefix
 
 DEFAULT_TIMEOUT = 1800.0  # kube's --min-request-timeout
@@ -66,8 +66,13 @@ async def serve_watch(
         labels = obj.get("metadata", {}).get("labels") or {}
         return label_sel.matches(labels) and field_sel.matches(lambda f: field_value(rt.kind, obj, f))
 
+    send_initial = ctx.param("sendInitialEvents")
+    if send_initial and send_initial not in ("true", "false"):
+        raise BadRequest(f'sendInitialEvents "{send_initial}" is invalid: must be true or false')
+    if send_initial == "true" and not bookmarks:
+        raise BadRequest("sendInitialEvents=true requires allowWatchBookmarks=true")
     initial: list[dict[str, Any]] = []
-    if start_rv == 0:
+    if start_rv == 0 or send_initial == "true":
         page = await store.list(prefix)
         initial = [o for o in page.items if selected(o)]
         start_rv = page.revision
@@ -95,6 +100,9 @@ async def serve_watch(
     try:
         for obj in initial:
             await writer.send("ADDED", obj)
+        if send_initial == "true":
+            # The WatchList protocol (KEP-3157): a bookmark marks the end of the initial state.
+            await writer.bookmark(start_rv, initial_events_end=True)
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -160,14 +168,13 @@ class _EventWriter:
         self.first = False
         await self._write({"type": event_type, "object": obj})
 
-    async def bookmark(self, revision: int) -> None:
-        obj = {
-            "kind": self.rt.kind,
-            "apiVersion": self.rt.api_version,
-            "metadata": {"resourceVersion": str(revision)},
-        }
+    async def bookmark(self, revision: int, *, initial_events_end: bool = False) -> None:
+        metadata: dict[str, Any] = {"resourceVersion": str(revision)}
+        if initial_events_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        obj: dict[str, Any] = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
         if self.as_table:
-            obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": str(revision)},
+            obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
                    "columnDefinitions": [], "rows": []}
         await self._write({"type": "BOOKMARK", "object": obj})
 
