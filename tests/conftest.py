@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class ServerProcess:
     kubeconfig: str
     data_dir: Path
     output: list[str]
+    _drainer: threading.Thread
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.proc.poll() is None:
@@ -41,6 +43,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self._drainer.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.proc.returncode
 
 
@@ -69,14 +74,13 @@ def start_server_process(data_dir: Path, *extra: str, store: str = "memory:", ti
         proc.kill()
         raise RuntimeError("kubegate did not start:\n" + "".join(output))
     # Keep draining output so the pipe never fills and blocks the server.
-    import threading
-
     def drain() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
             output.append(line)
 
-    threading.Thread(target=drain, daemon=True, name="server-output").start()
-    return ServerProcess(proc, url, kubeconfig, data_dir, output)
+    drainer = threading.Thread(target=drain, daemon=True, name="server-output")
+    drainer.start()
+    return ServerProcess(proc, url, kubeconfig, data_dir, output, drainer)
 
 
 class Kubectl:
