@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/store_bench.py                 # memory and sqlite
     .venv/bin/python bench/store_bench.py --backend sqlite --objects 10000
+    .venv/bin/python -m bench store --backend sqlite   # the same, as a suite of the harness
 
 Each backend runs in its own child process so its RSS is not inflated by the other's. This is
 a measuring tool, not a test: it prints numbers and asserts nothing.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +196,10 @@ def report(results: dict[str, Any]) -> None:
     print(f"  fan-out 100 x 1000 max    {results['fanout_max_ms']:10.2f} ms")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench store", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--backend", choices=["memory", "sqlite"], action="append")
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument(
@@ -205,7 +209,7 @@ def main() -> None:
         help="event loop (the server runs on uvloop)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         run = asyncio.run
         if args.loop == "uvloop":
@@ -213,7 +217,7 @@ def main() -> None:
 
             run = uvloop.run
         print(json.dumps(run(run_backend(args.backend[0], args.objects))))
-        return
+        return 0
     for backend in args.backend or ["memory", "sqlite"]:
         child = subprocess.run(
             [
@@ -232,7 +236,8 @@ def main() -> None:
             text=True,
         )
         report(json.loads(child.stdout))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

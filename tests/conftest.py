@@ -49,12 +49,27 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def start_server_process(data_dir: Path, *extra: str, store: str = "memory:", timeout: float = 30) -> ServerProcess:
+def start_server_process(
+    data_dir: Path, *extra: str, store: str = "memory:", timeout: float = 30
+) -> ServerProcess:
     """Start ``kubegate serve`` on a free port and wait until it prints its address."""
-    cmd = [sys.executable, "-m", "kubegate.cli.main", "serve", "--secure-port", "0",
-           "--data-dir", str(data_dir), "--store", store, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kubegate.cli.main",
+        "serve",
+        "--secure-port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--store",
+        store,
+        *extra,
+    ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     output: list[str] = []
     url = kubeconfig = ""
     deadline = time.monotonic() + timeout
@@ -73,6 +88,7 @@ def start_server_process(data_dir: Path, *extra: str, store: str = "memory:", ti
     if not (url and kubeconfig):
         proc.kill()
         raise RuntimeError("kubegate did not start:\n" + "".join(output))
+
     # Keep draining output so the pipe never fills and blocks the server.
     def drain() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -91,18 +107,36 @@ class Kubectl:
         self.cache_dir = cache_dir
         self.binary = kubectl_binary()
 
-    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = [self.binary, "--kubeconfig", self.kubeconfig, "--cache-dir", str(self.cache_dir), *args]
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            self.binary,
+            "--kubeconfig",
+            self.kubeconfig,
+            "--cache-dir",
+            str(self.cache_dir),
+            *args,
+        ]
         result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def json(self, *args: str) -> dict:
         return json.loads(self.run(*args, "-o", "json").stdout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        cmd = [self.binary, "--kubeconfig", self.kubeconfig, "--cache-dir", str(self.cache_dir), *args]
+        cmd = [
+            self.binary,
+            "--kubeconfig",
+            self.kubeconfig,
+            "--cache-dir",
+            str(self.cache_dir),
+            *args,
+        ]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

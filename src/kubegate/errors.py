@@ -15,6 +15,7 @@
       Invalid             422  with field causes
       TooManyRequests     429
       InternalError       500
+      BadGateway          502  a proxied backend answered with invalid HTTP
       ServiceUnavailable  503
       Timeout             504
 
@@ -153,6 +154,12 @@ class InternalError(APIError):
     code, reason = 500, "InternalError"
 
 
+class BadGateway(APIError):
+    """The backend answered with something that is not valid HTTP (kube has no 502 reason)."""
+
+    code, reason = 502, "BadGateway"
+
+
 class ServiceUnavailable(APIError):
     code, reason = 503, "ServiceUnavailable"
 
@@ -168,10 +175,14 @@ class FieldErrors:
     causes: list[Cause] = field(default_factory=list)
 
     def invalid(self, path: str, value: Any, detail: str) -> None:
-        self.causes.append(Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {detail}", path))
+        self.causes.append(
+            Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {detail}", path)
+        )
 
     def required(self, path: str, detail: str = "") -> None:
-        self.causes.append(Cause("FieldValueRequired", "Required value" + (f": {detail}" if detail else ""), path))
+        self.causes.append(
+            Cause("FieldValueRequired", "Required value" + (f": {detail}" if detail else ""), path)
+        )
 
     def duplicate(self, path: str, value: Any) -> None:
         self.causes.append(Cause("FieldValueDuplicate", f"Duplicate value: {_show(value)}", path))
@@ -179,7 +190,11 @@ class FieldErrors:
     def not_supported(self, path: str, value: Any, allowed: list[str]) -> None:
         supported = ", ".join(f'"{a}"' for a in allowed)
         self.causes.append(
-            Cause("FieldValueNotSupported", f"Unsupported value: {_show(value)}: supported values: {supported}", path)
+            Cause(
+                "FieldValueNotSupported",
+                f"Unsupported value: {_show(value)}: supported values: {supported}",
+                path,
+            )
         )
 
     def forbidden(self, path: str, detail: str) -> None:

@@ -34,8 +34,19 @@ def test_api_resources_lists_served_types(kubectl):
     """Discovery lists every served resource with its short names and groups."""
     out = kubectl.run("api-resources", "--no-headers").stdout
     rows = {line.split()[0]: line for line in out.splitlines()}
-    for name in ("services", "pods", "nodes", "endpoints", "configmaps", "secrets", "namespaces",
-                 "endpointslices", "roles", "clusterrolebindings", "serviceaccounts"):
+    for name in (
+        "services",
+        "pods",
+        "nodes",
+        "endpoints",
+        "configmaps",
+        "secrets",
+        "namespaces",
+        "endpointslices",
+        "roles",
+        "clusterrolebindings",
+        "serviceaccounts",
+    ):
         assert name in rows, name
     assert " svc " in rows["services"]
     assert "discovery.k8s.io/v1" in rows["endpointslices"]
@@ -43,7 +54,9 @@ def test_api_resources_lists_served_types(kubectl):
 
 def test_create_configmap_secret_namespace_with_protobuf_bodies(kubectl, ns):
     """Typed create commands send protobuf; the objects arrive intact."""
-    kubectl.run("create", "configmap", "cfg", "-n", ns, "--from-literal=color=blue", "--from-literal=size=2")
+    kubectl.run(
+        "create", "configmap", "cfg", "-n", ns, "--from-literal=color=blue", "--from-literal=size=2"
+    )
     kubectl.run("create", "secret", "generic", "tok", "-n", ns, "--from-literal=password=s3cr3t")
     child = f"{ns}-child"
     kubectl.run("create", "namespace", child)
@@ -73,13 +86,17 @@ def test_get_svc_all_namespaces_prints_kube_columns(kubectl):
     out = kubectl.run("get", "svc", "-A").stdout
     header = out.splitlines()[0].split()
     assert header == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
-    assert re.search(r"^default\s+kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443/TCP", out, re.M)
+    assert re.search(
+        r"^default\s+kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443/TCP", out, re.M
+    )
     assert re.search(r"^kube-system\s+echo\s+ClusterIP\s+10\.", out, re.M)
 
 
 def test_get_output_yaml_round_trips(kubectl):
     """`get -o yaml` returns a full object with server-set metadata."""
-    obj = yaml.safe_load(kubectl.run("get", "svc", "kubernetes", "-n", "default", "-o", "yaml").stdout)
+    obj = yaml.safe_load(
+        kubectl.run("get", "svc", "kubernetes", "-n", "default", "-o", "yaml").stdout
+    )
     assert obj["kind"] == "Service"
     assert obj["apiVersion"] == "v1"
     assert obj["metadata"]["uid"]
@@ -116,7 +133,9 @@ def test_apply_creates_then_changes(kubectl, ns):
 
 def test_apply_strict_validation_rejects_unknown_field(kubectl, ns):
     """`apply` validates strictly by default: an unknown field is refused and nothing is stored."""
-    bad = SERVICE_YAML.format(ns=ns, target=80).replace("  selector:", "  bogusField: 1\n  selector:")
+    bad = SERVICE_YAML.format(ns=ns, target=80).replace(
+        "  selector:", "  bogusField: 1\n  selector:"
+    )
     result = kubectl.run("apply", "-f", "-", input=bad, check=False)
     assert result.returncode != 0
     assert "bogusField" in result.stderr
@@ -150,17 +169,47 @@ def test_label_sets_and_removes_labels(kubectl, ns):
     kubectl.run("label", "configmap", "cfg", "-n", ns, "tier=db", "--overwrite")
     assert kubectl.json("get", "configmap", "cfg", "-n", ns)["metadata"]["labels"]["tier"] == "db"
     kubectl.run("label", "configmap", "cfg", "-n", ns, "tier-")
-    assert "tier" not in (kubectl.json("get", "configmap", "cfg", "-n", ns)["metadata"].get("labels") or {})
+    assert "tier" not in (
+        kubectl.json("get", "configmap", "cfg", "-n", ns)["metadata"].get("labels") or {}
+    )
 
 
 def test_patch_all_three_types(kubectl, ns):
     """Merge, JSON and strategic merge patches each apply their own semantics."""
     kubectl.run("apply", "-f", "-", input=SERVICE_YAML.format(ns=ns, target=8080))
-    kubectl.run("patch", "svc", "web", "-n", ns, "--type", "merge", "-p", '{"metadata":{"annotations":{"owner":"me"}}}')
-    kubectl.run("patch", "svc", "web", "-n", ns, "--type", "json", "-p",
-                '[{"op":"replace","path":"/spec/ports/0/targetPort","value":7070}]')
-    kubectl.run("patch", "svc", "web", "-n", ns, "--type", "strategic", "-p",
-                '{"spec":{"ports":[{"port":443,"name":"https","targetPort":8443}]}}')
+    kubectl.run(
+        "patch",
+        "svc",
+        "web",
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        '{"metadata":{"annotations":{"owner":"me"}}}',
+    )
+    kubectl.run(
+        "patch",
+        "svc",
+        "web",
+        "-n",
+        ns,
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"replace","path":"/spec/ports/0/targetPort","value":7070}]',
+    )
+    kubectl.run(
+        "patch",
+        "svc",
+        "web",
+        "-n",
+        ns,
+        "--type",
+        "strategic",
+        "-p",
+        '{"spec":{"ports":[{"port":443,"name":"https","targetPort":8443}]}}',
+    )
     svc = kubectl.json("get", "svc", "web", "-n", ns)
     assert svc["metadata"]["annotations"]["owner"] == "me"
     ports = {p["port"]: p["targetPort"] for p in svc["spec"]["ports"]}
@@ -229,15 +278,44 @@ def test_pod_status_subresource_drives_endpoint_slices(kubectl, ns):
     kubectl.run("apply", "-f", "-", input=SERVICE_YAML.format(ns=ns, target="web"))
     kubectl.run("run", "web-1", "-n", ns, "--image=nginx", "--labels=app=web", "--port=8080")
     # name the container port so the service's named targetPort resolves
-    kubectl.run("patch", "pod", "web-1", "-n", ns, "--type", "json", "-p",
-                '[{"op":"add","path":"/spec/containers/0/ports/0/name","value":"web"}]', check=False)
-    status = {"status": {"phase": "Running", "podIP": "10.1.0.7", "podIPs": [{"ip": "10.1.0.7"}],
-                         "conditions": [{"type": "Ready", "status": "True"}]}}
-    kubectl.run("patch", "pod", "web-1", "-n", ns, "--subresource=status", "--type", "merge", "-p", json.dumps(status))
+    kubectl.run(
+        "patch",
+        "pod",
+        "web-1",
+        "-n",
+        ns,
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"add","path":"/spec/containers/0/ports/0/name","value":"web"}]',
+        check=False,
+    )
+    status = {
+        "status": {
+            "phase": "Running",
+            "podIP": "10.1.0.7",
+            "podIPs": [{"ip": "10.1.0.7"}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }
+    }
+    kubectl.run(
+        "patch",
+        "pod",
+        "web-1",
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps(status),
+    )
     deadline = time.monotonic() + 15
     endpoints: list = []
     while time.monotonic() < deadline:
-        slices = kubectl.json("get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name=web")["items"]
+        slices = kubectl.json(
+            "get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name=web"
+        )["items"]
         endpoints = [e for s in slices for e in s.get("endpoints") or []]
         if endpoints and endpoints[0]["conditions"].get("ready"):
             break
@@ -253,4 +331,15 @@ def test_delete_namespace_takes_its_objects(kubectl):
     kubectl.run("create", "configmap", "cfg", "-n", name)
     kubectl.run("delete", "namespace", name, "--timeout=30s")
     assert kubectl.run("get", "namespace", name, check=False).returncode != 0
-    assert kubectl.run("get", "configmaps", "-A", "--field-selector", f"metadata.namespace={name}", "-o", "name").stdout.strip() == ""
+    assert (
+        kubectl.run(
+            "get",
+            "configmaps",
+            "-A",
+            "--field-selector",
+            f"metadata.namespace={name}",
+            "-o",
+            "name",
+        ).stdout.strip()
+        == ""
+    )

@@ -6,24 +6,94 @@ from kubegate.core.requestinfo import PathError, parse_request_info
 
 CASES = [
     # method, path, query -> (verb, group, version, namespace, resource, name, subresource, subpath)
-    ("GET", "/api/v1/namespaces/default/services", "", ("list", "", "v1", "default", "services", "", "", "")),
+    (
+        "GET",
+        "/api/v1/namespaces/default/services",
+        "",
+        ("list", "", "v1", "default", "services", "", "", ""),
+    ),
     ("GET", "/api/v1/services", "", ("list", "", "v1", "", "services", "", "", "")),
-    ("GET", "/api/v1/namespaces/default/services", "watch=1", ("watch", "", "v1", "default", "services", "", "", "")),
-    ("GET", "/api/v1/namespaces/default/services", "watch=true", ("watch", "", "v1", "default", "services", "", "", "")),
-    ("GET", "/api/v1/namespaces/default/services", "watch=0", ("list", "", "v1", "default", "services", "", "", "")),
-    ("GET", "/api/v1/namespaces/default", "", ("get", "", "v1", "", "namespaces", "default", "", "")),
-    ("PUT", "/api/v1/namespaces/default/status", "", ("update", "", "v1", "", "namespaces", "default", "status", "")),
-    ("PUT", "/api/v1/namespaces/default/finalize", "", ("update", "", "v1", "", "namespaces", "default", "finalize", "")),
+    (
+        "GET",
+        "/api/v1/namespaces/default/services",
+        "watch=1",
+        ("watch", "", "v1", "default", "services", "", "", ""),
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/default/services",
+        "watch=true",
+        ("watch", "", "v1", "default", "services", "", "", ""),
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/default/services",
+        "watch=0",
+        ("list", "", "v1", "default", "services", "", "", ""),
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/default",
+        "",
+        ("get", "", "v1", "", "namespaces", "default", "", ""),
+    ),
+    (
+        "PUT",
+        "/api/v1/namespaces/default/status",
+        "",
+        ("update", "", "v1", "", "namespaces", "default", "status", ""),
+    ),
+    (
+        "PUT",
+        "/api/v1/namespaces/default/finalize",
+        "",
+        ("update", "", "v1", "", "namespaces", "default", "finalize", ""),
+    ),
     ("POST", "/api/v1/namespaces", "", ("create", "", "v1", "", "namespaces", "", "", "")),
-    ("DELETE", "/api/v1/namespaces/x/pods", "", ("deletecollection", "", "v1", "x", "pods", "", "", "")),
+    (
+        "DELETE",
+        "/api/v1/namespaces/x/pods",
+        "",
+        ("deletecollection", "", "v1", "x", "pods", "", "", ""),
+    ),
     ("DELETE", "/api/v1/namespaces/x/pods/p", "", ("delete", "", "v1", "x", "pods", "p", "", "")),
-    ("PATCH", "/api/v1/namespaces/x/pods/p/status", "", ("patch", "", "v1", "x", "pods", "p", "status", "")),
-    ("GET", "/apis/discovery.k8s.io/v1/namespaces/x/endpointslices/s", "", ("get", "discovery.k8s.io", "v1", "x", "endpointslices", "s", "", "")),
-    ("GET", "/api/v1/namespaces/ns/services/https:web:443/proxy/a/b/", "q=1", ("get", "", "v1", "ns", "services", "https:web:443", "proxy", "/a/b/")),
-    ("POST", "/api/v1/namespaces/ns/pods/p/proxy/x%2Fy", "", ("create", "", "v1", "ns", "pods", "p", "proxy", "/x%2Fy")),
+    (
+        "PATCH",
+        "/api/v1/namespaces/x/pods/p/status",
+        "",
+        ("patch", "", "v1", "x", "pods", "p", "status", ""),
+    ),
+    (
+        "GET",
+        "/apis/discovery.k8s.io/v1/namespaces/x/endpointslices/s",
+        "",
+        ("get", "discovery.k8s.io", "v1", "x", "endpointslices", "s", "", ""),
+    ),
+    (
+        "GET",
+        "/api/v1/namespaces/ns/services/https:web:443/proxy/a/b/",
+        "q=1",
+        ("get", "", "v1", "ns", "services", "https:web:443", "proxy", "/a/b/"),
+    ),
+    (
+        "POST",
+        "/api/v1/namespaces/ns/pods/p/proxy/x%2Fy",
+        "",
+        ("create", "", "v1", "ns", "pods", "p", "proxy", "/x%2Fy"),
+    ),
     ("GET", "/api/v1/nodes/n1/proxy", "", ("get", "", "v1", "", "nodes", "n1", "proxy", "")),
-    ("GET", "/api/v1/nodes/n1/proxy/metrics", "", ("get", "", "v1", "", "nodes", "n1", "proxy", "/metrics")),
-    ("HEAD", "/api/v1/namespaces/a/configmaps/c", "", ("get", "", "v1", "a", "configmaps", "c", "", "")),
+    (
+        "GET",
+        "/api/v1/nodes/n1/proxy/metrics",
+        "",
+        ("get", "", "v1", "", "nodes", "n1", "proxy", "/metrics"),
+    ),
+    (
+        "HEAD",
+        "/api/v1/namespaces/a/configmaps/c",
+        "",
+        ("get", "", "v1", "a", "configmaps", "c", "", ""),
+    ),
 ]
 
 
@@ -32,11 +102,32 @@ def test_resource_paths_parse_into_kube_attributes(method, path, query, expected
     """Each resource path yields the verb and attributes kube-apiserver would derive."""
     info = parse_request_info(method, path, query)
     assert info.is_resource_request
-    got = (info.verb, info.api_group, info.api_version, info.namespace, info.resource, info.name, info.subresource, info.subpath)
+    got = (
+        info.verb,
+        info.api_group,
+        info.api_version,
+        info.namespace,
+        info.resource,
+        info.name,
+        info.subresource,
+        info.subpath,
+    )
     assert got == expected
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/apis", "/healthz", "/version", "/openapi/v2", "/api/v1", "/apis/rbac.authorization.k8s.io"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/api",
+        "/apis",
+        "/healthz",
+        "/version",
+        "/openapi/v2",
+        "/api/v1",
+        "/apis/rbac.authorization.k8s.io",
+    ],
+)
 def test_non_resource_paths_are_not_resource_requests(path):
     """Discovery, health and version paths are non-resource requests."""
     assert not parse_request_info("GET", path, "").is_resource_request

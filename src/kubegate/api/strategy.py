@@ -90,7 +90,11 @@ def prepare_update(kind: str, new: JSON, old: JSON) -> JSON:
 def _carry_service_allocations(new: JSON, old: JSON) -> None:
     """An update that omits allocated values keeps them (kube's service storage does so)."""
     spec, old_spec = new.get("spec"), old.get("spec") or {}
-    if not isinstance(spec, dict) or spec.get("type") == "ExternalName" or old_spec.get("type") == "ExternalName":
+    if (
+        not isinstance(spec, dict)
+        or spec.get("type") == "ExternalName"
+        or old_spec.get("type") == "ExternalName"
+    ):
         return
     for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
         if not spec.get(field) and old_spec.get(field):

@@ -29,21 +29,74 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     net = p.add_argument_group("secure serving")
-    net.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    net.add_argument("--secure-port", type=int, default=6443, help="HTTPS port; 0 picks a free port (default 6443)")
-    net.add_argument("--advertise-address", default=None, help="address clients use to reach this server (added to the serving certificate)")
-    net.add_argument("--tls-cert-file", type=Path, default=None, help="serving certificate (default: generated in the data dir)")
-    net.add_argument("--tls-private-key-file", type=Path, default=None, help="key of --tls-cert-file")
-    net.add_argument("--shutdown-grace", type=float, default=10.0, help="seconds to drain in-flight requests on SIGTERM")
+    net.add_argument(
+        "--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    net.add_argument(
+        "--secure-port",
+        type=int,
+        default=6443,
+        help="HTTPS port; 0 picks a free port (default 6443)",
+    )
+    net.add_argument(
+        "--advertise-address",
+        default=None,
+        help="address clients use to reach this server (added to the serving certificate)",
+    )
+    net.add_argument(
+        "--tls-cert-file",
+        type=Path,
+        default=None,
+        help="serving certificate (default: generated in the data dir)",
+    )
+    net.add_argument(
+        "--tls-private-key-file", type=Path, default=None, help="key of --tls-cert-file"
+    )
+    net.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=10.0,
+        help="seconds to drain in-flight requests on SIGTERM",
+    )
     auth = p.add_argument_group("authentication")
-    auth.add_argument("--client-ca-file", type=Path, default=None, help="extra CA bundle for x509 client certificates (the data dir CA is always trusted)")
+    auth.add_argument(
+        "--client-ca-file",
+        type=Path,
+        default=None,
+        help="extra CA bundle for x509 client certificates (the data dir CA is always trusted)",
+    )
     storage = p.add_argument_group("storage")
-    storage.add_argument("--data-dir", type=Path, default=Path(".kubegate"), help="where certificates, kubeconfig and the default store live (default ./.kubegate)")
-    storage.add_argument("--store", default="", help="sqlite:PATH (default sqlite:<data-dir>/state.db) or memory:")
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".kubegate"),
+        help="where certificates, kubeconfig and the default store live (default ./.kubegate)",
+    )
+    storage.add_argument(
+        "--store", default="", help="sqlite:PATH (default sqlite:<data-dir>/state.db) or memory:"
+    )
     cluster = p.add_argument_group("cluster")
-    cluster.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs")
-    cluster.add_argument("--demo", action="store_true", help="seed kube-system with real demo services")
-    cluster.add_argument("--watch-bookmark-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    cluster.add_argument(
+        "--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs"
+    )
+    cluster.add_argument(
+        "--demo", action="store_true", help="seed kube-system with real demo services"
+    )
+    cluster.add_argument(
+        "--watch-bookmark-interval", type=float, default=30.0, help=argparse.SUPPRESS
+    )
+    proxy = p.add_argument_group("proxy")
+    proxy.add_argument(
+        "--proxy-allow-cidrs",
+        default="",
+        help="comma-separated CIDRs the proxy may reach although refused by default (e.g. 127.0.0.0/8)",
+    )
+    proxy.add_argument(
+        "--proxy-ca-file",
+        type=Path,
+        default=None,
+        help="verify https backends against this CA bundle (default: no verification, as kube)",
+    )
     logs = p.add_argument_group("logging")
     logs.add_argument("--log-format", choices=("text", "json"), default="text")
     logs.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -73,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         watch_bookmark_interval=args.watch_bookmark_interval,
         log_format=args.log_format,
+        proxy_allow_cidrs=tuple(c.strip() for c in args.proxy_allow_cidrs.split(",") if c.strip()),
+        proxy_ca_file=args.proxy_ca_file,
     )
     import uvloop
 

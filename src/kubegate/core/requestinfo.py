@@ -96,9 +96,13 @@ def parse_request_info(method: str, raw_path: str, query: str) -> RequestInfo:
     # Decode the structural part: at most namespaces/{ns}/{resource}/{name}/{subresource};
     # everything beyond stays raw for the proxy.
     namespace_subresource = (
-        rest_raw[0] == "namespaces" and len(rest_raw) == 3 and rest_raw[2] in _NAMESPACE_SUBRESOURCES
+        rest_raw[0] == "namespaces"
+        and len(rest_raw) == 3
+        and rest_raw[2] in _NAMESPACE_SUBRESOURCES
     )
-    structural = 5 if rest_raw[0] == "namespaces" and len(rest_raw) > 2 and not namespace_subresource else 3
+    structural = (
+        5 if rest_raw[0] == "namespaces" and len(rest_raw) > 2 and not namespace_subresource else 3
+    )
     decoded: list[str] = []
     for raw in rest_raw[:structural]:
         if raw == "":

@@ -39,7 +39,9 @@ class Allocators:
 
     async def _claim(self, key: str, owner: str) -> bool:
         try:
-            await self.store.create(key, {"metadata": {"name": key.rsplit("/", 1)[-1]}, "owner": owner})
+            await self.store.create(
+                key, {"metadata": {"name": key.rsplit("/", 1)[-1]}, "owner": owner}
+            )
         except KeyExists:
             return False
         return True
@@ -53,14 +55,16 @@ class Allocators:
                 return None
             if ip not in self.network:
                 errs.invalid(
-                    "spec.clusterIPs[0]", requested,
+                    "spec.clusterIPs[0]",
+                    requested,
                     f"failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. "
                     f"The range of valid IPs is {self.network}",
                 )
                 return None
             if not await self._claim(self._ip_key(requested), owner):
                 errs.invalid(
-                    "spec.clusterIPs[0]", requested,
+                    "spec.clusterIPs[0]",
+                    requested,
                     f"failed to allocate IP {requested}: provided IP is already allocated",
                 )
                 return None
@@ -72,11 +76,17 @@ class Allocators:
         errs.invalid("spec.clusterIPs", "", "failed to allocate a serviceIP: range is full")
         return None
 
-    async def allocate_node_port(self, requested: int, owner: str, path: str, errs: FieldErrors) -> int | None:
+    async def allocate_node_port(
+        self, requested: int, owner: str, path: str, errs: FieldErrors
+    ) -> int | None:
         low, high = NODE_PORT_RANGE
         if requested:
             if not low <= requested <= high:
-                errs.invalid(path, requested, f"provided port is not in the valid range. The range of valid ports is {low}-{high}")
+                errs.invalid(
+                    path,
+                    requested,
+                    f"provided port is not in the valid range. The range of valid ports is {low}-{high}",
+                )
                 return None
             if not await self._claim(self._port_key(requested), owner):
                 errs.invalid(path, requested, "provided port is already allocated")
@@ -125,7 +135,9 @@ class Allocators:
             for i, port in enumerate(spec.get("ports") or []):
                 if not isinstance(port, dict):
                     continue
-                got = await self.allocate_node_port(int(port.get("nodePort") or 0), owner, f"spec.ports[{i}].nodePort", errs)
+                got = await self.allocate_node_port(
+                    int(port.get("nodePort") or 0), owner, f"spec.ports[{i}].nodePort", errs
+                )
                 if got:
                     port["nodePort"] = got
                     claimed_ports.append(got)

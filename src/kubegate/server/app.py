@@ -10,14 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from kubegate.api import discovery
 from kubegate.api.openapi import openapi_response
 from kubegate.api.resources import lookup
+from kubegate.auth.tokens import StaticTokens, bearer_token
 from kubegate.auth.types import UserInfo
 from kubegate.auth.x509 import user_from_peer_cert
 from kubegate.core.requestinfo import PathError, RequestInfo, parse_request_info
-from kubegate.errors import APIError, BadRequest, Forbidden, MethodNotAllowed, NotFound, Unauthorized
+from kubegate.errors import (
+    APIError,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.server.context import RequestContext
 from kubegate.server.namespaces import NamespaceLifecycle
@@ -43,6 +52,7 @@ class APIServer:
         server_address: str,
         closing: asyncio.Event,
         watch_settings: WatchSettings,
+        tokens: StaticTokens | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -51,6 +61,8 @@ class APIServer:
         self.closing = closing
         self.watch_settings = watch_settings
         self.ready = False
+        self.tokens = tokens or StaticTokens()
+        self.proxy: Callable[[Request, ResponseWriter, RequestInfo, str], Awaitable[None]] | None = None
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         audit_id = str(uuid.uuid4())
@@ -60,7 +72,7 @@ class APIServer:
             await send_error(response, exc, audit_id)
         except (ConnectionError, asyncio.CancelledError):
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become 500s
+        except Exception as exc:
             await send_error(response, exc, audit_id)
         finally:
             finalize = request.state.get("finalize_namespace")
@@ -68,7 +80,17 @@ class APIServer:
                 self.namespaces.finalize(finalize)
 
     def authenticate(self, request: Request) -> UserInfo | None:
-        return user_from_peer_cert(request.peer_cert)
+        """x509 client certificate first, then a bearer token (kube's order). A presented
+        but unknown token is a 401, never a fall-through to anonymous."""
+        user = user_from_peer_cert(request.peer_cert)
+        if user is not None:
+            return user
+        token = bearer_token(request.header("authorization"))
+        if token is not None:
+            user = self.tokens.authenticate(token)
+            if user is None:
+                raise Unauthorized("Unauthorized")
+        return user
 
     async def _handle(self, request: Request, response: ResponseWriter, audit_id: str) -> None:
         try:
@@ -100,7 +122,8 @@ class APIServer:
             await send_json(ctx.response, 200, discovery.version_info(), ctx.audit_id)
             return
         ok = self.ready or not path.startswith("/readyz")
-        headers = base_headers(ctx.audit_id) + [
+        headers = [
+            *base_headers(ctx.audit_id),
             ("content-type", "text/plain; charset=utf-8"),
             ("x-content-type-options", "nosniff"),
         ]
@@ -111,7 +134,9 @@ class APIServer:
     async def _non_resource(self, ctx: RequestContext) -> None:
         request, info = ctx.request, ctx.info
         if request.method not in ("GET", "HEAD"):
-            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            raise MethodNotAllowed(
+                "the server does not allow this method on the requested resource"
+            )
         path = request.path.rstrip("/") or "/"
         doc: object | None = None
         if path == "/api":
@@ -127,10 +152,16 @@ class APIServer:
             elif len(parts) == 4:
                 doc = discovery.api_resource_list(parts[2], parts[3])
         elif path.startswith("/openapi/"):
-            found = openapi_response(path, request.header("accept") or "", request.header("if-none-match") or "")
+            found = openapi_response(
+                path, request.header("accept") or "", request.header("if-none-match") or ""
+            )
             if found is not None:
                 status, content_type, body = found
-                headers = base_headers(ctx.audit_id) + [("content-type", content_type), ("etag", found.etag)]
+                headers = [
+                    *base_headers(ctx.audit_id),
+                    ("content-type", content_type),
+                    ("etag", found.etag),
+                ]
                 await ctx.response.send(status, headers, body)
                 return
         if doc is None:
@@ -151,7 +182,9 @@ class APIServer:
             return
         if not rt.stored:
             if info.verb != "create":
-                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+                raise MethodNotAllowed(
+                    "the server does not allow this method on the requested resource"
+                )
             await review(ctx)
             return
         h = self.handlers
@@ -168,7 +201,9 @@ class APIServer:
             await serve_watch(ctx, self.store, self.closing, self.watch_settings)
             return
         if handler is None or info.verb not in rt.verbs:
-            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            raise MethodNotAllowed(
+                "the server does not allow this method on the requested resource"
+            )
         await handler(ctx)
 
     async def _subresource(self, ctx: RequestContext) -> None:
@@ -177,9 +212,18 @@ class APIServer:
         if not rt.has_subresource(info.subresource):
             raise NotFound("the server could not find the requested resource")
         if info.subresource == "status":
-            handler = {"get": self.handlers.get, "update": self.handlers.update, "patch": self.handlers.patch}.get(info.verb)
+            handler = {
+                "get": self.handlers.get,
+                "update": self.handlers.update,
+                "patch": self.handlers.patch,
+            }.get(info.verb)
             if handler is None:
-                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+                raise MethodNotAllowed(
+                    "the server does not allow this method on the requested resource"
+                )
             await handler(ctx)
+            return
+        if info.subresource == "proxy" and self.proxy is not None:
+            await self.proxy(ctx.request, ctx.response, info, ctx.audit_id)
             return
         raise NotFound(f"the {info.subresource} subresource is not available yet")

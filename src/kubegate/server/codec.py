@@ -93,7 +93,9 @@ def decode_object(raw: bytes, content_type: str | None) -> Decoded:
     elif mt == "application/vnd.kubernetes.protobuf":
         decoded = decode_protobuf(raw)
     else:
-        raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf')
+        raise UnsupportedMediaType(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        )
     if not isinstance(decoded.obj, dict):
         raise BadRequest("the body of the request was in an unknown format: expected a JSON object")
     return decoded
@@ -104,7 +106,9 @@ def wants_table(accept: str | None) -> bool:
     if not accept:
         return False
     for part in accept.split(","):
-        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[-1].strip() for p in part.split(";")[1:]}
+        params = {
+            p.split("=", 1)[0].strip(): p.split("=", 1)[-1].strip() for p in part.split(";")[1:]
+        }
         if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
             return True
         if media_type(part) in ("application/json", "*/*", "application/*"):

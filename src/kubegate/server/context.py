@@ -27,7 +27,9 @@ class RequestContext:
     def query(self) -> dict[str, list[str]]:
         if self._query is None:
             try:
-                self._query = parse_qs(self.request.query, keep_blank_values=True, strict_parsing=False)
+                self._query = parse_qs(
+                    self.request.query, keep_blank_values=True, strict_parsing=False
+                )
             except ValueError as exc:
                 raise BadRequest(f"invalid query string: {exc}") from exc
         return self._query

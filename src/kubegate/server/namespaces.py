@@ -49,7 +49,9 @@ class NamespaceLifecycle:
                 page = await self.store.list(collection_prefix(rt.plural, name))
                 for obj in page.items:
                     try:
-                        gone = await self.store.delete(object_key(rt.plural, name, obj["metadata"]["name"]))
+                        gone = await self.store.delete(
+                            object_key(rt.plural, name, obj["metadata"]["name"])
+                        )
                     except KeyNotFound:
                         continue
                     if rt.kind == "Service":

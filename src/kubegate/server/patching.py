@@ -29,12 +29,18 @@ def apply_patch(rt: ResourceType, current: JSON, raw: bytes, patch_type: str) ->
         elif patch_type == "strategic":
             if not isinstance(patch, dict):
                 raise BadRequest("strategic merge patch must be a JSON object")
-            result = apply_strategic_merge_patch(current, patch, patch_meta(rt.group, rt.version, rt.kind))
+            result = apply_strategic_merge_patch(
+                current, patch, patch_meta(rt.group, rt.version, rt.kind)
+            )
         else:
             raise UnsupportedMediaType(f"unsupported patch type {patch_type}")
     except PatchError as exc:
-        raise Invalid(f"the patch could not be applied: {exc}", name=current.get("metadata", {}).get("name", ""),
-                      group=rt.group, kind=rt.kind) from exc
+        raise Invalid(
+            f"the patch could not be applied: {exc}",
+            name=current.get("metadata", {}).get("name", ""),
+            group=rt.group,
+            kind=rt.kind,
+        ) from exc
     if not isinstance(result, dict):
         raise BadRequest("the patch did not produce an object")
     return result

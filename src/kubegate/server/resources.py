@@ -17,7 +17,12 @@ from kubegate.api.fieldcheck import unknown_fields
 from kubegate.api.resources import ResourceType
 from kubegate.api.tables import table_for
 from kubegate.api.validation import validate
-from kubegate.core.selectors import SelectorError, field_value, parse_field_selector, parse_label_selector
+from kubegate.core.selectors import (
+    SelectorError,
+    field_value,
+    parse_field_selector,
+    parse_label_selector,
+)
 from kubegate.errors import (
     AlreadyExists,
     APIError,
@@ -57,17 +62,25 @@ async def store_errors(rt: ResourceType, name: str) -> AsyncIterator[None]:
     try:
         yield
     except KeyNotFound as exc:
-        raise NotFound(f'{rt.qualified} "{name}" not found', name=name, group=rt.group, kind=rt.plural) from exc
+        raise NotFound(
+            f'{rt.qualified} "{name}" not found', name=name, group=rt.group, kind=rt.plural
+        ) from exc
     except KeyExists as exc:
-        raise AlreadyExists(f'{rt.qualified} "{name}" already exists', name=name, group=rt.group, kind=rt.plural) from exc
+        raise AlreadyExists(
+            f'{rt.qualified} "{name}" already exists', name=name, group=rt.group, kind=rt.plural
+        ) from exc
     except VersionConflict as exc:
         raise Conflict(
             f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been modified; '
             "please apply your changes to the latest version and try again",
-            name=name, group=rt.group, kind=rt.plural,
+            name=name,
+            group=rt.group,
+            kind=rt.plural,
         ) from exc
     except Expired as exc:
-        raise Gone("The provided continue parameter is too old to display a consistent list result.") from exc
+        raise Gone(
+            "The provided continue parameter is too old to display a consistent list result."
+        ) from exc
     except StoreUnavailable as exc:
         raise ServiceUnavailable(f"storage is unavailable: {exc}") from exc
 
@@ -98,20 +111,28 @@ class ResourceHandlers:
         rt = ctx.resource
         assert rt is not None
         if wants_table(ctx.request.header("accept")) and obj.get("kind") == rt.kind:
-            obj = table_for(rt.kind, [obj], now=datetime.now(UTC), resource_version=obj["metadata"].get("resourceVersion", ""))
+            obj = table_for(
+                rt.kind,
+                [obj],
+                now=datetime.now(UTC),
+                resource_version=obj["metadata"].get("resourceVersion", ""),
+            )
         await send_json(ctx.response, status, obj, ctx.audit_id, extra=ctx.warning_headers())
 
     async def _require_namespace(self, namespace: str, *, for_create: bool) -> None:
         try:
             ns = await self.store.get(object_key("namespaces", "", namespace))
         except KeyNotFound as exc:
-            raise NotFound(f'namespaces "{namespace}" not found', name=namespace, kind="namespaces") from exc
+            raise NotFound(
+                f'namespaces "{namespace}" not found', name=namespace, kind="namespaces"
+            ) from exc
         except StoreUnavailable as exc:
             raise ServiceUnavailable(f"storage is unavailable: {exc}") from exc
         if for_create and ns.get("status", {}).get("phase") == "Terminating":
             raise Forbidden(
                 f"unable to create new content in namespace {namespace} because it is being terminated",
-                name=namespace, kind="namespaces",
+                name=namespace,
+                kind="namespaces",
             )
 
     def _dry_run(self, ctx: RequestContext) -> bool:
@@ -126,7 +147,7 @@ class ResourceHandlers:
         decoded = decode_object(raw, ctx.request.header("content-type"))
         obj = decoded.obj
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
-        if kind and kind != rt.kind or api_version and api_version != rt.api_version:
+        if (kind and kind != rt.kind) or (api_version and api_version != rt.api_version):
             raise BadRequest(
                 f"the API version in the data ({api_version}) does not match the expected API version ({rt.api_version})"
                 if api_version != rt.api_version
@@ -215,14 +236,18 @@ class ResourceHandlers:
         body = _list_body(rt, metadata, items)
         await send_json(ctx.response, 200, None, ctx.audit_id, body=body)
 
-    async def _list_raw(self, ctx: RequestContext, rt: ResourceType, prefix: str, limit: int, start_after: str) -> None:
+    async def _list_raw(
+        self, ctx: RequestContext, rt: ResourceType, prefix: str, limit: int, start_after: str
+    ) -> None:
         """The unfiltered JSON list: stored bytes joined, never decoded (the 10k-list path)."""
         async with store_errors(rt, ""):
             page = await self.store.list_raw(prefix, limit=limit, start_after=start_after)
         metadata: JSON = {"resourceVersion": str(page.revision)}
         if page.continue_key:
             metadata["continue"] = encode_continue(page.revision, page.continue_key)
-        head = encode_json({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata})
+        head = encode_json(
+            {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata}
+        )
         body = b"".join((head[:-1], b',"items":[', b",".join(page.items), b"]}"))
         await send_json(ctx.response, 200, None, ctx.audit_id, body=body)
 
@@ -231,7 +256,9 @@ class ResourceHandlers:
         rt, info = ctx.resource, ctx.info
         assert rt is not None
         if info.name:
-            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            raise MethodNotAllowed(
+                "the server does not allow this method on the requested resource"
+            )
         obj = await self._decode_body(ctx, rt)
         if rt.namespaced:
             await self._require_namespace(info.namespace, for_create=True)
@@ -306,7 +333,9 @@ class ResourceHandlers:
             wanted_rv = patched.get("metadata", {}).get("resourceVersion")
             old_rv = old["metadata"].get("resourceVersion")
             if patched.get("metadata", {}).get("name") != info.name:
-                raise BadRequest("metadata.name: Invalid value: the name of a patched object cannot change")
+                raise BadRequest(
+                    "metadata.name: Invalid value: the name of a patched object cannot change"
+                )
             new = self._prepare_update(rt, patched, old, status_only)
             validate(rt.kind, new, old)
             if dry_run:
@@ -324,7 +353,9 @@ class ResourceHandlers:
                 continue
             await self._respond(ctx, 200, stored)
             return
-        raise Conflict(f'Operation cannot be fulfilled on {rt.qualified} "{info.name}": too many conflicts')
+        raise Conflict(
+            f'Operation cannot be fulfilled on {rt.qualified} "{info.name}": too many conflicts'
+        )
 
     async def delete(self, ctx: RequestContext) -> None:
         rt, info = ctx.resource, ctx.info
@@ -361,20 +392,28 @@ class ResourceHandlers:
             raise Conflict(
                 f'Operation cannot be fulfilled on {rt.qualified} "{name}": Precondition failed: '
                 f"UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
-                name=name, group=rt.group, kind=rt.plural,
+                name=name,
+                group=rt.group,
+                kind=rt.plural,
             )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
             raise Conflict(
                 f'Operation cannot be fulfilled on {rt.qualified} "{name}": Precondition failed: '
                 f"ResourceVersion in precondition: {pre['resourceVersion']}, "
                 f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                name=name, group=rt.group, kind=rt.plural,
+                name=name,
+                group=rt.group,
+                kind=rt.plural,
             )
 
     async def _delete_namespace(self, ctx: RequestContext, ns: JSON, dry_run: bool) -> None:
         name = ns["metadata"]["name"]
         if name in PROTECTED_NAMESPACES:
-            raise Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted', name=name, kind="namespaces")
+            raise Forbidden(
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                name=name,
+                kind="namespaces",
+            )
         if dry_run:
             await self._respond(ctx, 200, ns)
             return
@@ -420,13 +459,15 @@ class ResourceHandlers:
                     await self.allocators.release_for_service(gone)
                 deleted.append(gone)
         metadata = {"resourceVersion": str(self.store.revision)}
-        await send_json(ctx.response, 200, None, ctx.audit_id, body=_list_body(rt, metadata, deleted))
+        await send_json(
+            ctx.response, 200, None, ctx.audit_id, body=_list_body(rt, metadata, deleted)
+        )
 
 
 def _unsupported_patch(content_type: str) -> APIError:
     return UnsupportedMediaType(
-        f"the body of the request was in an unknown format - accepted media types include: "
-        f"application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
         + (f" (got {content_type})" if content_type else "")
     )
 

@@ -60,4 +60,10 @@ def success_status(name: str, group: str, kind: str, uid: str = "") -> dict[str,
         details["group"] = group
     if uid:
         details["uid"] = uid
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }

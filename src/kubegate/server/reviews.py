@@ -18,7 +18,9 @@ async def review(ctx: RequestContext) -> None:
         result["status"] = {"userInfo": ctx.user.to_json()}
     elif rt.kind == "SelfSubjectAccessReview":
         spec = body.get("spec")
-        if not isinstance(spec, dict) or not (spec.get("resourceAttributes") or spec.get("nonResourceAttributes")):
+        if not isinstance(spec, dict) or not (
+            spec.get("resourceAttributes") or spec.get("nonResourceAttributes")
+        ):
             raise BadRequest("spec.resourceAttributes or spec.nonResourceAttributes is required")
         allowed = "system:masters" in ctx.user.groups
         result["spec"] = spec

@@ -1,10 +1,10 @@
 """The server lifecycle: set up, bind, serve, shut down gracefully.
 
-    setup     data dir (CA, certificates, admin kubeconfig), store, bootstrap objects
-    bind      the one HTTPS port shared by the API and the proxy (port 0 picks one)
-    serve     controllers and optional demo backends run beside the server
-    shutdown  on SIGTERM/SIGINT: stop accepting, end watches cleanly, drain in-flight
-              requests (bounded by --shutdown-grace), stop controllers, close the store
+setup     data dir (CA, certificates, admin kubeconfig), store, bootstrap objects
+bind      the one HTTPS port shared by the API and the proxy (port 0 picks one)
+serve     controllers and optional demo backends run beside the server
+shutdown  on SIGTERM/SIGINT: stop accepting, end watches cleanly, drain in-flight
+          requests (bounded by --shutdown-grace), stop controllers, close the store
 """
 
 from __future__ import annotations
@@ -19,11 +19,16 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from kubegate.api import strategy
+from kubegate.auth.tokens import StaticTokens
+from kubegate.auth.types import UserInfo
 from kubegate.http.limits import Limits
 from kubegate.http.server import HTTPServer
 from kubegate.server.allocators import Allocators
 from kubegate.server.app import APIServer
-from kubegate.server.datadir import build_ssl_context, ensure_data_dir
+from kubegate.http.pool import UpstreamPool
+from kubegate.proxy.cache import ProxyCache
+from kubegate.server.datadir import ADMIN_GROUPS, ADMIN_USER, build_ssl_context, ensure_data_dir
+from kubegate.server.proxywiring import build_proxy
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.settings import ServeSettings
@@ -54,7 +59,10 @@ async def _seed_kubernetes_service(store: Store, allocators: Allocators, port: i
     svc = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
         "spec": {
             "clusterIP": allocators.kubernetes_service_ip(),
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
@@ -68,10 +76,14 @@ async def _seed_kubernetes_service(store: Store, allocators: Allocators, port: i
         await store.create(object_key("services", "default", "kubernetes"), svc)
 
 
-async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tuple[RunningServer, Callable[[], object]]:
+async def start_server(
+    settings: ServeSettings, out: TextIO = sys.stdout
+) -> tuple[RunningServer, Callable[[], object]]:
     """Start everything; returns the running server and an async ``stop`` callable."""
     bind = settings.bind_address
-    host_for_url = settings.advertise_address or ("127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind)
+    host_for_url = settings.advertise_address or (
+        "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+    )
     datadir = ensure_data_dir(
         settings.data_dir,
         server_url=_url(host_for_url, settings.secure_port or 6443),
@@ -90,6 +102,8 @@ async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tup
     await namespaces.bootstrap()
     closing = asyncio.Event()
     handlers = ResourceHandlers(store, allocators)
+    tokens = StaticTokens()
+    tokens.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=(*ADMIN_GROUPS, "system:authenticated")))
     app = APIServer(
         store,
         handlers,
@@ -97,14 +111,21 @@ async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tup
         server_address=f"{host_for_url}:{settings.secure_port}",
         closing=closing,
         watch_settings=WatchSettings(bookmark_interval=settings.watch_bookmark_interval),
+        tokens=tokens,
     )
     http = HTTPServer(app, Limits(), ssl_context=ssl_context)
     bound = await http.start(bind or "0.0.0.0", settings.secure_port)
     port = bound[0][1]
+    proxy_cache = ProxyCache(store)
+    proxy_cache.start()
+    pool = UpstreamPool()
+    app.proxy = build_proxy(settings, proxy_cache, pool, closing, listen=tuple(bound))
     url = _url(host_for_url, port)
     app.server_address = f"{host_for_url}:{port}"
     if port != settings.secure_port:
-        datadir = ensure_data_dir(settings.data_dir, server_url=url, advertise_address=settings.advertise_address)
+        datadir = ensure_data_dir(
+            settings.data_dir, server_url=url, advertise_address=settings.advertise_address
+        )
     await _seed_kubernetes_service(store, allocators, port)
 
     background: list[asyncio.Task[None]] = []
@@ -128,6 +149,8 @@ async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tup
         closing.set()
         app.ready = False
         await http.shutdown(settings.shutdown_grace)
+        await pool.close()
+        await proxy_cache.stop()
         if controller is not None:
             await controller.stop()
         for task in background:
@@ -144,11 +167,13 @@ async def start_server(settings: ServeSettings, out: TextIO = sys.stdout) -> tup
 
 async def serve_forever(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    _, stop = await start_server(settings, out)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Installed before start_server announces the address: a SIGTERM sent as soon as a
+    # supervisor sees that line must shut down gracefully, not kill with the default action.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
+    _, stop = await start_server(settings, out)
     await stopped.wait()
     print("Shutting down: draining in-flight requests", file=out, flush=True)
     await stop()  # type: ignore[misc]

@@ -23,6 +23,8 @@ class ServeSettings:
     max_request_body: int = 3 * 1024 * 1024
     run_controllers: bool = True
     log_format: str = "text"
+    proxy_allow_cidrs: tuple[str, ...] = ()
+    proxy_ca_file: Path | None = None
 
     @property
     def effective_store_url(self) -> str:

@@ -17,7 +17,12 @@ from typing import Any
 
 from kubegate.api.resources import ResourceType
 from kubegate.api.tables import table_for
-from kubegate.core.selectors import SelectorError, field_value, parse_field_selector, parse_label_selector
+from kubegate.core.selectors import (
+    SelectorError,
+    field_value,
+    parse_field_selector,
+    parse_label_selector,
+)
 from kubegate.errors import APIError, BadRequest, Gone
 from kubegate.server.codec import wants_table
 from kubegate.server.context import RequestContext
@@ -64,7 +69,9 @@ async def serve_watch(
 
     def selected(obj: dict[str, Any]) -> bool:
         labels = obj.get("metadata", {}).get("labels") or {}
-        return label_sel.matches(labels) and field_sel.matches(lambda f: field_value(rt.kind, obj, f))
+        return label_sel.matches(labels) and field_sel.matches(
+            lambda f: field_value(rt.kind, obj, f)
+        )
 
     send_initial = ctx.param("sendInitialEvents")
     if send_initial and send_initial not in ("true", "false"):
@@ -109,7 +116,9 @@ async def serve_watch(
                 break
             wait_for = min(remaining, settings.bookmark_interval) if bookmarks else remaining
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, gone, stop}, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, gone, stop}, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter not in done:
                 getter.cancel()
                 if gone in done or stop in done:
@@ -172,10 +181,19 @@ class _EventWriter:
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}
         if initial_events_end:
             metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj: dict[str, Any] = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
+        obj: dict[str, Any] = {
+            "kind": self.rt.kind,
+            "apiVersion": self.rt.api_version,
+            "metadata": metadata,
+        }
         if self.as_table:
-            obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
-                   "columnDefinitions": [], "rows": []}
+            obj = {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": metadata,
+                "columnDefinitions": [],
+                "rows": [],
+            }
         await self._write({"type": "BOOKMARK", "object": obj})
 
     async def error(self, exc: APIError) -> None:

@@ -1,0 +1,514 @@
+"""One backend connection: an asyncio Protocol that reads responses and guards the socket.
+
+States: IDLE (in the pool, or new), WAITING (a request is out, its response head not yet
+in), BODY (the response body arriving), DONE (the response complete, the request body maybe
+still going out), SWITCHED (a 101 answered an upgrade: bytes are no longer HTTP), DETACHED
+(the transport was handed over) and CLOSED.
+
+Any byte or EOF from the backend while IDLE (or after a complete response) makes the
+connection unusable: a backend has nothing to say between requests, and reusing it would
+pair the next request with a stale answer. The pool hears of every close through
+``UpstreamSlot.forget``.
+
+Timeouts are one ``call_at`` handle per connection with a movable deadline, never a task per
+timer: while the request body goes out, ``idle_timeout`` per write progress; once it is out,
+``response_header_timeout`` until the head; while the body arrives, ``idle_timeout`` between
+reads (suspended while the consumer holds us paused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from kubegate.http.client import UpstreamError
+from kubegate.http.client_head import MAX_RESPONSE_HEAD, ResponseHead, parse_response_head
+from kubegate.http.client_response import HIGH_WATER, UpstreamResponse
+from kubegate.http.framing import ChunkedDecoder
+from kubegate.http.limits import Limits
+from kubegate.http.types import HTTPError
+
+if TYPE_CHECKING:
+    from kubegate.http.pool import UpstreamSlot
+
+IDLE, WAITING, BODY, DONE, SWITCHED, DETACHED, CLOSED = range(7)
+_T_WRITE, _T_HEAD, _T_BODY = range(3)
+_HEAD_END = b"\r\n\r\n"
+_CHUNK_LIMITS = Limits()  # trailer sizes and chunk-extension budget, as on the server side
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "_buffer",
+        "_continue_waiter",
+        "_deadline",
+        "_deadline_kind",
+        "_decoder",
+        "_drain_waiter",
+        "_got_continue",
+        "_head_bytes",
+        "_head_request",
+        "_head_waiter",
+        "_loop",
+        "_lost",
+        "_reading_paused",
+        "_remaining",
+        "_timer",
+        "_upgrade",
+        "_write_paused",
+        "error",
+        "idle_since",
+        "keep_alive",
+        "pooled",
+        "request_complete",
+        "response",
+        "response_started",
+        "reused",
+        "slot",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, slot: UpstreamSlot, *, pooled: bool = True) -> None:
+        self.slot = slot
+        self.pooled = pooled  # False for upgrades: never returned to the pool
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.state = IDLE
+        self.reused = False  # taken from the pool for the current request
+        self.idle_since = 0.0
+        self.error: BaseException | None = None
+        self._lost: asyncio.Future[None] = self._loop.create_future()
+        # the current exchange
+        self.keep_alive = False
+        self.request_complete = False
+        self.response_started = False  # a byte of the response has arrived
+        self.response: UpstreamResponse | None = None
+        self._head_request = False
+        self._upgrade = False
+        self._head_waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._continue_waiter: asyncio.Future[bool] | None = None
+        self._got_continue = False
+        self._buffer = bytearray()  # an incomplete head, or bytes after a 101 head
+        self._head_bytes = 0
+        self._decoder: ChunkedDecoder | None = None
+        self._remaining = 0  # Content-Length bytes still due; -1: until EOF
+        # flow control
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        # the one timer
+        self._deadline = 0.0
+        self._deadline_kind = _T_HEAD
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state == BODY:
+            self._receive_body(data, 0)
+        elif state == WAITING:
+            self._receive_head(data)
+        elif state == SWITCHED:
+            self._buffer += data
+        elif state != CLOSED:
+            self._unsolicited()
+
+    def eof_received(self) -> bool:
+        if self.state == BODY and self._remaining < 0:
+            self._complete(b"", 0)  # a close-delimited body ends here (RFC 9112 §6.3)
+        elif self.state in (WAITING, BODY):
+            self._fail(UpstreamError("reset", self._ended_message()))
+        else:
+            self.keep_alive = False
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        state = self.state
+        if state == DETACHED:
+            return
+        self._deadline = 0.0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if state == SWITCHED:
+            # Closed right after its 101: still handed over (with what it sent meanwhile);
+            # the new owner sees a closing transport.
+            self.slot.forget(self)
+            _resolve_none(self._lost)
+            return
+        if state == BODY and self._remaining < 0 and exc is None and self.error is None:
+            self._complete(b"", 0)  # a close-delimited body ends with the connection
+        elif state in (WAITING, BODY):
+            self._fail(UpstreamError("reset", self._ended_message(exc)))
+        self.state = CLOSED
+        self.keep_alive = False
+        self._wake_drain()
+        _resolve(self._continue_waiter, False)
+        self.slot.forget(self)
+        _resolve_none(self._lost)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain()
+
+    # -- the request side (driven by the pool and client_send) ------------------------------
+
+    def begin(
+        self, *, head_request: bool = False, upgrade: bool = False
+    ) -> asyncio.Future[UpstreamResponse]:
+        """Start an exchange; the future resolves to the response once its head is in."""
+        self.state = WAITING
+        self.keep_alive = False
+        self.request_complete = False
+        self.response_started = False
+        self.response = None
+        self._head_request = head_request
+        self._upgrade = upgrade
+        self._got_continue = False
+        self._head_bytes = 0
+        self._decoder = None
+        self._remaining = 0
+        waiter: asyncio.Future[UpstreamResponse] = self._loop.create_future()
+        self._head_waiter = waiter
+        return waiter
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def writelines(self, data: list[bytes] | tuple[bytes, ...]) -> None:
+        self.transport.writelines(data)
+
+    @property
+    def writable(self) -> bool:
+        return self.state < SWITCHED and self.error is None and not self.transport.is_closing()
+
+    async def drain(self) -> None:
+        """Wait while the socket's write buffer is over the high-water mark; raises the
+        connection's error if it failed meanwhile."""
+        if self.error is not None:
+            raise self.error
+        if not self._write_paused:
+            if self.state == WAITING:
+                self._set_deadline(_T_WRITE, self.slot.idle_timeout)
+            return
+        while self._write_paused and self.error is None and self.state < SWITCHED:
+            if self.state == WAITING:
+                self._set_deadline(_T_WRITE, self.slot.idle_timeout)
+            waiter = self._drain_waiter = self._loop.create_future()
+            await waiter
+        if self.error is not None:
+            raise self.error
+        if self.state >= SWITCHED or self.transport.is_closing():
+            raise UpstreamError("reset", "connection closed while sending the request")
+
+    def awaiting_source(self) -> None:
+        """The request body's source is slow, not the backend: no deadline meanwhile."""
+        if self.state == WAITING:
+            self._deadline = 0.0
+
+    async def wait_continue(self, patience: float) -> bool:
+        """After a head with ``Expect: 100-continue``: True once the backend says 100, or
+        after ``patience`` seconds (send anyway, RFC 9110 §10.1.1); False if a final
+        response came first (then the body is not sent)."""
+        if self._got_continue:
+            return True
+        if self.state != WAITING:
+            return False
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._continue_waiter = waiter
+        timer = self._loop.call_later(patience, _resolve, waiter, True)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._continue_waiter = None
+
+    def request_sent(self) -> None:
+        """The whole request is out (or, after a final answer to 100-continue, never will
+        be): wait for the head, or, if the response is already complete, end the exchange."""
+        self.request_complete = True
+        if self.state == WAITING:
+            self._set_deadline(_T_HEAD, self.slot.response_header_timeout)
+        elif self.state == DONE:
+            self.slot.release(self)
+
+    def request_failed(self, error: BaseException) -> None:
+        """The request body could not be sent whole: the exchange is over."""
+        self._fail(error)
+
+    def abort(self) -> None:
+        """Drop the connection now (a body left unread, a request abandoned); whoever
+        still waits on the exchange hears of it."""
+        self.keep_alive = False
+        state = self.state
+        if state == WAITING or state == BODY:
+            self._fail(UpstreamError("reset", "connection aborted"))
+        elif state != DETACHED and state != CLOSED and self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Close after what was written (the backend sees EOF)."""
+        self.keep_alive = False
+        if self.state != DETACHED and self.state != CLOSED and self.transport is not None:
+            self.transport.close()
+
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done once the connection is closed (or handed over)."""
+        return self._lost
+
+    def detach(self) -> tuple[asyncio.Transport, bytes]:
+        """Hand over the transport of a switched (101) connection, reading paused."""
+        if self.state != SWITCHED:
+            raise RuntimeError("detach() is only for a connection switched by 101")
+        self.state = DETACHED
+        self._deadline = 0.0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.slot.forget(self)
+        _resolve_none(self._lost)
+        buffered = bytes(self._buffer)
+        self._buffer = bytearray()
+        return self.transport, buffered
+
+    def body_drained(self) -> None:
+        """The consumer took enough of the body: read again."""
+        if self._reading_paused:
+            self._reading_paused = False
+            if self.state == BODY:
+                self._set_deadline(_T_BODY, self.slot.idle_timeout)
+                self.transport.resume_reading()
+
+    def reset_for_pool(self) -> None:
+        """Back to IDLE in the pool: reading on, to notice a close or stray bytes at once."""
+        self.state = IDLE
+        self.response = None
+        self._deadline = 0.0
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    # -- the response side --------------------------------------------------------------------
+
+    def _receive_head(self, data: bytes) -> None:
+        self.response_started = True
+        buffer = self._buffer
+        source: bytes | bytearray = data
+        if buffer:
+            buffer += data
+            source = buffer
+        pos = 0
+        while True:
+            end = source.find(_HEAD_END, pos)
+            if end < 0:
+                if self._head_bytes + len(source) - pos > MAX_RESPONSE_HEAD:
+                    self._fail(UpstreamError("protocol", "response head too large"))
+                elif source is buffer:
+                    del buffer[:pos]
+                else:
+                    self._buffer = bytearray(source[pos:])
+                return
+            stop = end + 4
+            self._head_bytes += stop - pos
+            if self._head_bytes > MAX_RESPONSE_HEAD:
+                self._fail(UpstreamError("protocol", "response head too large"))
+                return
+            try:
+                head = parse_response_head(source[pos:stop])
+            except UpstreamError as exc:
+                self._fail(exc)
+                return
+            pos = stop
+            if head.status >= 200 or head.status == 101:
+                break
+            if head.status == 100:  # interim answers are skipped; 100 lets a body go
+                self._got_continue = True
+                _resolve(self._continue_waiter, True)
+        if source is buffer:
+            self._buffer = bytearray()
+        self._start_body(head, source, pos)
+
+    def _start_body(self, head: ResponseHead, data: bytes | bytearray, pos: int) -> None:
+        status = head.status
+        no_body = self._head_request or status == 204 or status == 304
+        if status == 101:
+            if not self._upgrade:
+                self._fail(UpstreamError("protocol", "unexpected 101 response"))
+                return
+            self.state = SWITCHED
+            self.transport.pause_reading()
+            self._buffer = bytearray(data[pos:])
+            no_body = True
+        elif no_body:
+            self.state = BODY
+        elif head.chunked:
+            self.state = BODY
+            self._decoder = ChunkedDecoder(
+                _CHUNK_LIMITS.max_chunk_ext,
+                _CHUNK_LIMITS.max_header_line,
+                _CHUNK_LIMITS.max_header_bytes,
+                _CHUNK_LIMITS.max_headers,
+            )
+        elif head.content_length is not None:
+            self.state = BODY
+            self._remaining = head.content_length
+            no_body = not self._remaining
+        else:
+            self.state = BODY
+            self._remaining = -1  # close-delimited: never reusable
+        self.keep_alive = not head.close and self._remaining >= 0 and self.pooled
+        response = self.response = UpstreamResponse(
+            status, head.reason, head.headers, head.content_length, self
+        )
+        _resolve(self._continue_waiter, False)
+        waiter = self._head_waiter
+        self._head_waiter = None
+        if status == 101:
+            self._deadline = 0.0
+            response.finish()
+        else:
+            self._set_deadline(_T_BODY, self.slot.idle_timeout)
+            if no_body:
+                self._complete(data, pos)
+            elif pos < len(data):
+                self._receive_body(data, pos)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
+
+    def _receive_body(self, data: bytes | bytearray, pos: int) -> None:
+        response = self.response
+        assert response is not None
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                pieces, pos = decoder.feed(data, pos)
+            except HTTPError as exc:
+                self._fail(UpstreamError("protocol", f"invalid chunked response body: {exc}"))
+                return
+            for piece in pieces:
+                if piece:
+                    response.feed(piece)
+            if decoder.done:
+                self._complete(data, pos)
+                return
+        else:
+            size = len(data) - pos
+            remaining = self._remaining
+            take = size if remaining < 0 or remaining >= size else remaining
+            if take == len(data) and type(data) is bytes:
+                response.feed(data)
+            elif take:
+                response.feed(bytes(data[pos : pos + take]))
+            if remaining >= 0:
+                self._remaining = remaining - take
+                if remaining == take:
+                    self._complete(data, pos + take)
+                    return
+        if self._deadline:
+            self._deadline = self._loop.time() + self.slot.idle_timeout
+        if response.buffered > HIGH_WATER and not self._reading_paused:
+            self._reading_paused = True
+            response.paused = True
+            self._deadline = 0.0  # the consumer is slow, not the backend
+            self.transport.pause_reading()
+
+    def _complete(self, data: bytes | bytearray, pos: int) -> None:
+        if pos < len(data):
+            self.keep_alive = False  # bytes after the response: nothing to trust here
+        self.state = DONE
+        self._deadline = 0.0
+        response = self.response
+        assert response is not None
+        self.response = None
+        response.finish()
+        if self.request_complete:
+            self.slot.release(self)
+        else:
+            self.keep_alive = False  # answered before the request was out
+
+    def _unsolicited(self) -> None:
+        """Bytes while no response is due: the connection can never be trusted again."""
+        self.keep_alive = False
+        if self.state == IDLE:
+            self.transport.abort()
+
+    def _fail(self, error: BaseException) -> None:
+        """End the exchange with ``error``: everyone waiting hears it, the socket goes."""
+        if self.error is None:
+            self.error = error
+        self.keep_alive = False
+        waiter = self._head_waiter
+        if waiter is not None:
+            self._head_waiter = None
+            if not waiter.done():
+                waiter.set_exception(error)
+        response = self.response
+        if response is not None:
+            response.fail(error)
+        _resolve(self._continue_waiter, False)
+        self._wake_drain()
+        self._deadline = 0.0
+        if self.state != DETACHED and self.state != CLOSED:
+            self.transport.abort()
+
+    def _ended_message(self, exc: Exception | None = None) -> str:
+        if self.state == BODY:
+            what = "connection closed before the response body was complete"
+        else:
+            what = "connection closed before a response was received"
+        return f"{what}: {exc}" if exc else what
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the timer ------------------------------------------------------------------------
+
+    def _set_deadline(self, kind: int, delay: float) -> None:
+        when = self._loop.time() + delay
+        self._deadline = when
+        self._deadline_kind = kind
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(when, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        when = self._deadline
+        if not when or self.state >= DETACHED:
+            return
+        if self._loop.time() < when:  # moved on since this timer was set
+            self._timer = self._loop.call_at(when, self._on_deadline)
+            return
+        kind = self._deadline_kind
+        if kind == _T_HEAD:
+            message = "timeout awaiting response headers"
+        elif kind == _T_BODY:
+            message = "timeout awaiting response body"
+        else:
+            message = "timeout writing the request body"
+        self._fail(UpstreamError("timeout", message))
+
+
+def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)
+
+
+def _resolve_none(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,206 @@
+"""The proxy subresources: ``services|pods|nodes/{id}/proxy[/{path}]``.
+
+One request: check method and options -> the trailing-slash redirect -> resolve the
+target to checked literal addresses (from the watch-fed cache) -> compose the upstream
+request from the header policy -> forward with streaming both ways, or tunnel an upgrade
+after a 101 only. Errors before the response starts are Status objects; after it started,
+the response is cut short (the connection closes) — never a second header block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from kubegate.core.proxy_headers import (
+    UpgradeNotAllowed,
+    downstream_response_headers,
+    upstream_request_headers,
+    validate_upgrade,
+)
+from kubegate.core.proxy_location import rewrite_location
+from kubegate.core.proxy_path import PathNotAllowed, backend_path, proxy_prefix, redirect_for_root
+from kubegate.errors import BadGateway, BadRequest, InternalError, MethodNotAllowed, ServiceUnavailable, Timeout
+from kubegate.http.client import UpstreamError, UpstreamTarget
+from kubegate.http.pool import UpstreamPool
+from kubegate.http.tunnel import tunnel
+from kubegate.proxy.resolve import Backend, Resolver
+from kubegate.core.requestinfo import RequestInfo
+from kubegate.http.types import Request, ResponseWriter
+
+log = logging.getLogger("kubegate.proxy")
+
+PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_LOCATION_HEADERS = ("location", "content-location")
+
+
+@dataclass(slots=True)
+class ProxySettings:
+    ca_context: ssl.SSLContext | None = None  # verify https upstreams against --proxy-ca-file
+    session_cookie: str | None = None
+    tunnel_idle_timeout: float = 3600.0
+    _warned_insecure: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    request: Request
+    response: ResponseWriter
+    info: RequestInfo
+    audit_id: str
+
+
+class ProxyHandler:
+    def __init__(self, resolver: Resolver, pool: UpstreamPool, settings: ProxySettings, closing: asyncio.Event) -> None:
+        self.resolver = resolver
+        self.pool = pool
+        self.settings = settings
+        self.closing = closing
+
+    async def __call__(self, request: Request, response: ResponseWriter, info: RequestInfo, audit_id: str) -> None:
+        ctx = _Exchange(request, response, info, audit_id)
+        if request.method not in PROXY_METHODS:
+            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+        if "dryRun" in parse_qs(request.query, keep_blank_values=True):
+            raise BadRequest("dryRun is not supported")
+        try:
+            upgrade = validate_upgrade(request.headers) if request.upgrade else None
+        except UpgradeNotAllowed as exc:
+            raise BadRequest(str(exc)) from exc
+        location = redirect_for_root(request.method, request.path, request.query, upgrade is not None)
+        if location is not None:
+            headers = [("audit-id", audit_id), ("cache-control", "no-cache, private"), ("location", location)]
+            await ctx.response.send(301, headers)
+            return
+        try:
+            path = backend_path(info.subpath)
+        except PathNotAllowed as exc:
+            raise BadRequest(str(exc)) from exc
+        target_path = f"{path}?{request.query}" if request.query else path
+        if not self.resolver.cache.synced:
+            await self.resolver.cache.wait_synced(5.0)
+        resolved = await self.resolver.resolve(info.resource, info.namespace, info.name)
+        prefix = proxy_prefix(request.path, info.subpath)
+        if upgrade is not None:
+            await self._upgrade(ctx, resolved.candidates[0], target_path, prefix, upgrade)
+            return
+        await self._forward(ctx, resolved.candidates, target_path, prefix)
+
+    # ------------------------------------------------------------------ pieces
+    def _upstream(self, backend: Backend) -> UpstreamTarget:
+        tls = backend.scheme == "https"
+        context = self.settings.ca_context if tls else None
+        if tls and context is None and (backend.ip, backend.port) not in self.settings._warned_insecure:
+            self.settings._warned_insecure.add((backend.ip, backend.port))
+            log.warning(
+                "proxying to https://%s without verifying its certificate (as kube does); "
+                "set --proxy-ca-file to verify", backend.host_header,
+            )
+        return UpstreamTarget(backend.ip, backend.port, tls=tls, server_hostname=backend.server_name, ssl_context=context)
+
+    def _headers(self, ctx: _Exchange, backend: Backend, prefix: str, upgrade: str | None) -> list[tuple[str, str]]:
+        request = ctx.request
+        return upstream_request_headers(
+            request.headers,
+            host_header=backend.host_header,
+            forwarded_for=request.peer[0],
+            forwarded_host=request.header("host") or "",
+            forwarded_proto="https" if request.tls else "http",
+            forwarded_uri=request.target,
+            forwarded_prefix=prefix,
+            session_cookie=self.settings.session_cookie,
+            is_upgrade=upgrade is not None,
+        )
+
+    def _response_headers(self, ctx: _Exchange, backend: Backend, prefix: str, headers: list[tuple[str, str]], *, upgrade: bool) -> list[tuple[str, str]]:
+        out = downstream_response_headers(headers, is_upgrade=upgrade)
+        rewritten = []
+        for name, value in out:
+            if name in _LOCATION_HEADERS:
+                new = rewrite_location(
+                    value, backend_host=backend.host_header, backend_scheme=backend.scheme,
+                    proxy_prefix=prefix, public_origin=None,
+                )
+                value = new if new is not None else value
+            rewritten.append((name, value))
+        rewritten.append(("audit-id", ctx.audit_id))
+        return rewritten
+
+    async def _forward(self, ctx: _Exchange, candidates: tuple[Backend, ...], target_path: str, prefix: str) -> None:
+        request = ctx.request
+        has_body = request.body.length not in (None, 0) or request.header("transfer-encoding") is not None
+        expect = (request.header("expect") or "").lower() == "100-continue"
+        last_error: UpstreamError | None = None
+        for attempt, backend in enumerate(candidates):
+            body: AsyncIterator[bytes] | None = request.body.__aiter__() if has_body else None
+            try:
+                upstream = await self.pool.request(
+                    self._upstream(backend), request.method, target_path, self._headers(ctx, backend, prefix, None),
+                    body, content_length=request.body.length if has_body else None, expect_continue=expect and has_body,
+                )
+            except UpstreamError as exc:
+                last_error = exc
+                retry = exc.kind in ("connect", "tls") and attempt + 1 < len(candidates)
+                if retry and (request.method in RETRYABLE_METHODS or not has_body):
+                    log.info("endpoint %s failed (%s); trying another", backend.host_header, exc.kind)
+                    continue
+                raise _upstream_status(exc) from exc
+            await self._relay(ctx, backend, prefix, upstream)
+            return
+        assert last_error is not None
+        raise _upstream_status(last_error)
+
+    async def _relay(self, ctx: _Exchange, backend: Backend, prefix: str, upstream) -> None:  # type: ignore[no-untyped-def]
+        response = ctx.response
+        try:
+            headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
+            await response.start(upstream.status, headers, length=upstream.length)
+            async for chunk in upstream:
+                await response.write(chunk)
+            await response.end()
+        except UpstreamError as exc:
+            # Started: the only honest signal left is cutting the response short.
+            log.info("upstream %s failed mid-response: %s", backend.host_header, exc)
+            raise ConnectionAbortedError(str(exc)) from exc
+        finally:
+            await upstream.aclose()
+
+    async def _upgrade(self, ctx: _Exchange, backend: Backend, target_path: str, prefix: str, token: str) -> None:
+        request, response = ctx.request, ctx.response
+        try:
+            result = await self.pool.upgrade(
+                self._upstream(backend), request.method, target_path, self._headers(ctx, backend, prefix, token)
+            )
+        except UpstreamError as exc:
+            raise _upstream_status(exc) from exc
+        if result.status != 101 or result.transport is None:
+            if 300 <= result.status < 400:
+                # CVE-2020-8559: a redirect on an upgrade is never handed to the client.
+                raise InternalError(f"invalid upgrade response: status code {result.status}")
+            headers = self._response_headers(ctx, backend, prefix, result.headers, upgrade=False)
+            headers.append(("connection", "close"))
+            await response.send(result.status, headers, result.body)
+            return
+        headers = self._response_headers(ctx, backend, prefix, result.headers, upgrade=True)
+        try:
+            await response.start(101, headers)
+            client, client_buffered = await response.detach()
+        except BaseException:
+            result.transport.close()
+            raise
+        await tunnel(client, client_buffered, result.transport, result.buffered,
+                     idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing)
+
+
+def _upstream_status(exc: UpstreamError) -> Exception:
+    if exc.kind == "timeout":
+        return Timeout(f"error trying to reach service: {exc}")
+    if exc.kind in ("protocol", "reset"):
+        return BadGateway(f"error trying to reach service: {exc}")
+    return ServiceUnavailable(f"error trying to reach service: {exc}")
+
