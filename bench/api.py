@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ import uvloop
 from bench import api_rows
 from bench.api_load import TABLE_ACCEPT, create_services, ensure_namespace, time_list
 from bench.api_watch import NAMESPACE, fan_out
-from bench.machine import describe, plan_pinning
+from bench.machine import describe, plan_pinning, proc_status
 from bench.report import print_report, write_json
 from bench.server import KubegateProcess, ServerSpec
 
@@ -177,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with server:
                 pinning.pin_load_generator()
+                document["machine"]["server_cpus"] = proc_status(server.pid, "Cpus_allowed_list")
+                document["machine"]["load_cpus"] = proc_status(os.getpid(), "Cpus_allowed_list")
                 sections = uvloop.run(run_sections(server, options))
                 stop_started = time.perf_counter()
                 exit_code = server.stop()

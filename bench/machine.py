@@ -54,12 +54,17 @@ def plan_pinning(*, enabled: bool = True) -> Pinning:
     return Pinning(SERVER_CPU, LOAD_CPU, f"server on cpu{SERVER_CPU}, load on cpu{LOAD_CPU}")
 
 
-def proc_status_kib(pid: int, field: str) -> int:
-    """One ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``), in KiB."""
+def proc_status(pid: int, field: str) -> str:
+    """One field of ``/proc/PID/status`` as text (``VmRSS``, ``Cpus_allowed_list``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
-            return int(line.split()[1])
+            return line.split(":", 1)[1].strip()
     raise LookupError(f"{field} not in /proc/{pid}/status")
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """One ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``), in KiB."""
+    return int(proc_status(pid, field).split()[0])
 
 
 def proc_cpu_seconds(pid: int) -> float:

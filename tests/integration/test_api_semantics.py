@@ -179,9 +179,11 @@ def test_resource_version_increases_across_writes(api, ns):
     patched = json.loads(patch.getresponse().read())
     patch.close()
     other = api.ok("POST", path, configmap("other"), expect=201)
-    deleted = api.ok("DELETE", f"{path}/cfg")
+    status = api.ok("DELETE", f"{path}/cfg")
+    assert (status["kind"], status["status"]) == ("Status", "Success")
+    after_delete = api.ok("GET", path)  # the list revision includes the deletion
     versions = [
-        int(o["metadata"]["resourceVersion"]) for o in (created, updated, patched, other, deleted)
+        int(o["metadata"]["resourceVersion"]) for o in (created, updated, patched, other, after_delete)
     ]
     assert versions == sorted(set(versions)), versions
 

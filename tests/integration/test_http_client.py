@@ -187,7 +187,10 @@ def test_pool_idle_timeout_closes_unused_connections(run):
     """A connection idle for longer than pool_idle_timeout is closed by the pool."""
 
     async def scenario():
-        async with raw_backend(answer_each) as backend, upstream_pool(pool_idle_timeout=0.1) as pool:
+        async with (
+            raw_backend(answer_each) as backend,
+            upstream_pool(pool_idle_timeout=0.1) as pool,
+        ):
             target = local(backend.port)
             await body_of(await pool.request(target, "GET", "/", HOST))
             assert pool.stats(target).idle == 1
@@ -305,7 +308,9 @@ def test_streamed_body_without_length_is_sent_chunked(run):
 
         async def record(reader, writer):
             request = await read_request_head(reader)
-            received.append((request.headers.get("transfer-encoding"), await read_body(reader, request)))
+            received.append(
+                (request.headers.get("transfer-encoding"), await read_body(reader, request))
+            )
             writer.write(ok_response())
 
         async def pieces() -> AsyncIterator[bytes]:

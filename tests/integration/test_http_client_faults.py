@@ -259,9 +259,7 @@ MALFORMED_HEADS = {
 
 
 @pytest.mark.parametrize("answer", MALFORMED_HEADS.values(), ids=MALFORMED_HEADS.keys())
-def test_malformed_response_head_is_a_protocol_error_and_the_connection_is_dropped(
-    run, answer
-):
+def test_malformed_response_head_is_a_protocol_error_and_the_connection_is_dropped(run, answer):
     """Every head RFC 9112 does not allow is UpstreamError("protocol"); the next request
     opens a new connection."""
 

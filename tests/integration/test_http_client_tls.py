@@ -163,4 +163,3 @@ def test_default_context_offers_only_http11_over_alpn(run, certs):
         assert protocols == ["http/1.1"]
 
     run(scenario)
-

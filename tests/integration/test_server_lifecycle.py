@@ -71,7 +71,7 @@ def servers() -> Iterator[list[ServerProcess]]:
 
 
 class RawResponse:
-    """An HTTP/1.1 response read byte by byte off a socket, chunked framing kept visible."""
+    """An HTTP/1.1 response read off a socket stream by hand, so chunked framing stays visible."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream

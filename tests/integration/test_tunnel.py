@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import socket
 import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -222,14 +223,23 @@ def test_bytes_after_the_101_head_are_handed_over(run):
 
 
 class Held(asyncio.Protocol):
-    """Holds a new connection's transport with reading paused, like a detached one."""
+    """Holds a new connection's transport until it is paused like a detached one (by the
+    waiter: uvloop starts reading right after ``connection_made`` whatever it did)."""
 
     def __init__(self, ready: asyncio.Future[asyncio.Transport]) -> None:
         self.ready = ready
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.pause_reading()  # type: ignore[attr-defined]
         self.ready.set_result(transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        raise AssertionError("bytes arrived before the tunnel took the connection")
+
+
+async def held(ready: asyncio.Future[asyncio.Transport]) -> asyncio.Transport:
+    transport = await ready
+    transport.pause_reading()
+    return transport
 
 
 @dataclass
@@ -263,7 +273,7 @@ async def tunnel_ends(
     await loop.create_connection(
         lambda: Held(b_ready), "127.0.0.1", back.sockets[0].getsockname()[1]
     )
-    ends = Ends(client, await a_ready, await b_ready, await backend_ready)
+    ends = Ends(client, await held(a_ready), await held(b_ready), await backend_ready)
     try:
         yield ends
     finally:
@@ -279,7 +289,13 @@ async def tunnel_ends(
 def start_tunnel(ends: Ends, **options) -> asyncio.Task[tuple[int, int]]:  # type: ignore[no-untyped-def]
     options.setdefault("idle_timeout", 30.0)
     return asyncio.create_task(
-        tunnel(ends.a, options.pop("a_buffered", b""), ends.b, options.pop("b_buffered", b""), **options)
+        tunnel(
+            ends.a,
+            options.pop("a_buffered", b""),
+            ends.b,
+            options.pop("b_buffered", b""),
+            **options,
+        )
     )
 
 
@@ -342,7 +358,9 @@ def test_a_reset_on_one_side_tears_down_the_other(run):
     async def scenario():
         async with tunnel_ends() as ends:
             pump = start_tunnel(ends)
-            ends.backend[1].transport.abort()
+            sock = ends.backend[1].get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            ends.backend[1].transport.abort()  # with SO_LINGER 0: a RST, not a FIN
             async with asyncio.timeout(5):
                 await pump
             assert await at_eof(ends.client[0])

@@ -179,7 +179,8 @@ def test_parse_ip_strict_refuses_obscure_forms(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["10.1.2.3", "192.168.0.10", "172.20.1.1", "100.64.3.3", "fd12::5", "8.8.8.8", "2001:db8::7"]
+    "text",
+    ["10.1.2.3", "192.168.0.10", "172.20.1.1", "100.64.3.3", "fd12::5", "8.8.8.8", "2001:db8::7"],
 )
 def test_check_destination_allows_pod_ranges(text: str) -> None:
     """Private and public unicast addresses pass and come back parsed."""
@@ -208,7 +209,9 @@ def test_allow_list_can_re_allow_link_local() -> None:
     check_destination("169.254.10.1", allow=(net("169.254.0.0/16"),))
 
 
-@pytest.mark.parametrize("text", ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255", "::ffff:0.0.0.0"])
+@pytest.mark.parametrize(
+    "text", ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255", "::ffff:0.0.0.0"]
+)
 def test_never_allowed_whatever_the_allow_list(text: str) -> None:
     """Unspecified, multicast and broadcast are never destinations, even under 0.0.0.0/0."""
     with pytest.raises(AddressNotAllowed):
@@ -252,7 +255,9 @@ def test_parse_cidr(text: str, network: str) -> None:
     assert parse_cidr(text) == net(network)
 
 
-@pytest.mark.parametrize("text", ["10.0.0.0", "10.0.0.0/33", "010.0.0.0/8", "10.0.0.0/08", "x/8", ""])
+@pytest.mark.parametrize(
+    "text", ["10.0.0.0", "10.0.0.0/33", "010.0.0.0/8", "10.0.0.0/08", "x/8", ""]
+)
 def test_parse_cidr_rejects(text: str) -> None:
     """Malformed CIDRs are ValueError."""
     with pytest.raises(ValueError):
@@ -275,7 +280,20 @@ def test_parse_destination_host(text: str, parsed: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["127.1", "2130706433", "0x7f.1", "0x7f000001", "0177.0.0.1", "a.b.123", "", "a b", "x_y.z", "[::1]", "fe80::1%eth0"]
+    "text",
+    [
+        "127.1",
+        "2130706433",
+        "0x7f.1",
+        "0x7f000001",
+        "0177.0.0.1",
+        "a.b.123",
+        "",
+        "a b",
+        "x_y.z",
+        "[::1]",
+        "fe80::1%eth0",
+    ],
 )
 def test_parse_destination_host_refuses_numeric_names(text: str) -> None:
     """Names a resolver reads as IPv4 (last label numeric) are refused, not resolved."""
@@ -314,7 +332,9 @@ def test_is_self(ip: str, port: int, listen: list[tuple[str, int]], expected: bo
 def test_is_self_wildcard_with_local_addresses() -> None:
     """A wildcard listener is reached through the host's own interface addresses."""
     local = [ipaddress.ip_address("10.9.9.9")]
-    assert is_self(ipaddress.ip_address("10.9.9.9"), 6443, [("0.0.0.0", 6443)], local_addresses=local)
+    assert is_self(
+        ipaddress.ip_address("10.9.9.9"), 6443, [("0.0.0.0", 6443)], local_addresses=local
+    )
     assert not is_self("10.9.9.8", 6443, [("0.0.0.0", 6443)], local_addresses=local)
 
 

@@ -78,7 +78,16 @@ def test_connection_nominated_headers_are_removed() -> None:
 
 def test_nominations_across_several_connection_headers() -> None:
     """Every Connection line counts."""
-    out = upstream([("connection", "a"), ("connection", " B ,c"), ("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")])
+    out = upstream(
+        [
+            ("connection", "a"),
+            ("connection", " B ,c"),
+            ("a", "1"),
+            ("b", "2"),
+            ("c", "3"),
+            ("d", "4"),
+        ]
+    )
     assert names(out) == ["host", "d", *[n for n in names(out) if n.startswith("x-forwarded")]]
 
 
@@ -86,7 +95,10 @@ def test_a18_nominating_proxy_owned_headers_changes_nothing() -> None:
     """A18: nominating X-Forwarded-For, Authorization or Host cannot remove what we add."""
     out = upstream(
         [
-            ("connection", "close, X-Foo, X-Forwarded-For, Authorization, Host, X-Forwarded-Prefix"),
+            (
+                "connection",
+                "close, X-Foo, X-Forwarded-For, Authorization, Host, X-Forwarded-Prefix",
+            ),
             ("x-foo", "1"),
             ("authorization", "Bearer client"),
         ]
@@ -123,7 +135,12 @@ def test_a19_credentials_are_removed(name: str) -> None:
 def test_a19_configured_front_proxy_names_are_removed() -> None:
     """Custom --requestheader names and prefixes are stripped too (NCC-YVU)."""
     out = upstream(
-        [("x-user", "admin"), ("x-groups", "system:masters"), ("x-extra-scope", "all"), ("x-keep", "1")],
+        [
+            ("x-user", "admin"),
+            ("x-groups", "system:masters"),
+            ("x-extra-scope", "all"),
+            ("x-keep", "1"),
+        ],
         extra_strip=frozenset({"x-user", "x-groups"}),
         extra_strip_prefixes=frozenset({"x-extra-"}),
     )
@@ -255,7 +272,11 @@ def test_validate_upgrade(headers: Headers, token: str | None) -> None:
 @pytest.mark.parametrize(
     "headers",
     [
-        [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http2-settings", "AAMAAABkAAQAAP__")],
+        [
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAAQAAP__"),
+        ],
         [("connection", "upgrade"), ("upgrade", "foo")],
         [("connection", "upgrade"), ("upgrade", "websocket, h2c")],
         [("connection", "upgrade"), ("upgrade", "websocket"), ("upgrade", "SPDY/3.1")],
@@ -389,7 +410,7 @@ def test_response_upgrade_keeps_the_protocol() -> None:
         ([("content-length", "0x10")], None),
         ([("content-length", "")], None),
         ([("content-length", "1_0")], None),
-        ([("content-length", "١")], None),
+        ([("content-length", "\u0661")], None),  # ARABIC-INDIC DIGIT ONE
         ([("content-length", "9" * 30)], None),
     ],
 )
@@ -430,7 +451,15 @@ HEADER_NAMES = [
     "host",
 ]
 header_values = st.sampled_from(
-    ["1", "evil", "x-foo", "close, x-foo", "authorization, x-forwarded-for", "kg_session=s; a=1", "upgrade"]
+    [
+        "1",
+        "evil",
+        "x-foo",
+        "close, x-foo",
+        "authorization, x-forwarded-for",
+        "kg_session=s; a=1",
+        "upgrade",
+    ]
 )
 header_lists = st.lists(st.tuples(st.sampled_from(HEADER_NAMES), header_values), max_size=12)
 
@@ -440,7 +469,7 @@ def test_upstream_never_leaks(headers: Headers) -> None:
     """No credentials, hop-by-hop names or client forwarding values ever go upstream."""
     out = upstream(headers)
     out_names = names(out)
-    for name in FORBIDDEN_OUT + ("connection", "upgrade"):
+    for name in (*FORBIDDEN_OUT, "connection", "upgrade"):
         assert name not in out_names
     assert not any(n.startswith(("impersonate-", "x-remote-")) for n in out_names)
     assert values(out, "x-forwarded-for") == ["192.0.2.10"]
@@ -468,6 +497,13 @@ def test_upstream_drops_every_nominated_header(headers: Headers) -> None:
 def test_downstream_never_passes_hop_by_hop(headers: Headers, is_upgrade: bool) -> None:
     """Backend hop-by-hop and framing headers never reach the client."""
     out_names = names(downstream_response_headers(headers, is_upgrade=is_upgrade))
-    for name in ("keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "content-length"):
+    for name in (
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "content-length",
+    ):
         assert name not in out_names
     assert out_names.count("connection") == (1 if is_upgrade else 0)

@@ -92,7 +92,17 @@ def test_rewrite_location_injection_safety(location: str, expected: str) -> None
 
 @pytest.mark.parametrize(
     "location",
-    ["/\t/evil.example", "/a\nb", "/a\rb", "/a\x00", "/x\x7f", "/%00", "/100%", "http://[::1/", "http://h:99999/"],
+    [
+        "/\t/evil.example",
+        "/a\nb",
+        "/a\rb",
+        "/a\x00",
+        "/x\x7f",
+        "/%00",
+        "/100%",
+        "http://[::1/",
+        "http://h:99999/",
+    ],
 )
 def test_rewrite_location_drops_unrewritable(location: str) -> None:
     """Control characters, malformed escapes and bad authorities mean: drop the header."""
@@ -111,6 +121,8 @@ def test_rewrite_location_drops_unrewritable(location: str) -> None:
         ("http://[FD00:0::5]:8080/x", "[fd00::5]:8080", "http", PREFIX + "/x"),
         ("https://Node1.Internal.:10250/logs/", "node1.internal:10250", "https", PREFIX + "/logs/"),
         ("http://10.1.0.5:/x", "10.1.0.5:80", "http", PREFIX + "/x"),
+        ("http://[fd00::5]/x", "fd00::5", "http", PREFIX + "/x"),  # unbracketed Host header
+        ("http://[fd00::5]:81/x", "fd00::5", "http", "http://[fd00::5]:81/x"),
     ],
 )
 def test_same_host_comparison(
@@ -183,7 +195,9 @@ def test_rewrite_refresh_drops_unreadable(refresh: str) -> None:
 LOCATION_ALPHABET = "/\\.:?#@%2eEfF5Cabhtps[]10 \t"
 locations = st.one_of(
     st.text(alphabet=LOCATION_ALPHABET, max_size=30),
-    st.builds(lambda s: "http://10.1.0.5:8080" + s, st.text(alphabet=LOCATION_ALPHABET, max_size=20)),
+    st.builds(
+        lambda s: "http://10.1.0.5:8080" + s, st.text(alphabet=LOCATION_ALPHABET, max_size=20)
+    ),
     st.builds(lambda s: "//" + s, st.text(alphabet=LOCATION_ALPHABET, max_size=20)),
 )
 

@@ -111,7 +111,9 @@ def test_backend_path_from_request_info(raw_path: str, expected: str) -> None:
 
 def test_a22_routes_to_the_same_service() -> None:
     """A22: traversal in the tail neither changes the routed service nor escapes its root."""
-    info = parse_request_info("GET", "/api/v1/namespaces/a/services/x/proxy/../../../../b/services/y/proxy/", "")
+    info = parse_request_info(
+        "GET", "/api/v1/namespaces/a/services/x/proxy/../../../../b/services/y/proxy/", ""
+    )
     assert (info.namespace, info.resource, info.name) == ("a", "services", "x")
     assert backend_path(info.subpath) == "/b/services/y/proxy/"
 
@@ -127,8 +129,20 @@ def test_a22_routes_to_the_same_service() -> None:
         ("GET", SVC, "q=1&x=%20", False, SVC + "/?q=1&x=%20"),  # A24: query kept raw
         ("get", SVC, "", False, SVC + "/"),
         ("GET", "/api/v1/nodes/n1/proxy", "", False, "/api/v1/nodes/n1/proxy/"),
-        ("GET", "/api/v1/namespaces/ns/pods/p:8080/proxy", "", False, "/api/v1/namespaces/ns/pods/p:8080/proxy/"),
-        ("GET", "/api/v1/namespaces/ns/services/https:svc:/proxy", "", False, "/api/v1/namespaces/ns/services/https:svc:/proxy/"),
+        (
+            "GET",
+            "/api/v1/namespaces/ns/pods/p:8080/proxy",
+            "",
+            False,
+            "/api/v1/namespaces/ns/pods/p:8080/proxy/",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/ns/services/https:svc:/proxy",
+            "",
+            False,
+            "/api/v1/namespaces/ns/services/https:svc:/proxy/",
+        ),
         ("GET", SVC + "/", "", False, None),  # already has the slash
         ("GET", SVC + "/a", "", False, None),
         ("GET", SVC + "/a/proxy", "", False, None),  # a deeper path ending in /proxy
@@ -163,7 +177,11 @@ def test_redirect_for_root(
         (SVC + "/a/b/", "/a/b/", SVC),
         (SVC + "//", "//", SVC),
         ("/api/v1/nodes/n1:10255/proxy/stats", "/stats", "/api/v1/nodes/n1:10255/proxy"),
-        ("/api/v1/namespaces/ns/services/https:svc%3A/proxy/x", "/x", "/api/v1/namespaces/ns/services/https:svc%3A/proxy"),
+        (
+            "/api/v1/namespaces/ns/services/https:svc%3A/proxy/x",
+            "/x",
+            "/api/v1/namespaces/ns/services/https:svc%3A/proxy",
+        ),
     ],
 )
 def test_proxy_prefix(raw_path: str, subpath: str, prefix: str) -> None:
@@ -182,7 +200,9 @@ def test_proxy_prefix_agrees_with_request_info(raw_path: str) -> None:
     assert raw_path.startswith(prefix)
 
 
-@pytest.mark.parametrize(("raw_path", "subpath"), [(SVC + "/a", "/b"), ("/api/v1/x", ""), ("/a", "/a")])
+@pytest.mark.parametrize(
+    ("raw_path", "subpath"), [(SVC + "/a", "/b"), ("/api/v1/x", ""), ("/a", "/a")]
+)
 def test_proxy_prefix_rejects_mismatch(raw_path: str, subpath: str) -> None:
     """A sub-path that does not end the request path is a caller error."""
     with pytest.raises(ValueError):
@@ -213,7 +233,11 @@ def test_backend_path_properties(subpath: str) -> None:
     assert result.endswith("/") == (subpath.endswith("/") or result == "/")
 
 
-@given(st.lists(st.sampled_from(["a", ".", "..", "%2e", "%2E%2e", ".%2e", "", "%2F", "b%2F.."]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(["a", ".", "..", "%2e", "%2E%2e", ".%2e", "", "%2F", "b%2F.."]), max_size=12
+    )
+)
 def test_backend_path_never_climbs(segments: list[str]) -> None:
     """Read the way a backend decodes it (all but the encoded slash), it never leaves '/'."""
     result = backend_path("/" + "/".join(segments))

@@ -131,7 +131,9 @@ def test_errors_share_one_base() -> None:
 # -- services --------------------------------------------------------------------------------
 
 
-def service(name: str = "web", ports: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
+def service(
+    name: str = "web", ports: list[dict[str, Any]] | None = None, **spec: Any
+) -> dict[str, Any]:
     ports = [{"name": "http", "port": 80, "targetPort": 8080}] if ports is None else ports
     return {"metadata": {"name": name, "namespace": "ns"}, "spec": {"ports": ports, **spec}}
 
@@ -157,7 +159,11 @@ TWO_PORTS = [
         (service(), "", ServicePortChoice("http", 80)),
         (service(ports=[{"port": 80}]), "", ServicePortChoice("", 80)),
         (service(ports=[]), "", ServicePortChoice("")),
-        (service(ports=TWO_PORTS), "99999999999999999999", ServicePortChoice("99999999999999999999")),
+        (
+            service(ports=TWO_PORTS),
+            "99999999999999999999",
+            ServicePortChoice("99999999999999999999"),
+        ),
     ],
 )
 def test_resolve_service_port(svc: dict[str, Any], port: str, expected: ServicePortChoice) -> None:
@@ -302,11 +308,13 @@ def pod(
     return {
         "metadata": {"name": "p", "namespace": "ns"},
         "spec": {"containers": containers if containers is not None else []},
-        "status": status if status is not None else {"podIP": "10.1.0.5", "podIPs": [{"ip": "10.1.0.5"}]},
+        "status": status
+        if status is not None
+        else {"podIP": "10.1.0.5", "podIPs": [{"ip": "10.1.0.5"}]},
     }
 
 
-SIDECAR_FIRST = [
+SIDECAR_FIRST: list[dict[str, Any]] = [
     {"name": "init-like", "ports": []},
     {"name": "app", "ports": [{"name": "web", "containerPort": 8080}, {"containerPort": 9000}]},
     {"name": "side", "ports": [{"name": "admin", "containerPort": 9901}]},
@@ -383,11 +391,15 @@ def test_pod_backend_bad_ip(status: dict[str, Any]) -> None:
 # -- nodes -----------------------------------------------------------------------------------
 
 
-def node(addresses: list[dict[str, str]], kubelet_port: int | None = None, **labels: str) -> dict[str, Any]:
+def node(
+    addresses: list[dict[str, str]],
+    kubelet_port: int | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     status: dict[str, Any] = {"addresses": addresses}
     if kubelet_port is not None:
         status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
-    return {"metadata": {"name": "n1", "labels": labels}, "status": status}
+    return {"metadata": {"name": "n1", "labels": labels or {}}, "status": status}
 
 
 ADDRS = [
@@ -410,13 +422,18 @@ def test_node_backend_address(
     addresses: list[dict[str, str]], preferred: tuple[str, ...] | None, host: str
 ) -> None:
     """The address is the first of the earliest preferred type."""
-    kwargs = {} if preferred is None else {"preferred_types": preferred}
-    assert node_backend(node(addresses), "", "", **kwargs).host == host
+    node_obj = node(addresses)
+    found = (
+        node_backend(node_obj, "", "")
+        if preferred is None
+        else node_backend(node_obj, "", "", preferred)
+    )
+    assert found.host == host
 
 
 def test_node_backend_hostname_label_fallback() -> None:
     """A missing Hostname address falls back to the kubernetes.io/hostname label."""
-    labelled = node(ADDRS[:2], **{"kubernetes.io/hostname": "n1-label"})
+    labelled = node(ADDRS[:2], labels={"kubernetes.io/hostname": "n1-label"})
     assert node_backend(labelled, "", "").host == "n1-label"
 
 
@@ -453,7 +470,9 @@ def test_node_backend_rejects_odd_ports(port: str) -> None:
 def test_node_backend_no_address() -> None:
     """No preferred address is 400 with kube's message listing the known ones."""
     with pytest.raises(ProxyResolutionError) as caught:
-        node_backend(node([{"type": "ExternalIP", "address": "203.0.113.7"}]), "", "", ("InternalIP",))
+        node_backend(
+            node([{"type": "ExternalIP", "address": "203.0.113.7"}]), "", "", ("InternalIP",)
+        )
     assert caught.value.code == 400
     assert caught.value.message == (
         "no preferred addresses found; known addresses: [{ExternalIP 203.0.113.7}]"

@@ -15,13 +15,14 @@ from kubegate.api.schema import definition, for_gvk, ref_name
 _MAX_REPORTED = 100
 
 
-def unknown_fields(rt: ResourceType, obj: Mapping[str, Any]) -> list[str]:
-    """Paths of fields in ``obj`` that its kind's schema does not declare."""
+def unknown_fields(rt: ResourceType, obj: Mapping[str, Any], *, prune: bool = False) -> list[str]:
+    """Paths of fields in ``obj`` that its kind's schema does not declare. With ``prune``
+    they are also removed from ``obj`` (kube drops them when not validating strictly)."""
     schema = for_gvk(rt.group, rt.version, rt.kind)
     if schema is None:
         return []
     found: list[str] = []
-    _walk(obj, schema, "", found)
+    _walk(obj, schema, "", found, prune)
     return found
 
 
@@ -37,7 +38,7 @@ def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
         schema, seen = target, seen + 1
 
 
-def _walk(value: Any, schema: Mapping[str, Any], path: str, found: list[str]) -> None:
+def _walk(value: Any, schema: Mapping[str, Any], path: str, found: list[str], prune: bool) -> None:
     if len(found) >= _MAX_REPORTED:
         return
     resolved = _resolve(schema)
@@ -46,22 +47,24 @@ def _walk(value: Any, schema: Mapping[str, Any], path: str, found: list[str]) ->
     if isinstance(value, dict):
         properties = resolved.get("properties")
         if properties:
-            for key, item in value.items():
+            for key, item in list(value.items()):
                 child_path = f"{path}.{key}" if path else key
                 child = properties.get(key)
                 if child is None:
                     found.append(child_path)
+                    if prune:
+                        del value[key]
                 elif item is not None:
-                    _walk(item, child, child_path, found)
+                    _walk(item, child, child_path, found, prune)
             return
         extra = resolved.get("additionalProperties")
         if isinstance(extra, Mapping):
             for key, item in value.items():
                 if item is not None:
-                    _walk(item, extra, f"{path}.{key}" if path else key, found)
+                    _walk(item, extra, f"{path}.{key}" if path else key, found, prune)
     elif isinstance(value, list):
         items = resolved.get("items")
         if isinstance(items, Mapping):
             for index, item in enumerate(value):
                 if item is not None:
-                    _walk(item, items, f"{path}[{index}]", found)
+                    _walk(item, items, f"{path}[{index}]", found, prune)

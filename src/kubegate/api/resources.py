@@ -62,6 +62,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         "Namespace",
         False,
         ("ns",),
+        verbs=tuple(v for v in CRUD_VERBS if v != "deletecollection"),
         subresources=(_STATUS("Namespace"), ("finalize", "Namespace", ("update",))),
     ),
     ResourceType(

@@ -184,6 +184,12 @@ def _parse_authority(text: str, scheme: str) -> _Authority | None:
         except ValueError:
             return None
         port_text = rest[1:] if rest else None
+    elif hostport.count(":") > 1:  # a bare IPv6 address (a Host header built without brackets)
+        try:
+            host = str(ipaddress.IPv6Address(hostport))
+        except ValueError:
+            return None
+        port_text = None
     else:
         host, colon, port_text_raw = hostport.partition(":")
         port_text = port_text_raw if colon else None

@@ -22,21 +22,28 @@ from kubegate.core.proxy_headers import (
     upstream_request_headers,
     validate_upgrade,
 )
-from kubegate.core.proxy_location import rewrite_location
+from kubegate.core.proxy_location import rewrite_location, rewrite_refresh
 from kubegate.core.proxy_path import PathNotAllowed, backend_path, proxy_prefix, redirect_for_root
-from kubegate.errors import BadGateway, BadRequest, InternalError, MethodNotAllowed, ServiceUnavailable, Timeout
+from kubegate.core.requestinfo import RequestInfo
+from kubegate.errors import (
+    BadGateway,
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    ServiceUnavailable,
+    Timeout,
+)
 from kubegate.http.client import UpstreamError, UpstreamTarget
 from kubegate.http.pool import UpstreamPool
 from kubegate.http.tunnel import tunnel
-from kubegate.proxy.resolve import Backend, Resolver
-from kubegate.core.requestinfo import RequestInfo
 from kubegate.http.types import Request, ResponseWriter
+from kubegate.proxy.resolve import Backend, Resolver
 
 log = logging.getLogger("kubegate.proxy")
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_LOCATION_HEADERS = ("location", "content-location")
+_LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
 
 
 @dataclass(slots=True)
@@ -118,15 +125,18 @@ class ProxyHandler:
         )
 
     def _response_headers(self, ctx: _Exchange, backend: Backend, prefix: str, headers: list[tuple[str, str]], *, upgrade: bool) -> list[tuple[str, str]]:
-        out = downstream_response_headers(headers, is_upgrade=upgrade)
+        out = downstream_response_headers(headers, is_upgrade=upgrade, session_cookie=self.settings.session_cookie)
         rewritten = []
         for name, value in out:
-            if name in _LOCATION_HEADERS:
-                new = rewrite_location(
+            rewrite = _LOCATION_REWRITERS.get(name)
+            if rewrite is not None:
+                new = rewrite(
                     value, backend_host=backend.host_header, backend_scheme=backend.scheme,
                     proxy_prefix=prefix, public_origin=None,
                 )
-                value = new if new is not None else value
+                if new is None:  # unsafe or unparseable: dropped, never relayed as is
+                    continue
+                value = new
             rewritten.append((name, value))
         rewritten.append(("audit-id", ctx.audit_id))
         return rewritten

@@ -14,7 +14,12 @@ import random
 import socket
 from dataclasses import dataclass
 
-from kubegate.core.addresses import AddressNotAllowed, check_destination, is_self
+from kubegate.core.addresses import (
+    AddressNotAllowed,
+    check_destination,
+    is_self,
+    parse_destination_host,
+)
 from kubegate.core.proxy_target import (
     ProxyResolutionError,
     node_backend,
@@ -96,8 +101,13 @@ class Resolver:
         choice = resolve_service_port(service, port)
         endpoints = service_endpoints(service, self.cache.endpoint_slices(namespace, name), choice.port_name)
         scheme = scheme or "http"
-        picked = list(endpoints)
-        random.shuffle(picked)
+        # Random within the primary IP family first (the order service_endpoints gives).
+        primary = endpoints[0].address_type if endpoints else ""
+        first = [e for e in endpoints if e.address_type == primary]
+        rest = [e for e in endpoints if e.address_type != primary]
+        random.shuffle(first)
+        random.shuffle(rest)
+        picked = first + rest
         candidates = []
         refused: BadRequest | None = None
         for endpoint in picked[:MAX_ENDPOINT_ATTEMPTS * 4]:
@@ -125,7 +135,7 @@ class Resolver:
         scheme = scheme or "http"
         number = backend.port or (443 if scheme == "https" else 80)
         ip = self._checked(backend.ip, number)
-        host = _host_port(ip, number) if backend.port else ip
+        host = _host_port(ip, number) if backend.port else (f"[{ip}]" if ":" in ip else ip)
         return ResolvedTarget("pods", name, (Backend(ip, number, scheme, host, None),))
 
     async def _node(self, scheme: str, name: str, port: str) -> ResolvedTarget:
@@ -142,11 +152,11 @@ class Resolver:
         """Literal IPs are checked as they are; names are looked up once and every answer
         must be allowed (A6/A7); the connection then goes to the checked literal."""
         try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            return self._checked(host, port)
+            parsed = parse_destination_host(host)  # refuses names resolvers read as IPs (127.1)
+        except AddressNotAllowed as exc:
+            raise BadRequest("address not allowed") from exc
+        if not isinstance(parsed, str):
+            return self._checked(str(parsed), port)
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(DNS_TIMEOUT):

@@ -155,3 +155,76 @@ class Allocators:
         for port in spec.get("ports") or []:
             if isinstance(port, dict):
                 await self.release_node_port(int(port.get("nodePort") or 0))
+
+
+_NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def _node_ports(spec: dict) -> set[int]:  # type: ignore[type-arg]
+    return {int(p["nodePort"]) for p in spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+
+
+def _cluster_ips(spec: dict) -> set[str]:  # type: ignore[type-arg]
+    ips = set(spec.get("clusterIPs") or []) | {spec.get("clusterIP") or ""}
+    return {ip for ip in ips if ip and ip != "None"}
+
+
+class ServiceUpdate:
+    """Allocation changes of one Service update: claimed before the write (released again if
+    the write fails), and the old values released only after it succeeded."""
+
+    def __init__(self, allocators: Allocators) -> None:
+        self.allocators = allocators
+        self.claimed_ips: list[str] = []
+        self.claimed_ports: list[int] = []
+        self.stale_ips: set[str] = set()
+        self.stale_ports: set[int] = set()
+
+    async def prepare(self, new: dict, old: dict, owner: str) -> None:  # type: ignore[type-arg]
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
+        errs = FieldErrors()
+        if new_type == "ExternalName":
+            for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                spec.pop(field, None)
+        elif old_type == "ExternalName" and not _cluster_ips(spec) and spec.get("clusterIP") != "None":
+            ip = await self.allocators.allocate_ip("", owner, errs)
+            if ip:
+                self.claimed_ips.append(ip)
+                spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+                spec.setdefault("ipFamilies", ["IPv6" if ":" in ip else "IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
+        self.stale_ips = _cluster_ips(old_spec) - _cluster_ips(spec)
+        old_ports = _node_ports(old_spec)
+        if new_type in _NODE_PORT_TYPES:
+            for i, port in enumerate(spec.get("ports") or []):
+                if not isinstance(port, dict):
+                    continue
+                wanted = int(port.get("nodePort") or 0)
+                if wanted and wanted in old_ports:
+                    continue
+                got = await self.allocators.allocate_node_port(wanted, owner, f"spec.ports[{i}].nodePort", errs)
+                if got:
+                    port["nodePort"] = got
+                    self.claimed_ports.append(got)
+        elif old_type in _NODE_PORT_TYPES:
+            # kube's dropTypeDependentFields: leaving NodePort clears the allocated values.
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict) and port.get("nodePort") in old_ports:
+                    port.pop("nodePort")
+        self.stale_ports = old_ports - _node_ports(spec)
+        if errs.causes:
+            await self.rollback()
+            errs.raise_if_any("Service", new.get("metadata", {}).get("name", ""))
+
+    async def rollback(self) -> None:
+        for ip in self.claimed_ips:
+            await self.allocators.release_ip(ip)
+        for port in self.claimed_ports:
+            await self.allocators.release_node_port(port)
+
+    async def commit(self) -> None:
+        for ip in self.stale_ips:
+            await self.allocators.release_ip(ip)
+        for port in self.stale_ports:
+            await self.allocators.release_node_port(port)

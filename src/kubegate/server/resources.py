@@ -35,11 +35,11 @@ from kubegate.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from kubegate.server.allocators import Allocators
+from kubegate.server.allocators import Allocators, ServiceUpdate
 from kubegate.server.codec import PATCH_TYPES, decode_object, read_body, wants_table
 from kubegate.server.context import RequestContext
 from kubegate.server.patching import apply_patch
-from kubegate.server.respond import encode_json, send_json
+from kubegate.server.respond import encode_json, send_json, success_status
 from kubegate.store.base import (
     Expired,
     KeyExists,
@@ -53,7 +53,8 @@ from kubegate.store.base import (
 
 JSON = dict[str, Any]
 PROTECTED_NAMESPACES = {"default", "kube-system", "kube-public"}
-DEMO_ANNOTATION = "kubegate.io/demo"
+# kube's Service and Pod storage answer DELETE with the object; the rest with a Status.
+RETURNS_DELETED_OBJECT = frozenset({"Service", "Pod"})
 
 
 @asynccontextmanager
@@ -156,7 +157,7 @@ class ResourceHandlers:
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
         problems = [f'duplicate field "{name}"' for name in decoded.duplicate_fields]
         problems += [f'unknown field "{path}"' for path in decoded.unknown_fields]
-        problems += [f'unknown field "{path}"' for path in unknown_fields(rt, obj)]
+        problems += [f'unknown field "{path}"' for path in unknown_fields(rt, obj, prune=True)]
         self._field_validation(ctx, problems)
         return obj
 
@@ -297,12 +298,30 @@ class ResourceHandlers:
         async with store_errors(rt, info.name):
             old = await self.store.get(key)
             new = self._prepare_update(rt, obj, old, status_only)
-            validate(rt.kind, new, old)
             if self._dry_run(ctx):
+                validate(rt.kind, new, old)
                 await self._respond(ctx, 200, new)
                 return
-            stored = await self.store.update(key, new, int(expected) if expected else None)
+            stored = await self._store_update(rt, key, new, old, int(expected) if expected else None, status_only)
         await self._respond(ctx, 200, stored)
+
+    async def _store_update(
+        self, rt: ResourceType, key: str, new: JSON, old: JSON, expected: int | None, status_only: bool
+    ) -> JSON:
+        """Validate and write an update; a Service's allocations follow its new spec."""
+        change = ServiceUpdate(self.allocators) if rt.kind == "Service" and not status_only else None
+        if change is not None:
+            await change.prepare(new, old, key)
+        try:
+            validate(rt.kind, new, old)
+            stored = await self.store.update(key, new, expected)
+        except BaseException:
+            if change is not None:
+                await change.rollback()
+            raise
+        if change is not None:
+            await change.commit()
+        return stored
 
     def _prepare_update(self, rt: ResourceType, new: JSON, old: JSON, status_only: bool) -> JSON:
         if status_only:
@@ -327,7 +346,7 @@ class ResourceHandlers:
             async with store_errors(rt, info.name):
                 old = await self.store.get(key)
             patched = apply_patch(rt, copy.deepcopy(old), raw, patch_type)
-            problems = [f'unknown field "{p}"' for p in unknown_fields(rt, patched)]
+            problems = [f'unknown field "{p}"' for p in unknown_fields(rt, patched, prune=True)]
             self._field_validation(ctx, problems)
             patched["kind"], patched["apiVersion"] = rt.kind, rt.api_version
             wanted_rv = patched.get("metadata", {}).get("resourceVersion")
@@ -337,8 +356,8 @@ class ResourceHandlers:
                     "metadata.name: Invalid value: the name of a patched object cannot change"
                 )
             new = self._prepare_update(rt, patched, old, status_only)
-            validate(rt.kind, new, old)
             if dry_run:
+                validate(rt.kind, new, old)
                 await self._respond(ctx, 200, new)
                 return
             expected = int(old_rv)
@@ -346,7 +365,7 @@ class ResourceHandlers:
                 expected = int(wanted_rv)
             try:
                 async with store_errors(rt, info.name):
-                    stored = await self.store.update(key, new, expected)
+                    stored = await self._store_update(rt, key, new, old, expected, status_only)
             except Conflict:
                 if wanted_rv and wanted_rv != old_rv:
                     raise
@@ -375,7 +394,12 @@ class ResourceHandlers:
             deleted = await self.store.delete(key, int(old["metadata"]["resourceVersion"]))
         if rt.kind == "Service":
             await self.allocators.release_for_service(deleted)
-        await self._respond(ctx, 200, deleted)
+        if rt.kind in RETURNS_DELETED_OBJECT:
+            await self._respond(ctx, 200, deleted)
+            return
+        meta = deleted["metadata"]
+        status = success_status(meta["name"], rt.group, rt.plural, meta.get("uid", ""))
+        await send_json(ctx.response, 200, status, ctx.audit_id, extra=ctx.warning_headers())
 
     async def _delete_options(self, ctx: RequestContext) -> JSON:
         raw = await read_body(ctx.request)

@@ -22,14 +22,14 @@ from kubegate.api import strategy
 from kubegate.auth.tokens import StaticTokens
 from kubegate.auth.types import UserInfo
 from kubegate.http.limits import Limits
+from kubegate.http.pool import UpstreamPool
 from kubegate.http.server import HTTPServer
+from kubegate.proxy.cache import ProxyCache
 from kubegate.server.allocators import Allocators
 from kubegate.server.app import APIServer
-from kubegate.http.pool import UpstreamPool
-from kubegate.proxy.cache import ProxyCache
 from kubegate.server.datadir import ADMIN_GROUPS, ADMIN_USER, build_ssl_context, ensure_data_dir
-from kubegate.server.proxywiring import build_proxy
 from kubegate.server.namespaces import NamespaceLifecycle
+from kubegate.server.proxywiring import build_proxy
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.settings import ServeSettings
 from kubegate.server.watch import WatchSettings
