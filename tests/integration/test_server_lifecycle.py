@@ -132,11 +132,6 @@ def test_sigterm_right_after_startup_exits_zero(tmp_path):
     assert codes == [0] * 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an idle TLS keep-alive connection is closed with a TLS "
-    "shutdown that waits for the client's close_notify, so shutdown waits out the grace",
-)
 def test_idle_keep_alive_connection_does_not_delay_shutdown(tmp_path, servers):
     """A client idling on a keep-alive connection does not hold the server past SIGTERM."""
     srv = start_server_process(tmp_path, "--shutdown-grace", "3")

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubegate.http")
 
 _IDLE, _BODY, _BUSY, _LINGER, _DETACHED, _CLOSED = range(6)
-_T_HEADER, _T_BODY, _T_KEEPALIVE, _T_LINGER = range(4)
+_T_HEADER, _T_BODY, _T_KEEPALIVE, _T_LINGER, _T_ABORT = range(5)
+# How long a shutdown waits for a TLS peer's close_notify before dropping the socket.
+_SHUTDOWN_CLOSE_WAIT = 0.5
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -462,6 +464,9 @@ class HTTPConnection(asyncio.Protocol):
         """Server shutdown: close now if idle, else after the request in progress."""
         if self._state == _IDLE:
             self._close()
+            # A TLS close waits for the peer's close_notify; an idle client that never
+            # sends it must not hold the whole shutdown for its grace period.
+            self._set_deadline(_T_ABORT, _SHUTDOWN_CLOSE_WAIT)
         elif self._state in (_BODY, _BUSY):
             self._close_after = True
 
@@ -531,6 +536,8 @@ class HTTPConnection(asyncio.Protocol):
         state = self._state
         if kind == _T_LINGER:
             self.transport.close()
+        elif kind == _T_ABORT:
+            self._abort_transport()
         elif kind == _T_HEADER and state == _IDLE:
             if self._heads.started:
                 self._reject(408, "request header timeout")

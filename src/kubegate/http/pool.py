@@ -235,7 +235,7 @@ class UpstreamPool:
             raise ValueError("an upgrade request carries no body")
         head = request_head(method, target_path, headers, b"")
         slot = self._slots.get(target) or self._new_slot(target)
-        conn = await self._open(slot, pooled=True)
+        conn = await self._open(slot, pooled=False)
         try:
             waiter = conn.begin(upgrade=True)
             conn.write(head)
@@ -250,7 +250,7 @@ class UpstreamPool:
             )
         finally:
             if conn.state != DETACHED:
-                pass  # never reused, whatever happened (CVE-2018-1002105)
+                conn.close()  # never reused, whatever happened (CVE-2018-1002105)
 
     def stats(self, target: UpstreamTarget | None = None) -> PoolStats:
         """Idle and active connections and connections opened, for one target or all."""

@@ -46,9 +46,9 @@ class ProxyCache:
         for informer in self._informers:
             self._tasks.append(asyncio.create_task(informer.run(), name=f"proxy-cache {informer.prefix}"))
 
-    async def wait_synced(self, timeout: float = 10.0) -> bool:
+    async def wait_synced(self, limit: float = 10.0) -> bool:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 for informer in self._informers:
                     await informer.synced.wait()
         except TimeoutError:
