@@ -210,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run_sections(server: KubegateProcess, options: ApiOptions) -> dict[str, Any]:
     """Run create, list, watch against one server; memory is read between them."""
-    memory: dict[str, float] = {"idle_rss_mib": server.rss_mib()}
+    memory = _MemoryLog(server)
+    memory.sample("idle")
     sections: dict[str, Any] = {}
     async with _session(server, limit=options.concurrency, options=options) as session:
         with _accounted(server) as usage:
@@ -222,7 +223,7 @@ async def run_sections(server: KubegateProcess, options: ApiOptions) -> dict[str
             **usage,
             "settle": await _settle(server, options.timeout),
         }
-        memory["after_create_rss_mib"] = server.rss_mib()
+        memory.sample("after_create")
 
         lists = {}
         with _accounted(server) as usage:
@@ -231,7 +232,7 @@ async def run_sections(server: KubegateProcess, options: ApiOptions) -> dict[str
                     session, "/api/v1/services", accept, options.list_runs
                 )
         sections["list"] = {**lists, **usage}
-        memory["after_list_rss_mib"] = server.rss_mib()
+        memory.sample("after_list")
 
         await ensure_namespace(session, NAMESPACE)
         async with _session(server, limit=0, options=options) as watch_session:
@@ -245,10 +246,9 @@ async def run_sections(server: KubegateProcess, options: ApiOptions) -> dict[str
                     phase_timeout=options.timeout,
                 )
         sections["watch"] = {**run.summary(), **usage}
-    memory["after_watch_rss_mib"] = server.rss_mib()
-    memory["hwm_mib"] = server.hwm_mib()
+    memory.sample("after_watch")
     server.check_alive()
-    sections["memory"] = memory
+    sections["memory"] = memory.summary()
     return sections
 
 
@@ -262,6 +262,28 @@ def _session(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=30),
     )
+
+
+class _MemoryLog:
+    """Server VmRSS and VmHWM at named points; the peak is placed in the phase that set it."""
+
+    def __init__(self, server: KubegateProcess) -> None:
+        self._server = server
+        self._points: list[tuple[str, float, float]] = []
+
+    def sample(self, point: str) -> None:
+        self._points.append((point, self._server.rss_mib(), self._server.hwm_mib()))
+
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        for point, rss, hwm in self._points:
+            summary[f"{point}_rss_mib"] = rss
+            summary[f"{point}_hwm_mib"] = hwm
+        peak = max(hwm for _, _, hwm in self._points)
+        summary["hwm_mib"] = peak
+        # The phase that ended at the first sample showing the final peak is where it happened.
+        summary["hwm_reached_by"] = next(p for p, _, hwm in self._points if hwm == peak)
+        return summary
 
 
 async def _settle(server: KubegateProcess, limit: float) -> dict[str, float]:

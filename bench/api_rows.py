@@ -12,6 +12,13 @@ if TYPE_CHECKING:
 LIST_SECONDS = Target(0.5, "s")
 WATCH_P99_MS = Target(50, "ms")
 RSS_MIB = Target(200, "MiB")
+# Memory sample point -> the phase that ran just before it (and may have set the peak).
+PEAK_PHASE = {
+    "idle": "startup",
+    "after_create": "create + settle",
+    "after_list": "list",
+    "after_watch": "watch",
+}
 
 
 def build(sections: dict[str, Any], options: ApiOptions) -> list[Row]:
@@ -142,7 +149,13 @@ def _memory_rows(memory: dict[str, Any], services: int) -> list[Row]:
             "VmRSS after lists / after fan-out",
             f"{memory['after_list_rss_mib']:.1f} / {memory['after_watch_rss_mib']:.1f} MiB",
         ),
-        row("memory", "VmHWM (peak)", f"{memory['hwm_mib']:.1f} MiB", memory["hwm_mib"], RSS_MIB),
+        row(
+            "memory",
+            "VmHWM (peak)",
+            f"{memory['hwm_mib']:.1f} MiB (set during {PEAK_PHASE[memory['hwm_reached_by']]})",
+            memory["hwm_mib"],
+            RSS_MIB,
+        ),
     ]
 
 

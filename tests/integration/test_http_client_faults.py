@@ -143,6 +143,30 @@ def test_requests_wait_for_a_free_connection_at_the_per_target_limit(run):
     run(scenario)
 
 
+def test_waiting_for_a_free_connection_ends_after_connect_timeout(run):
+    """At the per-target limit, a request finding no free connection in time gets
+    UpstreamError("timeout")."""
+
+    async def scenario():
+        async def silent(reader, writer):
+            await reader.read()
+
+        async with raw_backend(silent) as backend:
+            async with upstream_pool(max_connections_per_target=1, connect_timeout=0.2) as pool:
+                target = local(backend.port)
+                first = asyncio.create_task(pool.request(target, "GET", "/", HOST))
+                await wait_until(lambda: backend.accepted == 1)
+                with pytest.raises(UpstreamError) as caught:
+                    await pool.request(target, "GET", "/", HOST)
+                assert caught.value.kind == "timeout"
+                assert "no free connection" in caught.value.message
+                first.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await first
+
+    run(scenario)
+
+
 # -- timeouts -------------------------------------------------------------------------------
 
 

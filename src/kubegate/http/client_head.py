@@ -52,40 +52,39 @@ class ResponseHead:
 
 def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
     """Parse one complete head (status-line to the empty line, inclusive)."""
+    if type(raw) is not bytes:
+        raw = bytes(raw)
     if len(raw.translate(None, HEAD_CTL_CHARS)) != len(raw):
         raise _protocol("invalid character in response head")
     lines = raw[:-4].split(b"\r\n")
     if raw.count(b"\n") != len(lines) + 1 or raw.count(b"\r") != len(lines) + 1:
         raise _protocol("bare CR or LF in response head")  # RFC 9112 §2.2
     status_line = lines[0]
-    version = _VERSIONS.get(bytes(status_line[:9]))
+    version = _VERSIONS.get(status_line[:9])
     code = status_line[9:12]
     if (
         version is None
         or len(code) != 3
         or not code.isdigit()
         or status_line[12:13] not in (b"", b" ")
-        or not 100 <= int(code) <= 599
+        or not 100 <= (status := int(code)) <= 599
     ):
         raise _protocol("malformed HTTP status line")
     headers: Headers = []
     content_length: int | None = None
     transfer_encoding: bytes | None = None
     close = version == "1.0"
-    for index in range(1, len(lines)):
-        line = lines[index]
-        colon = line.find(b":")
-        if colon <= 0:
-            raise _protocol("malformed response header field")
-        name = bytes(line[:colon])
-        lname = _RESPONSE_NAMES.get(name) or _response_name(name)
-        value = line[colon + 1 :].strip(b" \t")
+    names = _RESPONSE_NAMES
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        lname = names.get(name) or _response_name(name, colon)
+        value = value.strip(b" \t")
         headers.append((lname, value.decode("latin-1")))
         if lname not in _SPECIAL:
             continue
         if lname == "content-length":
             try:
-                length = parse_content_length(bytes(value))
+                length = parse_content_length(value)
             except HTTPError:
                 raise _protocol("invalid Content-Length in response") from None
             if content_length is not None and content_length != length:
@@ -94,7 +93,7 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
         elif lname == "transfer-encoding":
             if transfer_encoding is not None:
                 raise _protocol("duplicate Transfer-Encoding in response")
-            transfer_encoding = bytes(value)
+            transfer_encoding = value
         else:
             for token in value.lower().split(b","):
                 token = token.strip(b" \t")
@@ -109,11 +108,13 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
         if transfer_encoding.lower() != b"chunked" or version == "1.0":
             raise _protocol("unsupported Transfer-Encoding in response")
         chunked = True
-    reason = bytes(status_line[13:]).decode("latin-1")
-    return ResponseHead(version, int(code), reason, headers, content_length, chunked, close)
+    reason = status_line[13:].decode("latin-1")
+    return ResponseHead(version, status, reason, headers, content_length, chunked, close)
 
 
-def _response_name(name: bytes) -> str:
+def _response_name(name: bytes, colon: bytes) -> str:
+    if not colon:
+        raise _protocol("malformed response header field")
     if not is_token(name):  # also refuses obs-fold and whitespace before the colon
         raise _protocol("invalid response header field name")
     lname = name.decode("ascii").lower()

@@ -354,6 +354,7 @@ class UpstreamPool:
             finally:
                 if not waiter.done():
                     waiter.cancel()
+                    slot.waiters.remove(waiter)
             if self.closed:
                 raise UpstreamError("connect", "the upstream connection pool is closed")
             conn = slot.take_idle()
