@@ -38,6 +38,7 @@ from kubegate.http.pool import UpstreamPool
 from kubegate.http.tunnel import tunnel
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.resolve import Backend, Resolver
+from kubegate.proxy.trust import BackendTrust
 
 log = logging.getLogger("kubegate.proxy")
 
@@ -48,7 +49,6 @@ _LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite
 
 @dataclass(slots=True)
 class ProxySettings:
-    ca_context: ssl.SSLContext | None = None  # verify https upstreams against --proxy-ca-file
     session_cookie: str | None = None
     tunnel_idle_timeout: float = 3600.0
     _warned_insecure: set[tuple[str, int]] = field(default_factory=set)
@@ -63,7 +63,10 @@ class _Exchange:
 
 
 class ProxyHandler:
-    def __init__(self, resolver: Resolver, pool: UpstreamPool, settings: ProxySettings, closing: asyncio.Event) -> None:
+    def __init__(
+        self, resolver: Resolver, pool: UpstreamPool, settings: ProxySettings, closing: asyncio.Event, trust: BackendTrust
+    ) -> None:
+        self.trust = trust
         self.resolver = resolver
         self.pool = pool
         self.settings = settings
@@ -93,15 +96,18 @@ class ProxyHandler:
             await self.resolver.cache.wait_synced(5.0)
         resolved = await self.resolver.resolve(info.resource, info.namespace, info.name)
         prefix = proxy_prefix(request.path, info.subpath)
+        context = None
+        if resolved.candidates[0].scheme == "https":
+            context = await self.trust.context_for(resolved.namespace, resolved.ca_ref)
         if upgrade is not None:
-            await self._upgrade(ctx, resolved.candidates[0], target_path, prefix, upgrade)
+            await self._upgrade(ctx, resolved.candidates[0], context, target_path, prefix, upgrade)
             return
-        await self._forward(ctx, resolved.candidates, target_path, prefix)
+        await self._forward(ctx, resolved.candidates, context, target_path, prefix)
 
     # ------------------------------------------------------------------ pieces
-    def _upstream(self, backend: Backend) -> UpstreamTarget:
+    def _upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
         tls = backend.scheme == "https"
-        context = self.settings.ca_context if tls else None
+        context = context if tls else None
         if tls and context is None and (backend.ip, backend.port) not in self.settings._warned_insecure:
             self.settings._warned_insecure.add((backend.ip, backend.port))
             log.warning(
@@ -141,7 +147,9 @@ class ProxyHandler:
         rewritten.append(("audit-id", ctx.audit_id))
         return rewritten
 
-    async def _forward(self, ctx: _Exchange, candidates: tuple[Backend, ...], target_path: str, prefix: str) -> None:
+    async def _forward(
+        self, ctx: _Exchange, candidates: tuple[Backend, ...], context: ssl.SSLContext | None, target_path: str, prefix: str
+    ) -> None:
         request = ctx.request
         has_body = request.body.length not in (None, 0) or request.header("transfer-encoding") is not None
         expect = (request.header("expect") or "").lower() == "100-continue"
@@ -150,7 +158,7 @@ class ProxyHandler:
             body: AsyncIterator[bytes] | None = request.body.__aiter__() if has_body else None
             try:
                 upstream = await self.pool.request(
-                    self._upstream(backend), request.method, target_path, self._headers(ctx, backend, prefix, None),
+                    self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, None),
                     body, content_length=request.body.length if has_body else None, expect_continue=expect and has_body,
                 )
             except UpstreamError as exc:
@@ -180,11 +188,13 @@ class ProxyHandler:
         finally:
             await upstream.aclose()
 
-    async def _upgrade(self, ctx: _Exchange, backend: Backend, target_path: str, prefix: str, token: str) -> None:
+    async def _upgrade(
+        self, ctx: _Exchange, backend: Backend, context: ssl.SSLContext | None, target_path: str, prefix: str, token: str
+    ) -> None:
         request, response = ctx.request, ctx.response
         try:
             result = await self.pool.upgrade(
-                self._upstream(backend), request.method, target_path, self._headers(ctx, backend, prefix, token)
+                self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
             )
         except UpstreamError as exc:
             raise _upstream_status(exc) from exc

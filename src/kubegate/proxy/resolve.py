@@ -45,11 +45,20 @@ class Backend:
     kubelet: bool = False
 
 
+# A Service may name the CA that signs its backends' certificates: "configmap/NAME" or
+# "secret/NAME" in its namespace, holding ``ca.crt``; and the name to verify (default
+# {service}.{namespace}.svc).
+CA_ANNOTATION = "kubegate.io/proxy-ca"
+SERVER_NAME_ANNOTATION = "kubegate.io/proxy-tls-server-name"
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedTarget:
     kind: str  # services | pods | nodes
     name: str
     candidates: tuple[Backend, ...]  # in the order to try
+    namespace: str = ""
+    ca_ref: str | None = None  # the CA_ANNOTATION value, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,8 @@ class Resolver:
         random.shuffle(first)
         random.shuffle(rest)
         picked = first + rest
+        annotations = (service.get("metadata") or {}).get("annotations") or {}
+        server_name = annotations.get(SERVER_NAME_ANNOTATION) or f"{name}.{namespace}.svc"
         candidates = []
         refused: BadRequest | None = None
         for endpoint in picked[:MAX_ENDPOINT_ATTEMPTS * 4]:
@@ -117,7 +128,7 @@ class Resolver:
                 refused = exc
                 continue
             candidates.append(
-                Backend(ip, endpoint.port, scheme, _host_port(ip, endpoint.port), f"{name}.{namespace}.svc")
+                Backend(ip, endpoint.port, scheme, _host_port(ip, endpoint.port), server_name)
             )
             if len(candidates) == MAX_ENDPOINT_ATTEMPTS:
                 break
@@ -125,7 +136,7 @@ class Resolver:
             if refused is not None:
                 raise refused
             raise ServiceUnavailable(f'no endpoints available for service "{name}"')
-        return ResolvedTarget("services", name, tuple(candidates))
+        return ResolvedTarget("services", name, tuple(candidates), namespace, annotations.get(CA_ANNOTATION))
 
     def _pod(self, namespace: str, scheme: str, name: str, port: str) -> ResolvedTarget:
         pod = self.cache.pod(namespace, name)

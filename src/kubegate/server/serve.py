@@ -119,7 +119,7 @@ async def start_server(
     proxy_cache = ProxyCache(store)
     proxy_cache.start()
     pool = UpstreamPool()
-    app.proxy = build_proxy(settings, proxy_cache, pool, closing, listen=tuple(bound))
+    app.proxy = build_proxy(settings, store, proxy_cache, pool, closing, listen=tuple(bound))
     url = _url(host_for_url, port)
     app.server_address = f"{host_for_url}:{port}"
     if port != settings.secure_port:
