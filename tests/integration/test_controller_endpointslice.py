@@ -315,7 +315,7 @@ async def test_recovers_from_an_overflowed_watch(store, running, caplog):
     """When a watch falls behind and ends, the controller relists and still converges."""
     if not isinstance(store, MemoryStore):
         pytest.skip("only MemoryStore writes never yield, so only it can be overrun on purpose")
-    caplog.set_level(logging.INFO, logger="kubegate.controllers.informer")
+    caplog.set_level(logging.INFO, logger="kubegate.store.informer")
     await running.start()
     await put(store, "services", service())
     # MemoryStore writes do not yield, so this burst overflows a 1000-event watch buffer.

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kubegate.controllers.informer import ObjectCache
+from kubegate.store.informer import ObjectCache
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubegate.auth.types import UserInfo
+from kubegate.http.types import Request
 
 
 def user_from_peer_cert(peer_cert: dict[str, Any] | None) -> UserInfo | None:
@@ -23,6 +24,9 @@ def user_from_peer_cert(peer_cert: dict[str, Any] | None) -> UserInfo | None:
                 groups.append(value)
     if not name:
         return None
-    if "system:authenticated" not in groups:
-        groups.append("system:authenticated")
     return UserInfo(name=name, groups=tuple(groups))
+
+
+class X509Authenticator:
+    def authenticate(self, request: Request) -> UserInfo | None:
+        return user_from_peer_cert(request.peer_cert)

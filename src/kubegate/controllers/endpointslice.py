@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from kubegate.controllers.informer import Informer, ObjectCache, resource_version
+from kubegate.store.informer import Informer, ObjectCache, resource_version
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
 from kubegate.core import endpointslices as eps
 from kubegate.store.base import (

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from kubegate.controllers.informer import Informer, ObjectCache
+from kubegate.store.informer import Informer, ObjectCache
 from kubegate.store.base import Store, collection_prefix
 
 JSON = dict[str, Any]

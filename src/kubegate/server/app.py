@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 from kubegate.api import discovery
 from kubegate.api.openapi import openapi_response
 from kubegate.api.resources import lookup
-from kubegate.auth.tokens import StaticTokens, bearer_token
-from kubegate.auth.types import UserInfo
-from kubegate.auth.x509 import user_from_peer_cert
+from kubegate.auth.attributes import attributes_for, needs_create_for_upgrade
+from kubegate.auth.types import Authenticator, Authorizer, UserInfo, forbidden_message
 from kubegate.core.requestinfo import PathError, RequestInfo, parse_request_info
 from kubegate.errors import (
     APIError,
@@ -28,6 +28,7 @@ from kubegate.errors import (
     Unauthorized,
 )
 from kubegate.http.types import Request, ResponseWriter
+from kubegate.server.auditing import Auditor
 from kubegate.server.context import RequestContext
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
@@ -37,6 +38,8 @@ from kubegate.server.watch import WatchSettings, serve_watch
 from kubegate.store.base import Store
 
 log = logging.getLogger("kubegate.server")
+
+_UNPARSED = RequestInfo(False, "", "")
 
 # Paths anyone may read, as kube's system:public-info-viewer role allows.
 PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version", "/version/"}
@@ -52,7 +55,9 @@ class APIServer:
         server_address: str,
         closing: asyncio.Event,
         watch_settings: WatchSettings,
-        tokens: StaticTokens | None = None,
+        authenticator: Authenticator,
+        authorizer: Authorizer,
+        auditor: Auditor | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -61,13 +66,19 @@ class APIServer:
         self.closing = closing
         self.watch_settings = watch_settings
         self.ready = False
-        self.tokens = tokens or StaticTokens()
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+        self.auditor = auditor
+        # Set when impersonation is enabled: (request, authenticated user, authorizer) -> user.
+        self.impersonation: Callable[[Request, UserInfo, Authorizer], UserInfo] | None = None
         self.proxy: Callable[[Request, ResponseWriter, RequestInfo, str], Awaitable[None]] | None = None
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         audit_id = str(uuid.uuid4())
+        ctx = RequestContext(request, response, _UNPARSED, audit_id)
+        received = time.time()
         try:
-            await self._handle(request, response, audit_id)
+            await self._handle(ctx)
         except APIError as exc:
             await send_error(response, exc, audit_id)
         except (ConnectionError, asyncio.CancelledError):
@@ -78,43 +89,47 @@ class APIServer:
             finalize = request.state.get("finalize_namespace")
             if finalize:
                 self.namespaces.finalize(finalize)
+            if self.auditor is not None:
+                self.auditor.record(ctx, received)
 
-    def authenticate(self, request: Request) -> UserInfo | None:
-        """x509 client certificate first, then a bearer token (kube's order). A presented
-        but unknown token is a 401, never a fall-through to anonymous."""
-        user = user_from_peer_cert(request.peer_cert)
-        if user is not None:
-            return user
-        token = bearer_token(request.header("authorization"))
-        if token is not None:
-            user = self.tokens.authenticate(token)
-            if user is None:
-                raise Unauthorized("Unauthorized")
-        return user
-
-    async def _handle(self, request: Request, response: ResponseWriter, audit_id: str) -> None:
+    async def _handle(self, ctx: RequestContext) -> None:
+        request = ctx.request
         try:
-            info = parse_request_info(request.method, request.path, request.query)
+            ctx.info = info = parse_request_info(request.method, request.path, request.query)
         except PathError as exc:
             raise BadRequest(str(exc)) from exc
-        ctx = RequestContext(request, response, info, audit_id)
         path = request.path
         if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             await self._health_or_version(ctx)
             return
-        ctx.user = self.authenticate(request)
-        if ctx.user is None:
+        user = self.authenticator.authenticate(request)
+        if user is None:
             raise Unauthorized("Unauthorized")
-        if not self._authorized(ctx):
-            raise Forbidden(f'User "{ctx.user.name}" cannot {info.verb} path "{path}"')
+        ctx.user = user
+        if self.impersonation is not None:
+            ctx.user = self.impersonation(request, user, self.authorizer)
+        self._authorize(ctx, info)
         if info.is_resource_request:
             await self._resource(ctx)
         else:
             await self._non_resource(ctx)
 
-    def _authorized(self, ctx: RequestContext) -> bool:
-        # Until RBAC lands, only members of system:masters (the admin credential) are allowed.
-        return ctx.user is not None and "system:masters" in ctx.user.groups
+    def _authorize(self, ctx: RequestContext, info: RequestInfo) -> None:
+        assert ctx.user is not None
+        attrs = attributes_for(ctx.user, info)
+        decision = self.authorizer.authorize(attrs)
+        if decision.allowed and ctx.request.upgrade and needs_create_for_upgrade(info):
+            # Stricter than kube (security.md §1.10/§1.11): an upgrade to exec-like pod
+            # subresources or to any node proxy is command execution, so it needs "create".
+            attrs = attributes_for(ctx.user, info, verb="create")
+            decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            raise Forbidden(
+                forbidden_message(attrs, decision.reason),
+                name=info.name,
+                group=info.api_group,
+                kind=info.resource,
+            )
 
     async def _health_or_version(self, ctx: RequestContext) -> None:
         path = ctx.request.path.rstrip("/")
@@ -185,7 +200,7 @@ class APIServer:
                 raise MethodNotAllowed(
                     "the server does not allow this method on the requested resource"
                 )
-            await review(ctx)
+            await review(ctx, self.authorizer)
             return
         h = self.handlers
         handler = {

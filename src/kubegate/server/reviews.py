@@ -3,13 +3,14 @@ SelfSubjectReview (``kubectl auth whoami``) and SelfSubjectAccessReview (``kubec
 
 from __future__ import annotations
 
+from kubegate.auth.types import Attributes, Authorizer, UserInfo
 from kubegate.errors import BadRequest, MethodNotAllowed
 from kubegate.server.codec import decode_object, read_body
 from kubegate.server.context import RequestContext
 from kubegate.server.respond import send_json
 
 
-async def review(ctx: RequestContext) -> None:
+async def review(ctx: RequestContext, authorizer: Authorizer) -> None:
     rt = ctx.resource
     assert rt is not None and ctx.user is not None
     body = decode_object(await read_body(ctx.request), ctx.request.header("content-type")).obj
@@ -22,11 +23,30 @@ async def review(ctx: RequestContext) -> None:
             spec.get("resourceAttributes") or spec.get("nonResourceAttributes")
         ):
             raise BadRequest("spec.resourceAttributes or spec.nonResourceAttributes is required")
-        allowed = "system:masters" in ctx.user.groups
+        decision = authorizer.authorize(review_attributes(ctx.user, spec))
         result["spec"] = spec
-        result["status"] = {"allowed": allowed}
-        if not allowed:
-            result["status"]["reason"] = "no RBAC policy matched"
+        result["status"] = {"allowed": decision.allowed}
+        if decision.reason:
+            result["status"]["reason"] = decision.reason
     else:
         raise MethodNotAllowed(f"{rt.kind} is not available yet")
     await send_json(ctx.response, 201, result, ctx.audit_id)
+
+
+def review_attributes(user: UserInfo, spec: dict) -> Attributes:  # type: ignore[type-arg]
+    """The attributes a SubjectAccessReview spec asks about."""
+    res = spec.get("resourceAttributes")
+    if isinstance(res, dict):
+        return Attributes(
+            user=user,
+            verb=str(res.get("verb") or ""),
+            resource_request=True,
+            namespace=str(res.get("namespace") or ""),
+            api_group=str(res.get("group") or ""),
+            api_version=str(res.get("version") or ""),
+            resource=str(res.get("resource") or ""),
+            subresource=str(res.get("subresource") or ""),
+            name=str(res.get("name") or ""),
+        )
+    non = spec.get("nonResourceAttributes") or {}
+    return Attributes(user=user, verb=str(non.get("verb") or ""), resource_request=False, path=str(non.get("path") or ""))

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from kubegate.api import strategy
-from kubegate.auth.tokens import StaticTokens
+from kubegate.auth.chain import AuthenticatorChain, MastersOnly
+from kubegate.auth.tokens import StaticTokens, TokenAuthenticator
 from kubegate.auth.types import UserInfo
+from kubegate.auth.x509 import X509Authenticator
 from kubegate.http.limits import Limits
 from kubegate.http.pool import UpstreamPool
 from kubegate.http.server import HTTPServer
@@ -103,7 +105,8 @@ async def start_server(
     closing = asyncio.Event()
     handlers = ResourceHandlers(store, allocators)
     tokens = StaticTokens()
-    tokens.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=(*ADMIN_GROUPS, "system:authenticated")))
+    tokens.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=ADMIN_GROUPS))
+    authenticator = AuthenticatorChain([X509Authenticator(), TokenAuthenticator(tokens)])
     app = APIServer(
         store,
         handlers,
@@ -111,7 +114,8 @@ async def start_server(
         server_address=f"{host_for_url}:{settings.secure_port}",
         closing=closing,
         watch_settings=WatchSettings(bookmark_interval=settings.watch_bookmark_interval),
-        tokens=tokens,
+        authenticator=authenticator,
+        authorizer=MastersOnly(),
     )
     http = HTTPServer(app, Limits(), ssl_context=ssl_context)
     bound = await http.start(bind or "0.0.0.0", settings.secure_port)
