@@ -16,11 +16,11 @@ import os
 import ssl
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bench.proxy_procs import Daemon, wait_ready
 from bench.server import LISTENING, ServerFailed

@@ -82,6 +82,10 @@ class ResponseWriter(Protocol):
     @property
     def started(self) -> bool: ...
 
+    @property
+    def status(self) -> int:
+        """The status sent (0 before the response started)."""
+
     async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
         """A whole response at once (Content-Length computed by the layer)."""
 
