@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     suite = args.pop(0) if args and args[0] in SUITES else DEFAULT_SUITE
     signal.signal(signal.SIGTERM, _interrupt)
     module = importlib.import_module(SUITES[suite])
-    return int(module.main(args) or 0)
+    try:
+        return int(module.main(args) or 0)
+    except BrokenPipeError:
+        # stdout went away (``| head``); the results file is already written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from bench.api_watch import NAMESPACE, fan_out
 from bench.machine import describe, plan_pinning, proc_status
 from bench.report import print_report, write_json
 from bench.server import KubegateProcess, ServerSpec
+from bench.stats import latency_summary_ms
 
 SETTLE_INTERVAL = 0.5  # seconds between CPU samples while waiting for the server to go idle
 IDLE_SHARE = 0.05  # below 5 % of a core counts as idle
@@ -197,11 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     document["sections"] = sections
     rows = api_rows.build(sections, options)
+    path = write_json(args.results_dir, "api", document, rows)
     print()
     if options.quick:
         print("(--quick: the targets are for the default sizes)")
     print_report(rows, sys.stdout)
-    path = write_json(args.results_dir, "api", document, rows)
     print(f"results: {path}")
     if args.profile_server:
         print(f"server profile: {args.profile_server} (numbers above are slowed by cProfile)")
@@ -221,7 +222,7 @@ async def run_sections(server: KubegateProcess, options: ApiOptions) -> dict[str
         sections["create"] = {
             **created.summary(options.services, options.concurrency),
             **usage,
-            "settle": await _settle(server, options.timeout),
+            "settle": await _settle(server, session, options.timeout),
         }
         memory.sample("after_create")
 
@@ -260,7 +261,7 @@ def _session(
     return aiohttp.ClientSession(
         base_url=server.url,
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=30),
+        timeout=aiohttp.ClientTimeout(total=options.timeout),
     )
 
 
@@ -286,15 +287,23 @@ class _MemoryLog:
         return summary
 
 
-async def _settle(server: KubegateProcess, limit: float) -> dict[str, float]:
+async def _settle(
+    server: KubegateProcess, session: aiohttp.ClientSession, limit: float
+) -> dict[str, Any]:
     """Wait (bounded) until the server's core is idle, so the next phase is measured alone.
 
     Creating Services queues work for the server's controllers (the EndpointSlice controller
-    reconciles each new Service); this is how long that backlog kept the core busy."""
+    reconciles each new Service); this is how long that backlog kept the core busy, and how
+    fast a ``GET /version`` was answered meanwhile."""
     started, cpu_started = time.perf_counter(), server.cpu_seconds()
     previous = cpu_started
+    probes: list[float] = []
     while time.perf_counter() - started < limit:
-        await asyncio.sleep(SETTLE_INTERVAL)
+        probe_started = time.perf_counter()
+        async with session.get("/version") as resp:
+            await resp.read()
+        probes.append(time.perf_counter() - probe_started)
+        await asyncio.sleep(max(0.0, SETTLE_INTERVAL - probes[-1]))
         now = server.cpu_seconds()
         if now - previous < SETTLE_INTERVAL * IDLE_SHARE:
             break
@@ -302,6 +311,8 @@ async def _settle(server: KubegateProcess, limit: float) -> dict[str, float]:
     return {
         "seconds": time.perf_counter() - started,
         "server_cpu_s": server.cpu_seconds() - cpu_started,
+        "idle": time.perf_counter() - started < limit,
+        "probe_latency": latency_summary_ms(probes),
     }
 
 

@@ -63,11 +63,23 @@ def _create_rows(create: dict[str, Any]) -> list[Row]:
         ),
         Row("create", "latency p50 / p99", f"{latency['p50_ms']:.1f} / {latency['p99_ms']:.1f} ms"),
         _cpu_row("create", create, "create", create["services"]),
+        *_settle_rows(create["settle"]),
+    ]
+
+
+def _settle_rows(settle: dict[str, Any]) -> list[Row]:
+    probe = settle["probe_latency"]
+    state = "until idle" if settle["idle"] else "and still busy at --timeout"
+    return [
         Row(
             "create",
             "background work after the creates",
-            f"{create['settle']['server_cpu_s']:.1f} s server CPU until idle"
-            f" ({create['settle']['seconds']:.1f} s wall)",
+            f"{settle['server_cpu_s']:.1f} s server CPU {state} ({settle['seconds']:.1f} s wall)",
+        ),
+        Row(
+            "create",
+            "GET /version meanwhile p50 / max",
+            f"{probe['p50_ms']:.1f} / {probe['max_ms']:.1f} ms ({probe['count']} probes)",
         ),
     ]
 

@@ -107,7 +107,8 @@ class Daemon:
 
     def check_alive(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
-            raise ServerFailed(f"{self.name} is not running (see {self.log_path})")
+            code = None if self._proc is None else self._proc.returncode
+            raise ServerFailed(f"{self.name} exited ({code}); its log ends:\n{self.log_tail(8)}")
 
     def tree(self) -> list[int]:
         """The process and its children (nginx: master and worker)."""
@@ -255,8 +256,7 @@ def proxy_config(
         cert, key = tls
         listen += " ssl"
         ssl_lines = (
-            f"ssl_certificate {cert}; ssl_certificate_key {key};"
-            " ssl_session_cache shared:bench:1m;"
+            f"ssl_certificate {cert}; ssl_certificate_key {key}; ssl_session_cache shared:bench:1m;"
         )
     return (
         _nginx_common(workdir, name)

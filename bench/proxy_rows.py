@@ -1,0 +1,302 @@
+"""The proxy suite's targets, its ratio rows and the one-line-per-subject matrix.
+
+Targets are ratios to subjects measured in the same invocation (perf-baseline.md,
+"Suggested ratio targets"): absolute numbers on a shared 2-core VM swing by 20-35 %
+between runs, ratios much less. Every kubegate variant that ran gets the same ratio rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bench.report import Row, Target, row
+
+if TYPE_CHECKING:
+    from bench.proxy import ProxyOptions
+
+KUBEGATES = ("kubegate", "kubegate-mt")
+RPS_VS_KUBECTL = Target(3.0, "x", at_least=True)
+RPS_VS_NGINX = Target(0.4, "x", at_least=True)
+P99_VS_NGINX = Target(2.0, "x")  # report.Target upper bounds are strict: "< 2 x"
+TRANSFER_VS_NGINX = Target(0.6, "x", at_least=True)
+STREAM_GROWTH_MIB = Target(50, "MiB")
+KIB = 1024
+
+
+def _get(results: dict[str, Any], subject: str, *path: str) -> float:
+    """A number from a subject's results, NaN when the subject did not run or failed."""
+    value: Any = results.get(subject, {})
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return math.nan
+        value = value[key]
+    return float(value)
+
+
+def _rps(results: dict[str, Any], s: str, c: int) -> float:
+    return _get(results, s, f"c{c}", "median", "rps")
+
+
+def _ms(results: dict[str, Any], s: str, c: int, p: int) -> float:
+    return _get(results, s, f"c{c}", "median", f"p{p}_us") / 1e3
+
+
+def _mib_s(results: dict[str, Any], s: str, direction: str) -> float:
+    return _get(results, s, direction, "median", "mib_s")
+
+
+def stream_growth_mib(results: dict[str, Any], s: str) -> float:
+    """Peak RSS while streaming (sampled or VmHWM, whichever is higher) minus the idle RSS."""
+    idle = _get(results, s, "stream", "idle_kib")
+    peak = max(
+        _get(results, s, "stream", "peak_sampled_kib"), _get(results, s, "stream", "hwm_kib")
+    )
+    return (peak - idle) / KIB
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
+
+
+# (metric, numerator/denominator subject getter, unit text, target or None)
+def _ratio_specs(
+    kubegate: str,
+) -> list[tuple[str, str, Callable[[dict[str, Any], str], float], str, Target | None]]:
+    return [
+        (
+            f"{kubegate} / kubectl rps c50",
+            "kubectl",
+            lambda r, s: _rps(r, s, 50),
+            "rps",
+            RPS_VS_KUBECTL,
+        ),
+        (f"{kubegate} / nginx rps c50", "nginx", lambda r, s: _rps(r, s, 50), "rps", RPS_VS_NGINX),
+        (
+            f"{kubegate} / nginx p99 c50",
+            "nginx",
+            lambda r, s: _ms(r, s, 50, 99),
+            "ms",
+            P99_VS_NGINX,
+        ),
+        (
+            f"{kubegate} / nginx download",
+            "nginx",
+            lambda r, s: _mib_s(r, s, "download"),
+            "MiB/s",
+            TRANSFER_VS_NGINX,
+        ),
+        (
+            f"{kubegate} / nginx upload",
+            "nginx",
+            lambda r, s: _mib_s(r, s, "upload"),
+            "MiB/s",
+            TRANSFER_VS_NGINX,
+        ),
+        (
+            f"{kubegate} / kubectl-pooled rps c50",
+            "kubectl-pooled",
+            lambda r, s: _rps(r, s, 50),
+            "rps",
+            None,
+        ),
+        (f"{kubegate} / nginx p50 c1", "nginx", lambda r, s: _ms(r, s, 1, 50), "ms", None),
+        (
+            f"{kubegate} / nginx-tls rps c50 (TLS-to-TLS)",
+            "nginx-tls",
+            lambda r, s: _rps(r, s, 50),
+            "rps",
+            None,
+        ),
+        (
+            f"{kubegate} / nginx-tls p99 c50 (TLS-to-TLS)",
+            "nginx-tls",
+            lambda r, s: _ms(r, s, 50, 99),
+            "ms",
+            None,
+        ),
+        (
+            f"{kubegate} / nginx-tls download (TLS-to-TLS)",
+            "nginx-tls",
+            lambda r, s: _mib_s(r, s, "download"),
+            "MiB/s",
+            None,
+        ),
+    ]
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Every ratio by metric name, for the JSON file."""
+    found = {}
+    for kubegate in KUBEGATES:
+        if kubegate not in results:
+            continue
+        for metric, other, number, _, _ in _ratio_specs(kubegate):
+            found[metric] = _ratio(number(results, kubegate), number(results, other))
+        found[f"{kubegate} RSS growth streaming MiB"] = stream_growth_mib(results, kubegate)
+    return found
+
+
+def build(results: dict[str, Any], options: ProxyOptions) -> list[Row]:
+    rows: list[Row] = []
+    for subject, result in results.items():
+        rows += _subject_rows(subject, result, options)
+    for kubegate in KUBEGATES:
+        if kubegate in results:
+            rows += _ratio_rows(results, kubegate, options)
+    return rows
+
+
+def _ratio_rows(results: dict[str, Any], kubegate: str, options: ProxyOptions) -> list[Row]:
+    rows = []
+    for metric, other, number, unit, target in _ratio_specs(kubegate):
+        mine, theirs = number(results, kubegate), number(results, other)
+        value = _ratio(mine, theirs)
+        rows.append(
+            row(
+                "ratio",
+                metric,
+                f"{_times(value)} ({_num(mine)} / {_num(theirs)} {unit})",
+                value,
+                target,
+            )
+        )
+    growth = stream_growth_mib(results, kubegate)
+    idle = _get(results, kubegate, "stream", "idle_kib") / KIB
+    rows.append(
+        row(
+            "ratio",
+            f"{kubegate} RSS growth streaming {_size(options.stream_mib)}",
+            "n/a" if math.isnan(growth) else f"{growth:+.1f} MiB over {idle:.1f} MiB idle",
+            growth,
+            STREAM_GROWTH_MIB,
+        )
+    )
+    return rows
+
+
+def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -> list[Row]:
+    if "error" in result:
+        return [Row(subject, "ran", result["error"], "all", False)]
+    check = result["check"]
+    rows = [
+        Row(
+            subject,
+            "bytes intact (small, sha256, upload)",
+            "ok" if check["ok"] else "; ".join(check["problems"]),
+            "all",
+            check["ok"],
+        )
+    ]
+    for c in (50, 1):
+        median = result[f"c{c}"]["median"]
+        rows.append(
+            Row(
+                subject,
+                f"wrk c{c}: rps, p50 / p99",
+                f"{median['rps']:,.0f} rps, {median['p50_us'] / 1e3:.2f} /"
+                f" {median['p99_us'] / 1e3:.2f} ms{_errors(result[f'c{c}']['runs'])}",
+            )
+        )
+    rows.append(
+        Row(
+            subject,
+            f"{_size(options.file_mib)} download / upload",
+            f"{result['download']['median']['mib_s']:,.0f} / "
+            f"{result['upload']['median']['mib_s']:,.0f} MiB/s",
+        )
+    )
+    c50 = result["c50"]["median"]
+    cost = ""
+    if "subject_cpu_us_per_request" in c50:
+        cost = (
+            f"; {c50['subject_cpu_us_per_request']:,.0f} us subject CPU per request,"
+            f" {c50['new_upstream_per_1k']:,.1f} new upstream conns per 1k"
+        )
+    busy = " / ".join(f"{c50[k]:.0%}" for k in sorted(c50) if k.startswith("busy_cpu"))
+    rows.append(Row(subject, "c50 CPU busy cpu0 / cpu1", busy + cost))
+    if "stream" in result:
+        stream = result["stream"]
+        rows.append(
+            Row(
+                subject,
+                f"RSS start / end; peak streaming {_size(options.stream_mib)}",
+                f"{result['rss_start_kib'] / KIB:.1f} / {result['rss_end_kib'] / KIB:.1f} MiB;"
+                f" {stream['idle_kib'] / KIB:.1f} -> {max(stream['peak_sampled_kib'], stream['hwm_kib']) / KIB:.1f} MiB"
+                f" at {stream['mib_s']:,.0f} MiB/s",
+            )
+        )
+    return rows
+
+
+def _errors(runs: Sequence[dict[str, Any]]) -> str:
+    errors = sum(r["errors"] for r in runs)
+    bad = sum(r["non_2xx_3xx"] for r in runs)
+    return f" ({errors} socket errors, {bad} non-2xx)" if errors or bad else ""
+
+
+def _num(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
+def _times(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}x"
+
+
+def _size(mib: int) -> str:
+    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+
+
+MATRIX_HEADER = (
+    "SUBJECT",
+    "VIA",
+    "RPS C50",
+    "P50/P99 MS C50",
+    "RPS C1",
+    "P50/P99 MS C1",
+    "MIB/S DOWN/UP",
+    "CPU0/CPU1",
+    "US/REQ",
+    "NEW UPSTREAM/1K",
+    "RSS MIB IDLE->STREAM PEAK",
+)
+
+
+def render_matrix(results: dict[str, Any], transports: dict[str, str]) -> str:
+    """One line per subject (medians), like the table in perf-baseline.md."""
+    lines: list[tuple[str, ...]] = [MATRIX_HEADER]
+    for subject, result in results.items():
+        if "error" in result:
+            lines.append((subject, transports[subject], "failed", *[""] * (len(MATRIX_HEADER) - 3)))
+            continue
+        c50, c1 = result["c50"]["median"], result["c1"]["median"]
+        stream = result.get("stream")
+        lines.append(
+            (
+                subject,
+                transports[subject],
+                f"{c50['rps']:,.0f}",
+                f"{c50['p50_us'] / 1e3:.2f} / {c50['p99_us'] / 1e3:.2f}",
+                f"{c1['rps']:,.0f}",
+                f"{c1['p50_us'] / 1e3:.2f} / {c1['p99_us'] / 1e3:.2f}",
+                f"{result['download']['median']['mib_s']:,.0f} / {result['upload']['median']['mib_s']:,.0f}",
+                f"{c50.get('busy_cpu0', math.nan):.0%} / {c50.get('busy_cpu1', math.nan):.0%}",
+                f"{c50['subject_cpu_us_per_request']:,.0f}"
+                if "subject_cpu_us_per_request" in c50
+                else "-",
+                f"{c50['new_upstream_per_1k']:,.1f}" if "new_upstream_per_1k" in c50 else "-",
+                (
+                    f"{stream['idle_kib'] / KIB:.1f} -> {max(stream['peak_sampled_kib'], stream['hwm_kib']) / KIB:.1f}"
+                    if stream
+                    else "-"
+                ),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(MATRIX_HEADER))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
