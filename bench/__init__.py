@@ -4,6 +4,10 @@ A suite is one module with ``main(argv) -> int``, listed in :data:`SUITES`:
 
 api     a fresh API server under create, list, watch fan-out and memory load (the default)
 store   the Store backends in-process, without HTTP (``bench/store_bench.py``)
+proxy   kubegate's service proxy next to nginx and ``kubectl proxy`` (``bench/proxy.py``)
+
+``python -m bench all`` runs the suites of :data:`ALL_SUITES` in turn with the options they
+share (``--quick``, ``--no-pin``, ``--results-dir``).
 
 Shared pieces: :mod:`bench.server` (the server process), :mod:`bench.machine` (pinning and
 ``/proc`` readings), :mod:`bench.stats` and :mod:`bench.report` (targets, table, JSON).
@@ -12,5 +16,7 @@ Shared pieces: :mod:`bench.server` (the server process), :mod:`bench.machine` (p
 SUITES = {
     "api": "bench.api",
     "store": "bench.store_bench",
+    "proxy": "bench.proxy",
 }
 DEFAULT_SUITE = "api"
+ALL_SUITES = ("api", "proxy")

@@ -1,11 +1,10 @@
 """Watch fan-out: N watchers on one collection, M creates, latency of every delivery.
 
-Each watcher lists ``/api/v1/namespaces/bench/configmaps`` once for a resourceVersion, then
-all open ``?watch=1&resourceVersion=RV`` and the writes start only when every watch has
-answered 200. Writes are ConfigMap creates, one in flight at a time (or paced with
-``write_rate``). Each carries its send time in the ``bench.kubegate.io/sent-at`` annotation:
-the load generator's ``time.perf_counter()``, meaningful only to this process, which is the
-one that reads it back.
+One list of ``/api/v1/namespaces/bench/configmaps`` gives a resourceVersion RV; every watcher
+opens ``?watch=1&resourceVersion=RV`` and the writes start only when all have answered 200.
+Writes are ConfigMap creates, one in flight at a time (or paced with ``write_rate``). Each
+carries its send time in the ``bench.kubegate.io/sent-at`` annotation: the load generator's
+``time.perf_counter()``, meaningful only to this process, which is the one that reads it back.
 
 Two latencies per delivery, both taken when the chunk holding the event is read from the
 socket (so they include the load generator's own queueing; its CPU is reported alongside):

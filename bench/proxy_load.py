@@ -118,16 +118,15 @@ def download(endpoint: Endpoint, path: str) -> dict[str, Any]:
 
 
 def upload(endpoint: Endpoint, path: str, source: Path) -> dict[str, Any]:
-    """``curl --data-binary @file`` POST to the backend's sink: MiB/s, bytes sent, status.
+    """``curl --data-binary @file`` POST to the backend's sink: MiB/s, bytes, status.
 
-    ``Expect:`` is emptied so curl sends the body at once instead of waiting for a
-    ``100 Continue`` (which the sink, answering only after the body, never sends)."""
+    ``bytes`` is what curl sent; ``received`` what the sink says it read (its answer is
+    ``$request_length``: request head plus body). ``Expect:`` is emptied so curl sends the
+    body at once instead of waiting for a ``100 Continue`` the sink never sends."""
     out = _curl(
         endpoint.curl(
-            "-o",
-            "/dev/null",
             "-w",
-            "%{http_code} %{speed_upload} %{size_upload}",
+            "\\n%{http_code} %{speed_upload} %{size_upload}",
             "-H",
             "Expect:",
             "-H",
@@ -137,8 +136,15 @@ def upload(endpoint: Endpoint, path: str, source: Path) -> dict[str, Any]:
             endpoint.url(path),
         )
     )
-    status, speed, size = out.split()
-    return {"status": int(status), "mib_s": float(speed) / MIB, "bytes": int(size)}
+    answer, _, numbers = out.rpartition("\n")
+    status, speed, size = numbers.split()
+    received = int(answer) if answer.strip().isdigit() else 0
+    return {
+        "status": int(status),
+        "mib_s": float(speed) / MIB,
+        "bytes": int(size),
+        "received": received,
+    }
 
 
 def body(endpoint: Endpoint, path: str) -> bytes:

@@ -132,6 +132,14 @@ class Daemon:
     def cpu_seconds(self) -> float:
         return sum(proc_cpu_seconds(pid) for pid in self.tree())
 
+    def minor_faults(self) -> int:
+        """Minor page faults of the process tree so far (``/proc/PID/stat`` minflt)."""
+        total = 0
+        for pid in self.tree():
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            total += int(stat[stat.rindex(")") + 2 :].split()[7])
+        return total
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -215,9 +223,13 @@ http {{
 def backend_config(workdir: Path, port: int, docroot: Path, upload_bytes: int) -> str:
     """The backend: ``/small``, static files, ``/nginx_status`` and the ``/upload`` sink.
 
-    ``/upload`` answers only once the whole body is in: ``mirror`` makes nginx read the
-    request body before the content phase (``return`` alone would answer at once and
-    discard the body behind the response). The body stays in memory
+    ``/upload`` answers only once the whole body is in, with ``$request_length`` (head +
+    body bytes received) as its body. ``mirror`` makes nginx read the request body in the
+    precontent phase; the answer then has to come from the content phase, so it is a
+    handler that refuses POST (``stub_status``: 405) turned into the 200 by ``error_page``.
+    A plain ``return 200`` would run in the earlier rewrite phase and answer at once,
+    reading the body only afterwards to discard it: a proxy would then see its response
+    before it had sent the body, and an upload would time nothing. The body stays in memory
     (``client_body_buffer_size`` above the upload size) and is thrown away."""
     buffer_mib = upload_bytes // 2**20 + 1
     return (
@@ -233,10 +245,11 @@ def backend_config(workdir: Path, port: int, docroot: Path, upload_bytes: int) -
       client_body_buffer_size {buffer_mib}m;
       mirror /upload-read;
       mirror_request_body on;
-      default_type text/plain;
-      return 200 "ok\\n";
+      stub_status;
+      error_page 405 =200 @uploaded;
     }}
     location = /upload-read {{ internal; return 204; }}
+    location @uploaded {{ default_type text/plain; return 200 "$request_length\\n"; }}
   }}
 }}
 """
@@ -273,6 +286,8 @@ def proxy_config(
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_buffer_size 64k;
+      proxy_buffers 4 64k;
+      proxy_busy_buffers_size 128k;
     }}
   }}
 }}

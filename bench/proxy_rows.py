@@ -178,7 +178,8 @@ def _ratio_rows(results: dict[str, Any], kubegate: str, options: ProxyOptions) -
 
 def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -> list[Row]:
     if "error" in result:
-        return [Row(subject, "ran", result["error"], "all", False)]
+        error = " | ".join(line.strip() for line in result["error"].splitlines() if line.strip())
+        return [Row(subject, "ran", error[:200], "all", False)]
     check = result["check"]
     rows = [
         Row(
@@ -204,7 +205,7 @@ def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -
             subject,
             f"{_size(options.file_mib)} download / upload",
             f"{result['download']['median']['mib_s']:,.0f} / "
-            f"{result['upload']['median']['mib_s']:,.0f} MiB/s",
+            f"{result['upload']['median']['mib_s']:,.0f} MiB/s" + _faults(result),
         )
     )
     c50 = result["c50"]["median"]
@@ -228,6 +229,14 @@ def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -
             )
         )
     return rows
+
+
+def _faults(result: dict[str, Any]) -> str:
+    """Minor page faults per MiB moved, which malloc trimming shows up as."""
+    if "minor_faults_per_mib" not in result["download"]:
+        return ""
+    down, up = result["download"]["minor_faults_per_mib"], result["upload"]["minor_faults_per_mib"]
+    return f" ({down:,.0f} / {up:,.0f} minor faults per MiB)"
 
 
 def _errors(runs: Sequence[dict[str, Any]]) -> str:

@@ -77,6 +77,7 @@ TOP_LEVEL: list[tuple[str, str, bool]] = [
     ("authentication", "V1SelfSubjectReview", False),
     ("authorization", "V1SelfSubjectAccessReview", False),
     ("authorization", "V1SubjectAccessReview", False),
+    ("authorization", "V1SelfSubjectRulesReview", False),
     ("coordination", "V1Lease", True),
 ]
 

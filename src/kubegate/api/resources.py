@@ -170,6 +170,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         verbs=CREATE_ONLY,
         stored=False,
     ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        "SelfSubjectRulesReview",
+        False,
+        verbs=CREATE_ONLY,
+        stored=False,
+    ),
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCE_TYPES}

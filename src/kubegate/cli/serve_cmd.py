@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from kubegate.cli.authn_flags import add_authn_flags, authn_settings
 from kubegate.server.settings import ServeSettings
 
 EXAMPLES = """\
@@ -65,6 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         help="extra CA bundle for x509 client certificates (the data dir CA is always trusted)",
     )
+    add_authn_flags(auth)
+    authz = p.add_argument_group("authorization")
+    authz.add_argument(
+        "--authorization-mode",
+        choices=("RBAC", "AlwaysAllow"),
+        default="RBAC",
+        help="RBAC (default): Roles and bindings decide; AlwaysAllow: every authenticated "
+        "request is allowed (insecure, for experiments only)",
+    )
     storage = p.add_argument_group("storage")
     storage.add_argument(
         "--data-dir",
@@ -97,6 +107,37 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         help="verify https backends against this CA bundle (default: no verification, as kube)",
     )
+    audit = p.add_argument_group("audit")
+    audit.add_argument(
+        "--audit-log-path",
+        default="",
+        help="write audit.k8s.io/v1 Event JSON lines to this file ('-' for standard output; default off)",
+    )
+    audit.add_argument(
+        "--audit-policy-file",
+        type=Path,
+        default=None,
+        help="audit.k8s.io/v1 Policy (YAML) choosing each request's level (default: Metadata for all)",
+    )
+    audit.add_argument(
+        "--audit-log-maxsize",
+        type=int,
+        default=100,
+        help="MiB after which the audit log is rotated; 0 never rotates (default 100)",
+    )
+    audit.add_argument(
+        "--audit-log-maxbackups",
+        type=int,
+        default=10,
+        help="rotated audit logs to keep; 0 keeps all (default 10)",
+    )
+    audit.add_argument(
+        "--audit-log-maxage",
+        type=int,
+        default=0,
+        help="days to keep rotated audit logs; 0 keeps them whatever their age (default 0)",
+    )
+    audit.add_argument("--audit-log-maxsize-bytes", type=int, default=None, help=argparse.SUPPRESS)
     logs = p.add_argument_group("logging")
     logs.add_argument("--log-format", choices=("text", "json"), default="text")
     logs.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -111,6 +152,14 @@ def run(args: argparse.Namespace) -> int:
     )
     if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
         print("error: --tls-cert-file and --tls-private-key-file go together", file=sys.stderr)
+        return 2
+    if min(args.audit_log_maxsize, args.audit_log_maxbackups, args.audit_log_maxage) < 0:
+        print("error: --audit-log-max* values cannot be negative", file=sys.stderr)
+        return 2
+    try:
+        authn = authn_settings(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = ServeSettings(
         bind_address=args.bind_address,
@@ -128,6 +177,17 @@ def run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         proxy_allow_cidrs=tuple(c.strip() for c in args.proxy_allow_cidrs.split(",") if c.strip()),
         proxy_ca_file=args.proxy_ca_file,
+        authorization_mode=args.authorization_mode,
+        audit_log_path=args.audit_log_path,
+        audit_policy_file=args.audit_policy_file,
+        audit_log_max_bytes=(
+            args.audit_log_maxsize * 1024 * 1024
+            if args.audit_log_maxsize_bytes is None
+            else args.audit_log_maxsize_bytes
+        ),
+        audit_log_max_backups=args.audit_log_maxbackups,
+        audit_log_max_age_days=args.audit_log_maxage,
+        authn=authn,
     )
     import uvloop
 

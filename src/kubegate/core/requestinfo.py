@@ -159,4 +159,6 @@ def _verb(method: str, name: str, subresource: str, query: str) -> str:
         return "patch"
     if method == "DELETE":
         return "delete" if name or subresource else "deletecollection"
-    return method.lower()
+    # kube's requestinfo.go: any other method (OPTIONS) is the empty verb, which only an
+    # RBAC rule with verbs ["*"] grants (a rule naming "options" must not).
+    return ""

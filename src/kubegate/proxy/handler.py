@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from kubegate.core.proxy_headers import (
@@ -41,6 +42,7 @@ from kubegate.proxy.resolve import Backend, Resolver
 from kubegate.proxy.trust import BackendTrust
 
 log = logging.getLogger("kubegate.proxy")
+_T = TypeVar("_T")
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -102,7 +104,7 @@ class ProxyHandler:
         if upgrade is not None:
             await self._upgrade(ctx, resolved.candidates[0], context, target_path, prefix, upgrade)
             return
-        await self._forward(ctx, resolved.candidates, context, target_path, prefix)
+        await _until_client_gone(response, self._forward(ctx, resolved.candidates, context, target_path, prefix))
 
     # ------------------------------------------------------------------ pieces
     def _upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
@@ -193,14 +195,15 @@ class ProxyHandler:
     ) -> None:
         request, response = ctx.request, ctx.response
         try:
-            result = await self.pool.upgrade(
+            result = await _until_client_gone(response, self.pool.upgrade(
                 self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
-            )
+            ))
         except UpstreamError as exc:
             raise _upstream_status(exc) from exc
         if result.status != 101 or result.transport is None:
-            if 300 <= result.status < 400:
-                # CVE-2020-8559: a redirect on an upgrade is never handed to the client.
+            if result.status < 400:
+                # kube's tryUpgrade: below 400 and not 101 is an error, so neither a redirect
+                # (CVE-2020-8559) nor a 2xx with its Location and body reaches the client (A2).
                 raise InternalError(f"invalid upgrade response: status code {result.status}")
             headers = self._response_headers(ctx, backend, prefix, result.headers, upgrade=False)
             headers.append(("connection", "close"))
@@ -215,6 +218,26 @@ class ProxyHandler:
             raise
         await tunnel(client, client_buffered, result.transport, result.buffered,
                      idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing)
+
+
+async def _until_client_gone(response: ResponseWriter, exchange: Coroutine[Any, Any, _T]) -> _T:
+    """Run one exchange with the backend, cancelling it the moment the client disconnects.
+
+    Go's ReverseProxy cancels the backend request with the client's request context; without
+    this a backend still thinking, or a stream gone quiet, would hold its connection for
+    nobody until a timeout minutes later (security.md A38)."""
+    work = asyncio.create_task(exchange, name="kubegate-proxy-exchange")
+    gone = asyncio.ensure_future(response.client_gone())
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()  # a shield: the connection's own future is untouched
+        if not work.done():
+            work.cancel()  # the pool aborts the backend connection
+            await asyncio.wait((work,))
+    if work.cancelled():
+        raise ConnectionResetError("client disconnected")
+    return work.result()
 
 
 def _upstream_status(exc: UpstreamError) -> Exception:

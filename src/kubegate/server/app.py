@@ -28,12 +28,14 @@ from kubegate.errors import (
     Unauthorized,
 )
 from kubegate.http.types import Request, ResponseWriter
+from kubegate.server.audit_log import AuditedResponse
 from kubegate.server.auditing import Auditor
 from kubegate.server.context import RequestContext
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.respond import base_headers, send_error, send_json
 from kubegate.server.reviews import review
+from kubegate.server.tokenrequest import TokenAPI
 from kubegate.server.watch import WatchSettings, serve_watch
 from kubegate.store.base import Store
 
@@ -72,25 +74,41 @@ class APIServer:
         # Set when impersonation is enabled: (request, authenticated user, authorizer) -> user.
         self.impersonation: Callable[[Request, UserInfo, Authorizer], UserInfo] | None = None
         self.proxy: Callable[[Request, ResponseWriter, RequestInfo, str], Awaitable[None]] | None = None
+        # Set by serve.py: TokenRequest/TokenReview, and headers every 401 carries (the Basic
+        # challenge when basic auth is on).
+        self.token_api: TokenAPI | None = None
+        self.unauthorized_headers: tuple[tuple[str, str], ...] = ()
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         audit_id = str(uuid.uuid4())
         ctx = RequestContext(request, response, _UNPARSED, audit_id)
         received = time.time()
+        audited = None
+        if self.auditor is not None:
+            # The record is written just before the response's last bytes (audit_log.py).
+            auditor = self.auditor
+            audited = AuditedResponse(
+                response,
+                lambda: auditor.record(ctx, received),
+                head_request=request.method == "HEAD",
+            )
+            response = ctx.response = audited
         try:
             await self._handle(ctx)
         except APIError as exc:
+            ctx.error = exc
             await send_error(response, exc, audit_id)
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:
+            ctx.error = exc
             await send_error(response, exc, audit_id)
         finally:
             finalize = request.state.get("finalize_namespace")
             if finalize:
                 self.namespaces.finalize(finalize)
-            if self.auditor is not None:
-                self.auditor.record(ctx, received)
+            if audited is not None:
+                audited.complete()  # no-op unless the response never completed
 
     async def _handle(self, ctx: RequestContext) -> None:
         request = ctx.request
@@ -102,10 +120,17 @@ class APIServer:
         if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             await self._health_or_version(ctx)
             return
-        user = self.authenticator.authenticate(request)
-        if user is None:
-            raise Unauthorized("Unauthorized")
-        ctx.user = user
+        try:
+            user = self.authenticator.authenticate(request)
+            if user is None:
+                raise Unauthorized("Unauthorized")
+        except Unauthorized as exc:
+            raise Unauthorized(exc.message, headers=self.unauthorized_headers) from None
+        if request.header("authorization") is not None:
+            # kube drops the credential right after authentication: nothing later (handlers,
+            # the proxy, audit) can see or forward it.
+            request.headers[:] = [h for h in request.headers if h[0] != "authorization"]
+        ctx.user = ctx.authenticated_user = user
         if self.impersonation is not None:
             ctx.user = self.impersonation(request, user, self.authorizer)
         self._authorize(ctx, info)
@@ -123,6 +148,12 @@ class APIServer:
             # subresources or to any node proxy is command execution, so it needs "create".
             attrs = attributes_for(ctx.user, info, verb="create")
             decision = self.authorizer.authorize(attrs)
+        # kube's audit annotations for the authorization decision (WithAuthorization).
+        ctx.audit_annotations["authorization.k8s.io/decision"] = (
+            "allow" if decision.allowed else "forbid"
+        )
+        if decision.reason:
+            ctx.audit_annotations["authorization.k8s.io/reason"] = decision.reason
         if not decision.allowed:
             raise Forbidden(
                 forbidden_message(attrs, decision.reason),
@@ -200,6 +231,9 @@ class APIServer:
                 raise MethodNotAllowed(
                     "the server does not allow this method on the requested resource"
                 )
+            if rt.kind == "TokenReview" and self.token_api is not None:
+                await self.token_api.token_review(ctx)
+                return
             await review(ctx, self.authorizer)
             return
         h = self.handlers
@@ -240,5 +274,12 @@ class APIServer:
             return
         if info.subresource == "proxy" and self.proxy is not None:
             await self.proxy(ctx.request, ctx.response, info, ctx.audit_id)
+            return
+        if info.subresource == "token" and self.token_api is not None:
+            if info.verb != "create":
+                raise MethodNotAllowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            await self.token_api.token_request(ctx)
             return
         raise NotFound(f"the {info.subresource} subresource is not available yet")

@@ -18,8 +18,11 @@ class RequestContext:
     response: ResponseWriter
     info: RequestInfo
     audit_id: str
-    user: UserInfo | None = None
+    user: UserInfo | None = None  # who the request acts as (the impersonated user, if any)
+    authenticated_user: UserInfo | None = None  # who presented the credential
     resource: ResourceType | None = None
+    error: Exception | None = None  # what the request failed with, for the audit record
+    audit_annotations: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _query: dict[str, list[str]] | None = None
 

@@ -7,7 +7,7 @@ import base64
 import binascii
 import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from kubegate.api.fieldcheck import unknown_fields
 from kubegate.api.resources import ResourceType
 from kubegate.api.tables import table_for
 from kubegate.api.validation import validate
+from kubegate.auth.types import UserInfo
 from kubegate.core.selectors import (
     SelectorError,
     field_value,
@@ -55,6 +56,11 @@ JSON = dict[str, Any]
 PROTECTED_NAMESPACES = {"default", "kube-system", "kube-public"}
 # kube's Service and Pod storage answer DELETE with the object; the rest with a Status.
 RETURNS_DELETED_OBJECT = frozenset({"Service", "Pod"})
+# Writes of these kinds may not grant what the writer lacks (kube's policy-based RBAC storage).
+RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+# (user, kind, namespace, new object, old object or None on create) -> None, or raise an
+# APIError; ``auth.escalation.EscalationGuard`` is the one in use under RBAC.
+EscalationCheck = Callable[[UserInfo, str, str, JSON, JSON | None], Awaitable[None]]
 
 
 @asynccontextmanager
@@ -100,9 +106,16 @@ def decode_continue(token: str) -> tuple[int, str]:
 
 
 class ResourceHandlers:
-    def __init__(self, store: Store, allocators: Allocators) -> None:
+    def __init__(
+        self,
+        store: Store,
+        allocators: Allocators,
+        *,
+        escalation_check: EscalationCheck | None = None,
+    ) -> None:
         self.store = store
         self.allocators = allocators
+        self.escalation_check = escalation_check
 
     # ----------------------------------------------------------------- helpers
     def key(self, rt: ResourceType, namespace: str, name: str) -> str:
@@ -118,6 +131,7 @@ class ResourceHandlers:
                 now=datetime.now(UTC),
                 resource_version=obj["metadata"].get("resourceVersion", ""),
             )
+        ctx.request.state["audit_response_object"] = obj  # for RequestResponse audit records
         await send_json(ctx.response, status, obj, ctx.audit_id, extra=ctx.warning_headers())
 
     async def _require_namespace(self, namespace: str, *, for_create: bool) -> None:
@@ -145,6 +159,8 @@ class ResourceHandlers:
 
     async def _decode_body(self, ctx: RequestContext, rt: ResourceType) -> JSON:
         raw = await read_body(ctx.request)
+        # For Request-level audit records, decoded only if the policy asks (audit_log.py).
+        ctx.request.state["audit_request_body"] = (raw, ctx.request.header("content-type"))
         decoded = decode_object(raw, ctx.request.header("content-type"))
         obj = decoded.obj
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
@@ -173,6 +189,20 @@ class ResourceHandlers:
             raise BadRequest("strict decoding error: " + ", ".join(problems))
         if mode == "Warn":
             ctx.warnings.extend(problems)
+
+    async def _confirm_no_escalation(
+        self, ctx: RequestContext, rt: ResourceType, new: JSON, old: JSON | None
+    ) -> None:
+        """Refuse a Role or binding granting more than the requesting (effective) user holds,
+        dry runs included. Runs on a defaulted, validated object, so an invalid update is
+        answered 422 before any 403, as a create is."""
+        if self.escalation_check is None or rt.kind not in RBAC_KINDS:
+            return
+        assert ctx.user is not None
+        if old is not None:
+            validate(rt.kind, new, old)
+        namespace = ctx.info.namespace if rt.namespaced else ""
+        await self.escalation_check(ctx.user, rt.kind, namespace, new, old)
 
     # ---------------------------------------------------------------- reading
     async def get(self, ctx: RequestContext) -> None:
@@ -235,6 +265,7 @@ class ResourceHandlers:
             await send_json(ctx.response, 200, table, ctx.audit_id)
             return
         body = _list_body(rt, metadata, items)
+        ctx.request.state["audit_response_body"] = body
         await send_json(ctx.response, 200, None, ctx.audit_id, body=body)
 
     async def _list_raw(
@@ -250,6 +281,7 @@ class ResourceHandlers:
             {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata}
         )
         body = b"".join((head[:-1], b',"items":[', b",".join(page.items), b"]}"))
+        ctx.request.state["audit_response_body"] = body
         await send_json(ctx.response, 200, None, ctx.audit_id, body=body)
 
     # ---------------------------------------------------------------- writing
@@ -266,6 +298,7 @@ class ResourceHandlers:
         strategy.prepare_create(rt.kind, obj, namespace=info.namespace if rt.namespaced else "")
         name = obj["metadata"].get("name", "")
         validate(rt.kind, obj, None)
+        await self._confirm_no_escalation(ctx, rt, obj, None)
         dry_run = self._dry_run(ctx)
         if dry_run:
             await self._respond(ctx, 201, obj)
@@ -298,6 +331,7 @@ class ResourceHandlers:
         async with store_errors(rt, info.name):
             old = await self.store.get(key)
             new = self._prepare_update(rt, obj, old, status_only)
+            await self._confirm_no_escalation(ctx, rt, new, old)
             if self._dry_run(ctx):
                 validate(rt.kind, new, old)
                 await self._respond(ctx, 200, new)
@@ -339,6 +373,7 @@ class ResourceHandlers:
         if patch_type is None or patch_type == "apply":
             raise _unsupported_patch(content_type)
         raw = await read_body(ctx.request)
+        ctx.request.state["audit_request_body"] = (raw, content_type)
         status_only = info.subresource == "status"
         key = self.key(rt, info.namespace, info.name)
         dry_run = self._dry_run(ctx)
@@ -356,6 +391,7 @@ class ResourceHandlers:
                     "metadata.name: Invalid value: the name of a patched object cannot change"
                 )
             new = self._prepare_update(rt, patched, old, status_only)
+            await self._confirm_no_escalation(ctx, rt, new, old)
             if dry_run:
                 validate(rt.kind, new, old)
                 await self._respond(ctx, 200, new)

@@ -1,10 +1,17 @@
 """Create-only review resources answered on the fly (nothing is stored):
-SelfSubjectReview (``kubectl auth whoami``) and SelfSubjectAccessReview (``kubectl auth can-i``)."""
+SelfSubjectReview (``kubectl auth whoami``), SelfSubjectAccessReview (``kubectl auth can-i``),
+SubjectAccessReview and SelfSubjectRulesReview (``kubectl auth can-i --list``; see
+``access_reviews``)."""
 
 from __future__ import annotations
 
 from kubegate.auth.types import Attributes, Authorizer, UserInfo
 from kubegate.errors import BadRequest, MethodNotAllowed
+from kubegate.server.access_reviews import (
+    access_review_status,
+    rules_review_status,
+    subject_from_spec,
+)
 from kubegate.server.codec import decode_object, read_body
 from kubegate.server.context import RequestContext
 from kubegate.server.respond import send_json
@@ -25,9 +32,17 @@ async def review(ctx: RequestContext, authorizer: Authorizer) -> None:
             raise BadRequest("spec.resourceAttributes or spec.nonResourceAttributes is required")
         decision = authorizer.authorize(review_attributes(ctx.user, spec))
         result["spec"] = spec
-        result["status"] = {"allowed": decision.allowed}
-        if decision.reason:
-            result["status"]["reason"] = decision.reason
+        result["status"] = access_review_status(decision)
+    elif rt.kind == "SubjectAccessReview":
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        decision = authorizer.authorize(review_attributes(subject_from_spec(spec), spec))
+        result["spec"] = spec
+        result["status"] = access_review_status(decision)
+    elif rt.kind == "SelfSubjectRulesReview":
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        namespace = str(spec.get("namespace") or "")
+        result["spec"] = spec
+        result["status"] = rules_review_status(authorizer, ctx.user, namespace)
     else:
         raise MethodNotAllowed(f"{rt.kind} is not available yet")
     await send_json(ctx.response, 201, result, ctx.audit_id)

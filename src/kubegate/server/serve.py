@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from kubegate.api import strategy
-from kubegate.auth.chain import AuthenticatorChain, MastersOnly
-from kubegate.auth.tokens import StaticTokens, TokenAuthenticator
-from kubegate.auth.types import UserInfo
-from kubegate.auth.x509 import X509Authenticator
+from kubegate.auth.impersonation import impersonate
 from kubegate.http.limits import Limits
 from kubegate.http.pool import UpstreamPool
 from kubegate.http.server import HTTPServer
 from kubegate.proxy.cache import ProxyCache
 from kubegate.server.allocators import Allocators
 from kubegate.server.app import APIServer
-from kubegate.server.datadir import ADMIN_GROUPS, ADMIN_USER, build_ssl_context, ensure_data_dir
+from kubegate.server.audit_log import open_auditor
+from kubegate.server.authn import build_authentication
+from kubegate.server.authz_wiring import escalation_check_for, start_authorizer
+from kubegate.server.datadir import build_ssl_context, ensure_data_dir
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.proxywiring import build_proxy
 from kubegate.server.resources import ResourceHandlers
@@ -86,6 +86,7 @@ async def start_server(
     host_for_url = settings.advertise_address or (
         "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     )
+    auditor = open_auditor(settings)  # first: a bad policy file fails before anything starts
     datadir = ensure_data_dir(
         settings.data_dir,
         server_url=_url(host_for_url, settings.secure_port or 6443),
@@ -98,15 +99,17 @@ async def start_server(
         key_file=settings.tls_private_key_file,
     )
     store = open_store(settings.effective_store_url)
+    authn = build_authentication(settings.authn, datadir, store)  # bad auth files stop here
     await store.start()
     allocators = Allocators(store, settings.service_cluster_ip_range)
     namespaces = NamespaceLifecycle(store, allocators)
     await namespaces.bootstrap()
+    authorizer, stop_authorizer = await start_authorizer(settings.authorization_mode, store, out)
     closing = asyncio.Event()
-    handlers = ResourceHandlers(store, allocators)
-    tokens = StaticTokens()
-    tokens.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=ADMIN_GROUPS))
-    authenticator = AuthenticatorChain([X509Authenticator(), TokenAuthenticator(tokens)])
+    handlers = ResourceHandlers(
+        store, allocators, escalation_check=escalation_check_for(authorizer, store)
+    )
+    await authn.start()
     app = APIServer(
         store,
         handlers,
@@ -114,9 +117,13 @@ async def start_server(
         server_address=f"{host_for_url}:{settings.secure_port}",
         closing=closing,
         watch_settings=WatchSettings(bookmark_interval=settings.watch_bookmark_interval),
-        authenticator=authenticator,
-        authorizer=MastersOnly(),
+        authenticator=authn.authenticator,
+        authorizer=authorizer,
+        auditor=auditor,
     )
+    app.impersonation = impersonate  # always on, as in kube; the authorizer decides
+    app.token_api = authn.token_api
+    app.unauthorized_headers = authn.challenges
     http = HTTPServer(app, Limits(), ssl_context=ssl_context)
     bound = await http.start(bind or "0.0.0.0", settings.secure_port)
     port = bound[0][1]
@@ -133,12 +140,18 @@ async def start_server(
     await _seed_kubernetes_service(store, allocators, port)
 
     background: list[asyncio.Task[None]] = []
-    controller = None
+    controller = aggregation = None
     if settings.run_controllers:
         from kubegate.controllers.endpointslice import EndpointSliceController
 
         controller = EndpointSliceController(store)
         background.append(asyncio.create_task(controller.run(), name="endpointslice-controller"))
+        from kubegate.controllers.clusterrole_aggregation import ClusterRoleAggregationController
+
+        aggregation = ClusterRoleAggregationController(store)
+        background.append(
+            asyncio.create_task(aggregation.run(), name="clusterrole-aggregation-controller")
+        )
     demo = None
     if settings.demo:
         from kubegate.demo.run import start_demo
@@ -157,13 +170,19 @@ async def start_server(
         await proxy_cache.stop()
         if controller is not None:
             await controller.stop()
+        if aggregation is not None:
+            await aggregation.stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         if demo is not None:
             await demo.close()
         await namespaces.close()
+        await authn.stop()
+        await stop_authorizer()
         await store.close()
+        if auditor is not None:
+            auditor.close()  # last: every request, drained ones included, has its record
 
     running = RunningServer(url, str(datadir.kubeconfig), http, app, store, closing)
     return running, stop

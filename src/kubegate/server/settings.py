@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from kubegate.auth.oidc import OIDCConfig
+
+
+@dataclass(frozen=True, slots=True)
+class AuthnSettings:
+    """Authentication beyond x509 and the admin token (kube-apiserver's flags)."""
+
+    token_auth_file: Path | None = None
+    basic_auth_file: Path | None = None
+    anonymous_auth: bool = False
+    service_account_issuer: str = "https://kubernetes.default.svc"
+    api_audiences: tuple[str, ...] = ()  # empty: the service-account issuer
+    service_account_max_token_expiration: int = 48 * 3600  # seconds
+    oidc: OIDCConfig | None = None
+
+    @property
+    def effective_api_audiences(self) -> tuple[str, ...]:
+        return self.api_audiences or (self.service_account_issuer,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +44,13 @@ class ServeSettings:
     log_format: str = "text"
     proxy_allow_cidrs: tuple[str, ...] = ()
     proxy_ca_file: Path | None = None
+    authorization_mode: str = "RBAC"  # or "AlwaysAllow" (every authenticated request allowed)
+    audit_log_path: str = ""  # "" off, "-" standard output, else a file path
+    audit_policy_file: Path | None = None  # None: Metadata for every request
+    audit_log_max_bytes: int = 100 * 1024 * 1024  # rotate past this size; 0 never rotates
+    audit_log_max_backups: int = 10  # 0 keeps every backup
+    audit_log_max_age_days: float = 0  # 0 keeps backups whatever their age
+    authn: AuthnSettings = field(default_factory=AuthnSettings)
 
     @property
     def effective_store_url(self) -> str:

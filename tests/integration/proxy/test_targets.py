@@ -8,7 +8,7 @@ import ssl
 import pytest
 import trustme
 
-from integration.proxy.harness import Port, server_tls
+from integration.proxy.harness import Backend, Backends, Cluster, Port, server_tls
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def tls_ca() -> trustme.CA:
 def sni_recording_tls(ca: trustme.CA, seen: list[str | None], *names: str) -> ssl.SSLContext:
     """A serving context for ``names`` that records the SNI name each client sends."""
     context = server_tls(ca.issue_cert(*(names or ("backend.test",))))
-    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)  # type: ignore[assignment,misc,return-value]
+    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)
     return context
 
 
@@ -38,7 +38,9 @@ async def test_service_name_alone_reaches_its_only_port(cluster, backends):
 async def test_service_port_name_selects_that_port(cluster, backends):
     """``svc:portname`` reaches the backend behind the Service port of that name."""
     web, metrics = await backends.http(), await backends.http()
-    await cluster.serve("svc", Port(web), Port(metrics, name="metrics", service_port=9090, container_name="m"))
+    await cluster.serve(
+        "svc", Port(web), Port(metrics, name="metrics", service_port=9090, container_name="m")
+    )
     response = await cluster.get("services", "svc:metrics", "/metrics")
     assert response.status == 200
     assert metrics.targets() == ["/metrics"]
@@ -48,7 +50,9 @@ async def test_service_port_name_selects_that_port(cluster, backends):
 async def test_service_port_number_selects_the_service_port(cluster, backends):
     """``svc:8080`` means the Service port numbered 8080, not a target or container port."""
     web, admin = await backends.http(), await backends.http()
-    await cluster.serve("svc", Port(web), Port(admin, name="admin", service_port=8080, container_name="a"))
+    await cluster.serve(
+        "svc", Port(web), Port(admin, name="admin", service_port=8080, container_name="a")
+    )
     response = await cluster.get("services", "svc:8080", "/admin")
     assert response.status == 200
     assert admin.targets() == ["/admin"]
@@ -71,7 +75,9 @@ async def test_https_service_with_port_name_reaches_that_tls_port(cluster, backe
     plain = await backends.http()
     secure = await backends.http(ssl_context=server_tls(tls_ca.issue_cert("backend.test")))
     await cluster.serve(
-        "svc", Port(plain), Port(secure, name="tls", service_port=443, container_name="t"),
+        "svc",
+        Port(plain),
+        Port(secure, name="tls", service_port=443, container_name="t"),
     )
     await cluster.wait_ready("services", "https:svc:tls")
     response = await cluster.get("services", "https:svc:tls", "/s")
@@ -131,7 +137,7 @@ async def test_dry_run_is_refused_before_the_backend(cluster, backends):
 # -- pods --------------------------------------------------------------------------------------
 
 
-async def _two_port_pod(cluster, backends):  # type: ignore[no-untyped-def]
+async def _two_port_pod(cluster: Cluster, backends: Backends) -> tuple[Backend, Backend]:
     """A Pod whose first container declares no ports and whose second declares two."""
     first, second = await backends.http(), await backends.http()
     containers = [
@@ -171,7 +177,7 @@ async def test_pod_port_name_is_resolved_among_container_ports(cluster, backends
 
 async def test_pod_port_number_is_used_as_given(cluster, backends):
     """``pods/p:NUMBER/proxy/`` goes to that port of the pod IP."""
-    first, second = await _two_port_pod(cluster, backends)
+    _first, second = await _two_port_pod(cluster, backends)
     response = await cluster.get("pods", f"p:{second.port}", "/z")
     assert response.status == 200
     assert second.targets() == ["/z"]

@@ -1,0 +1,259 @@
+"""The audit filter: one ``audit.k8s.io/v1`` Event line per request, rejected ones included.
+
+``FileAuditor`` is the ``Auditor`` the server uses with ``--audit-log-path``: it reads the
+finished request's context, asks the policy for a level, renders the Event
+(``auth/audit_event.py``) and appends it to the log (``auth/audit_file.py``).
+
+``AuditedResponse`` wraps the response writer so that the record is written just before
+the response's last bytes go out — the moment kube's ResponseComplete stage describes —
+rather than after: a client that has its answer can rely on the record being in the log,
+even if the server is killed right after. Long-running requests (watches, proxied streams,
+upgraded connections) get that single ResponseComplete record when they end; kube's extra
+ResponseStarted record is not written (one record per request).
+
+Bodies: at level Request the decoded request object of resource writes is logged
+(``request.state["audit_request_body"]``: raw bytes and content type, decoded only when the
+level asks for it); at RequestResponse also the response object of resource requests
+(``audit_response_object`` / ``audit_response_body``) or the error Status. Proxied bodies
+are never buffered and never logged, whatever the level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kubegate.auth.audit_event import (
+    AuditEvent,
+    ObjectRef,
+    encode_line,
+    render,
+    without_managed_fields,
+)
+from kubegate.auth.audit_file import AuditFile
+from kubegate.auth.audit_policy import DEFAULT_POLICY, AuditConfig, Level, Policy, load_policy
+from kubegate.auth.types import Attributes, UserInfo
+from kubegate.errors import APIError, InternalError
+from kubegate.http.types import Headers, ResponseWriter
+from kubegate.server.codec import decode_object
+from kubegate.server.context import RequestContext
+from kubegate.server.settings import ServeSettings
+
+if TYPE_CHECKING:
+    import asyncio
+
+log = logging.getLogger("kubegate.audit")
+
+_NOBODY = UserInfo("")
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class FileAuditor:
+    """Writes one Event line per request to an ``AuditFile``; never raises."""
+
+    def __init__(self, policy: Policy, sink: AuditFile) -> None:
+        self.policy = policy
+        self.sink = sink
+
+    def record(self, ctx: RequestContext, received: float) -> None:
+        try:
+            line = self.line(ctx, received, time.time())
+        except Exception:
+            # A record we cannot render is a lost record: count it, never fail the request.
+            self.sink.failures += 1
+            log.exception("audit record for %s could not be rendered", ctx.audit_id)
+            return
+        if line is not None:
+            self.sink.write(line)
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def line(self, ctx: RequestContext, received: float, completed: float) -> bytes | None:
+        """The record's line, or None when the policy says not to record this request."""
+        request, info = ctx.request, ctx.info
+        user = ctx.authenticated_user or ctx.user
+        verb = info.verb or request.method.lower()
+        attrs = Attributes(
+            user=user or _NOBODY,
+            verb=verb,
+            resource_request=info.is_resource_request,
+            path=info.path or request.path,
+            namespace=info.namespace,
+            api_group=info.api_group,
+            api_version=info.api_version,
+            resource=info.resource,
+            subresource=info.subresource,
+            name=info.name,
+        )
+        config = self.policy.evaluate(attrs, authenticated=user is not None)
+        if config.level == Level.NONE or "ResponseComplete" in config.omit_stages:
+            return None
+        impersonated = (
+            ctx.user
+            if ctx.authenticated_user is not None and ctx.user is not ctx.authenticated_user
+            else None
+        )
+        code = ctx.response.status
+        failure = _failure(ctx.error) if ctx.error is not None and code >= 400 else None
+        event = AuditEvent(
+            level=config.level,
+            audit_id=ctx.audit_id,
+            request_uri=request.target,
+            verb=verb,
+            source_ip=request.peer[0] if request.peer else "",
+            received=received,
+            completed=completed,
+            user=user,
+            impersonated_user=impersonated,
+            user_agent=request.header("user-agent"),
+            object_ref=(
+                ObjectRef(
+                    info.resource,
+                    info.namespace,
+                    info.name,
+                    info.api_group,
+                    info.api_version,
+                    info.subresource,
+                )
+                if info.is_resource_request
+                else None
+            ),
+            code=code,
+            failure=failure,
+            annotations=ctx.audit_annotations,
+            request_object=_request_object(ctx, config),
+            response_object=_response_object(ctx, config, failure),
+        )
+        return encode_line(render(event))
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    # Unexpected exceptions are answered as a detail-free 500; log the same, never the text.
+    api_error = (
+        error if isinstance(error, APIError) else InternalError("an internal error occurred")
+    )
+    return api_error.to_status()
+
+
+def _request_object(ctx: RequestContext, config: AuditConfig) -> Any:
+    if config.level < Level.REQUEST or not ctx.info.is_resource_request:
+        return None
+    stashed = ctx.request.state.get("audit_request_body")
+    if stashed is None:
+        return None
+    raw, content_type = stashed
+    try:
+        obj = decode_object(raw, content_type).obj
+    except APIError:
+        # A patch is logged as sent (kube's LogRequestPatch), when it is JSON.
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return None
+    return without_managed_fields(obj) if config.omit_managed_fields else obj
+
+
+def _response_object(
+    ctx: RequestContext, config: AuditConfig, failure: dict[str, Any] | None
+) -> Any:
+    if config.level < Level.REQUEST_RESPONSE or not ctx.info.is_resource_request:
+        return None
+    if ctx.info.subresource == "proxy":
+        return None  # proxied bodies are streamed, never buffered for the log
+    state = ctx.request.state
+    obj = state.get("audit_response_object")
+    if obj is None and "audit_response_body" in state:
+        try:
+            obj = json.loads(state["audit_response_body"])
+        except ValueError:
+            obj = None
+    if obj is None:
+        obj = failure
+    return without_managed_fields(obj) if config.omit_managed_fields else obj
+
+
+class AuditedResponse:
+    """A ResponseWriter that calls ``on_complete`` once, just before the response's last
+    bytes are handed to the connection (or, for a response that never completes — a dropped
+    client, an upgraded connection — when ``complete()`` is called at the end)."""
+
+    __slots__ = ("_bodiless", "_done", "_inner", "_on_complete", "_remaining", "_status")
+
+    def __init__(
+        self, inner: ResponseWriter, on_complete: Callable[[], None], *, head_request: bool = False
+    ) -> None:
+        self._inner = inner
+        self._on_complete = on_complete
+        self._bodiless = head_request
+        self._done = False
+        self._remaining: int | None = None
+        self._status = 0
+
+    @property
+    def started(self) -> bool:
+        return self._inner.started
+
+    @property
+    def status(self) -> int:
+        return self._status or self._inner.status
+
+    def complete(self) -> None:
+        """Record now unless already recorded (idempotent)."""
+        if not self._done:
+            self._done = True
+            self._on_complete()
+
+    async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        if not self._inner.started:
+            self._status = status
+        self.complete()
+        await self._inner.send(status, headers, body)
+
+    async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
+        self._status = status
+        if status != 101 and (length == 0 or self._bodiless or status in _NO_BODY_STATUS):
+            self.complete()  # the head is all there is
+        self._remaining = length
+        await self._inner.start(status, headers, length=length)
+
+    async def write(self, data: bytes) -> None:
+        if self._remaining is not None and data:
+            self._remaining -= len(data)
+            if self._remaining <= 0:
+                self.complete()
+        await self._inner.write(data)
+
+    async def end(self) -> None:
+        self.complete()
+        await self._inner.end()
+
+    def client_gone(self) -> Awaitable[None]:
+        return self._inner.client_gone()
+
+    async def detach(self) -> tuple[asyncio.Transport, bytes]:
+        return await self._inner.detach()
+
+
+def open_auditor(settings: ServeSettings) -> FileAuditor | None:
+    """The auditor ``--audit-log-path`` asks for, its policy loaded and its file open (a bad
+    policy or an unwritable path stops the server from starting), or None when auditing is off."""
+    if not settings.audit_log_path:
+        return None
+    policy = (
+        load_policy(settings.audit_policy_file)
+        if settings.audit_policy_file is not None
+        else DEFAULT_POLICY
+    )
+    sink = AuditFile(
+        None if settings.audit_log_path == "-" else Path(settings.audit_log_path),
+        max_bytes=settings.audit_log_max_bytes,
+        max_backups=settings.audit_log_max_backups,
+        max_age_days=settings.audit_log_max_age_days,
+    )
+    sink.open()
+    return FileAuditor(policy, sink)

@@ -1,0 +1,96 @@
+"""Authentication wiring: settings and the data dir in, the app's authenticator chain and
+token APIs out.
+
+The chain, in order (the first that recognises a credential decides; an invalid one is a
+401 and never falls through):
+
+    x509 client certificate
+    bearer token: the admin token, --token-auth-file, ServiceAccount JWTs, OIDC ID tokens
+    basic auth (--basic-auth-file)
+    anonymous (--anonymous-auth; only when no credential at all was presented)
+
+Every file is read here, before the server binds, so a malformed one stops the start with
+its message (the CLI prints it and exits 2) rather than a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubegate.auth.anonymous import AnonymousAuthenticator
+from kubegate.auth.basic import CHALLENGE, BasicAuthenticator
+from kubegate.auth.bearer import AgnosticTokens, BearerAuthenticator, TokenSource
+from kubegate.auth.chain import AuthenticatorChain
+from kubegate.auth.oidc import OIDCAuthenticator, OIDCKeys
+from kubegate.auth.serviceaccount import (
+    ServiceAccountCache,
+    ServiceAccountTokens,
+    SigningKey,
+    TokenIssuer,
+)
+from kubegate.auth.tokenfile import TokenFile
+from kubegate.auth.tokens import StaticTokens
+from kubegate.auth.types import Authenticator, UserInfo
+from kubegate.auth.x509 import X509Authenticator
+from kubegate.server.datadir import ADMIN_GROUPS, ADMIN_USER, DataDir
+from kubegate.server.settings import AuthnSettings
+from kubegate.server.tokenrequest import TokenAPI
+from kubegate.store.base import Store
+
+
+@dataclass(slots=True)
+class Authentication:
+    authenticator: AuthenticatorChain
+    token_api: TokenAPI
+    accounts: ServiceAccountCache
+    # Headers every 401 carries: the Basic challenge when basic auth is on.
+    challenges: tuple[tuple[str, str], ...] = ()
+    oidc_keys: OIDCKeys | None = None
+
+    async def start(self) -> None:
+        """Start the watch-fed caches and key refresh; wait until accounts are known."""
+        self.accounts.start()
+        await self.accounts.wait_synced()
+        if self.oidc_keys is not None:
+            self.oidc_keys.start()
+
+    async def stop(self) -> None:
+        if self.oidc_keys is not None:
+            await self.oidc_keys.stop()
+        await self.accounts.stop()
+
+
+def build_authentication(settings: AuthnSettings, datadir: DataDir, store: Store) -> Authentication:
+    """Raises ValueError (AuthFileError) for unusable files or flags."""
+    audiences = settings.effective_api_audiences
+    admin = StaticTokens()
+    admin.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=ADMIN_GROUPS))
+    sources: list[TokenSource] = [AgnosticTokens(admin.authenticate, audiences)]
+    if settings.token_auth_file is not None:
+        sources.append(AgnosticTokens(TokenFile(settings.token_auth_file).lookup, audiences))
+    key = SigningKey.from_file(datadir.sa_key)
+    accounts = ServiceAccountCache(store)
+    issuer = settings.service_account_issuer
+    sources.append(ServiceAccountTokens(key, issuer, accounts.get))
+    oidc_keys = None
+    if settings.oidc is not None:
+        settings.oidc.validate()
+        oidc_keys = OIDCKeys(settings.oidc)
+        oidc = OIDCAuthenticator(settings.oidc, oidc_keys)
+        sources.append(AgnosticTokens(oidc.lookup, audiences))
+    bearer = BearerAuthenticator(sources, audiences)
+    chain: list[Authenticator] = [X509Authenticator(), bearer]
+    challenges: tuple[tuple[str, str], ...] = ()
+    if settings.basic_auth_file is not None:
+        chain.append(BasicAuthenticator(settings.basic_auth_file))
+        challenges = (CHALLENGE,)
+    if settings.anonymous_auth:
+        chain.append(AnonymousAuthenticator())
+    token_api = TokenAPI(
+        store,
+        TokenIssuer(key, issuer),
+        accounts,
+        bearer,
+        max_expiration=settings.service_account_max_token_expiration,
+    )
+    return Authentication(AuthenticatorChain(chain), token_api, accounts, challenges, oidc_keys)

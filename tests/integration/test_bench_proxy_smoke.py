@@ -1,0 +1,95 @@
+"""``python -m bench proxy --quick`` runs end to end and reports every ratio with a number."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECTS = ("direct", "nginx", "nginx-tls", "kubectl", "kubectl-pooled", "kubegate", "kubegate-mt")
+JUDGED_RATIOS = (
+    "kubegate / kubectl rps c50",
+    "kubegate / nginx rps c50",
+    "kubegate / nginx p99 c50",
+    "kubegate / nginx download",
+    "kubegate / nginx upload",
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(420),
+    pytest.mark.skipif(
+        shutil.which("nginx") is None or shutil.which("wrk") is None,
+        reason="needs nginx and wrk (scripts/apt-deps nginx wrk)",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class QuickRun:
+    process: subprocess.CompletedProcess[str]
+    document: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
+    """One ``--quick`` run of every subject, shared by the tests below."""
+    results = tmp_path_factory.mktemp("bench-results")
+    process = subprocess.run(
+        [sys.executable, "-m", "bench", "proxy", "--quick", "--results-dir", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    files = sorted(results.glob("*-proxy.json"))
+    document = json.loads(files[0].read_text()) if len(files) == 1 else {}
+    return QuickRun(process, document)
+
+
+def _lines(run: QuickRun, section: str) -> list[str]:
+    return [line for line in run.process.stdout.splitlines() if line.startswith(section + " ")]
+
+
+def test_quick_run_exits_zero(quick_run: QuickRun) -> None:
+    """The harness exits 0 after a complete run, whatever the numbers."""
+    assert quick_run.process.returncode == 0, quick_run.process.stdout + quick_run.process.stderr
+
+
+@pytest.mark.parametrize("ratio", JUDGED_RATIOS)
+def test_ratio_line_has_a_number_and_a_verdict(quick_run: QuickRun, ratio: str) -> None:
+    """Each judged ratio is printed as ``N.NNx (a / b unit)`` with PASS or FAIL."""
+    line = next((x for x in _lines(quick_run, "ratio") if ratio in x), None)
+    assert line is not None, quick_run.process.stdout
+    assert re.search(rf"{re.escape(ratio)}\s+\d+\.\d\dx \([\d,.]+ / [\d,.]+ ", line), line
+    assert line.rstrip().endswith(("PASS", "FAIL")), line
+
+
+def test_rss_growth_line_has_a_number_and_a_verdict(quick_run: QuickRun) -> None:
+    """The kubegate RSS growth while streaming is a signed MiB number with PASS or FAIL."""
+    line = next(x for x in _lines(quick_run, "ratio") if "kubegate RSS growth" in x)
+    assert re.search(r"[+-]\d+\.\d MiB over \d+\.\d MiB idle", line), line
+    assert line.rstrip().endswith(("PASS", "FAIL")), line
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_every_subject_ran_and_passed_bytes_intact(quick_run: QuickRun, subject: str) -> None:
+    """Each subject served the small body, the large file and the upload intact."""
+    result = quick_run.document["subjects"][subject]
+    assert "error" not in result, result.get("error")
+    assert result["check"]["ok"], result["check"]["problems"]
+
+
+def test_json_holds_the_ratios_as_numbers(quick_run: QuickRun) -> None:
+    """The results file holds every judged ratio as a finite positive number."""
+    ratios = quick_run.document["ratios"]
+    assert all(math.isfinite(ratios[r]) and ratios[r] > 0 for r in JUDGED_RATIOS), ratios
