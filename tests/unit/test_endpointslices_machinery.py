@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from kubegate.store.informer import ObjectCache
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
+from kubegate.store.informer import ObjectCache
 
 
 def obj(name: str, rv: int, ns: str = "default") -> dict:

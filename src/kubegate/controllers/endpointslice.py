@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from kubegate.store.informer import Informer, ObjectCache, resource_version
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
 from kubegate.core import endpointslices as eps
 from kubegate.store.base import (
@@ -35,6 +34,7 @@ from kubegate.store.base import (
     collection_prefix,
     object_key,
 )
+from kubegate.store.informer import Informer, ObjectCache, resource_version
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from kubegate.store.informer import Informer, ObjectCache
 from kubegate.store.base import Store, collection_prefix
+from kubegate.store.informer import Informer, ObjectCache
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ssl
 from collections.abc import AsyncIterator
 
@@ -186,8 +187,6 @@ async def upload_body(size: int) -> AsyncIterator[bytes]:
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s // MIB}MiB")
 async def test_large_upload_streams_in_bounded_memory(cluster, backends, size):
     """A large request body reaches the backend intact while RSS grows less than 50 MiB."""
-    import hashlib
-
     backend = await backends.http(receipt)
     await cluster.serve("svc", Port(backend))
     digest = hashlib.sha256()
@@ -210,8 +209,6 @@ async def test_large_upload_streams_in_bounded_memory(cluster, backends, size):
 
 async def test_chunked_upload_is_forwarded_whole(cluster, backends):
     """A chunked request body of unknown length reaches the backend byte for byte."""
-    import hashlib
-
     backend = await backends.http(receipt)
     await cluster.serve("svc", Port(backend))
     data = BLOCK * 8

@@ -5,6 +5,7 @@ upgrade request, and what happens when the backend does not switch protocols
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,10 +121,8 @@ async def test_request_after_a_refused_upgrade_never_reaches_the_backend(cluster
     async with conn:
         await conn.read_body(head)
         second = request_bytes("GET", "/second", "backend", [("X-Smuggled", "1")])
-        try:
+        with contextlib.suppress(ConnectionError):  # kubegate may have closed already
             await conn.send(second)
-        except ConnectionError:
-            pass
         await conn.read_until_eof()
     await backend.wait_for(lambda: backend.connection_ended(backend.requests[0]))
     assert backend.targets() == ["/first"]
