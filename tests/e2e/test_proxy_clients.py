@@ -83,11 +83,6 @@ async def test_python_client_connect_post_reaches_the_backend(cluster, backend, 
     assert [(r.method, r.target) for r in backend.requests] == [("POST", "/submit")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kubegate keeps %2F raw in the proxy sub-path (core/proxy_path.py); kube decodes "
-    "it, and the official client always sends a path parameter's '/' as %2F",
-)
 async def test_python_client_path_with_slashes_reaches_the_same_backend_path(
     cluster, backend, core_v1
 ):

@@ -3,10 +3,12 @@
 Kube decodes the sub-path after ``…/proxy``, joins it with Go's ``path.Join`` (collapsing
 ``//``, dropping ``.``, resolving ``..``), keeps a trailing slash and re-escapes it. That turns
 ``%2F`` into a real separator, so a backend can never be sent an encoded slash. kubegate keeps
-kube's cleaning but not its decoding:
+kube's cleaning and, like kube, reads ``%2F`` as a separator (the official clients encode
+the ``path`` argument's slashes that way), but decodes nothing else:
 
-* each segment is kept **raw**, exactly as the client percent-encoded it (``%2F``, ``%3F``,
-  ``%25`` reach the backend as sent; the hex case is kept). The request was routed and
+* an encoded slash splits segments exactly as ``/`` does, before cleaning, so it can neither
+  hide a ``..`` nor reach the backend; every other escape is kept **raw**, exactly as the
+  client percent-encoded it (``%3F``, ``%25`` reach the backend as sent; the hex case is kept). The request was routed and
   authorized from the structural part of the path alone (core.requestinfo), so nothing
   here can change which backend is reached: the tail is opaque (security.md §2.4).
 * a segment is a dot segment when it reads ``.`` or ``..`` once ``%2E`` is decoded (RFC
@@ -44,7 +46,8 @@ __all__ = [
 # RFC 3986 pchar minus '%' (handled as escapes): unreserved, sub-delims, ':' and '@'.
 _PCHAR: Final = frozenset(string.ascii_letters + string.digits + "-._~" + "!$&'()*+,;=" + ":@")
 _ESCAPE_RE: Final = re.compile(r"%[0-9A-Fa-f]{2}")
-_ENCODED_DOT_RE: Final = re.compile(r"%2[eE]")  # %2E is "." (RFC 3986 §2.3)
+_ENCODED_DOT_RE: Final = re.compile(r"%2[eE]")
+_ENCODED_SLASH_RE: Final = re.compile(r"%2[fF]")  # %2E is "." (RFC 3986 §2.3)
 _REDIRECT_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
@@ -63,7 +66,7 @@ def backend_path(raw_subpath: str) -> str:
     """
     if raw_subpath and not raw_subpath.startswith("/"):
         raise ValueError("a proxy sub-path is '' or starts with '/'")
-    return clean_path(raw_subpath or "/")
+    return clean_path(_ENCODED_SLASH_RE.sub("/", raw_subpath) or "/")
 
 
 def clean_path(raw_path: str) -> str:
