@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import shutil
 import statistics
@@ -74,7 +75,7 @@ QUICK: dict[str, Any] = {
 }
 EPILOG = """\
 examples:
-  python -m bench proxy                          # the full run (~10 min)
+  python -m bench proxy                          # the full run (~9 min)
   python -m bench proxy --quick                  # smoke run: -d2s, 1 run, 8 MiB files
   python -m bench proxy --subjects nginx,kubegate --duration 5
   python -m bench proxy --profile-server /tmp/proxy.prof   # cProfile the kubegate subject
@@ -249,6 +250,7 @@ def run(
         server_prefix=_cpu_prefix(pinning.server_cpu),
         load_prefix=_cpu_prefix(pinning.load_cpu),
         profile=profile,
+        server_cpu=pinning.server_cpu,
     )
     config = backend_config(workdir, backend_port, workdir / "www", options.file_mib * 2**20)
     results: dict[str, Any] = {}
@@ -259,7 +261,7 @@ def run(
             started = time.perf_counter()
             try:
                 with SUBJECTS[name].start(stage) as live:
-                    results[name] = measure(live, options, files, backend_port, script)
+                    results[name] = measure(live, stage, options, files, script)
             except (OSError, subprocess.SubprocessError, RuntimeError, ImportError) as exc:
                 # One broken subject is a result (a FAIL row), not the end of the run.
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -295,7 +297,7 @@ def _make_files(workdir: Path, options: ProxyOptions) -> Files:
 
 
 def measure(
-    live: Live, options: ProxyOptions, files: Files, backend_port: int, script: Path
+    live: Live, stage: Stage, options: ProxyOptions, files: Files, script: Path
 ) -> dict[str, Any]:
     """All measurements against one running subject, in the module docstring's order."""
     endpoint, daemon = live.endpoint, live.daemon
@@ -314,7 +316,7 @@ def measure(
             result[direction]["minor_faults_per_mib"] = (daemon.minor_faults() - faults) / moved
     wrk(endpoint, "/small", connections=50, seconds=options.warmup, script=script)
     for connections in (50, 1):
-        run_once = partial(_wrk_run, endpoint, daemon, connections, options, backend_port, script)
+        run_once = partial(_wrk_run, endpoint, daemon, connections, stage, options, script)
         result[f"c{connections}"] = _repeat(run_once, options.runs)
     if daemon is not None:
         result["stream"] = stream_rss(endpoint, files.stream, daemon)
@@ -357,23 +359,33 @@ def _wrk_run(
     endpoint: Endpoint,
     daemon: Daemon | None,
     connections: int,
+    stage: Stage,
     options: ProxyOptions,
-    backend_port: int,
     script: Path,
 ) -> dict[str, Any]:
-    """One wrk run plus what it cost: CPU busy shares, subject CPU, upstream connections."""
-    ticks, accepts = cpu_ticks(), backend_accepts(backend_port)
-    cpu = daemon.cpu_seconds() if daemon else 0.0
+    """One wrk run plus what it cost: CPU busy shares, subject CPU, upstream connections.
+
+    ``others_on_server_cpu`` is the share of the subject's CPU that something else used
+    during the run (busy share minus the subject's own): on a shared machine, another
+    pinned benchmark on cpu1 halves a subject's rps while its CPU per request stays put."""
+    ticks, accepts = cpu_ticks(), backend_accepts(stage.backend_port)
+    cpu, wall = (daemon.cpu_seconds() if daemon else 0.0), time.perf_counter()
     result = wrk(
         endpoint, "/small", connections=connections, seconds=options.duration, script=script
     )
+    wall = time.perf_counter() - wall
     busy = busy_shares(ticks, cpu_ticks())
     result.update({f"busy_{k}": v for k, v in busy.items()})
     if daemon is not None:
         requests = max(result["requests"], 1)
-        result["subject_cpu_us_per_request"] = (daemon.cpu_seconds() - cpu) / requests * 1e6
+        used = daemon.cpu_seconds() - cpu
+        result["subject_cpu_us_per_request"] = used / requests * 1e6
+        result["subject_cpu_share"] = used / wall
+        if stage.server_cpu is not None:
+            server_busy = busy.get(f"cpu{stage.server_cpu}", math.nan)
+            result["others_on_server_cpu"] = max(server_busy - used / wall, 0.0)
         # minus 1: the stub_status request itself came in on a new connection
-        new = backend_accepts(backend_port) - accepts - 1
+        new = backend_accepts(stage.backend_port) - accepts - 1
         result["new_upstream_per_1k"] = new / requests * 1000
     return result
 

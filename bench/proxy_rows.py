@@ -43,6 +43,11 @@ def _ms(results: dict[str, Any], s: str, c: int, p: int) -> float:
     return _get(results, s, f"c{c}", "median", f"p{p}_us") / 1e3
 
 
+def _per_cpu_second(results: dict[str, Any], s: str) -> float:
+    """Requests per second of the subject's own CPU at c50: its rps on a core of its own."""
+    return _ratio(1e6, _get(results, s, "c50", "median", "subject_cpu_us_per_request"))
+
+
 def _mib_s(results: dict[str, Any], s: str, direction: str) -> float:
     return _get(results, s, direction, "median", "mib_s")
 
@@ -99,6 +104,20 @@ def _ratio_specs(
             "kubectl-pooled",
             lambda r, s: _rps(r, s, 50),
             "rps",
+            None,
+        ),
+        (
+            f"{kubegate} / kubectl requests per CPU-second c50",
+            "kubectl",
+            _per_cpu_second,
+            "req/CPU-s",
+            None,
+        ),
+        (
+            f"{kubegate} / nginx requests per CPU-second c50",
+            "nginx",
+            _per_cpu_second,
+            "req/CPU-s",
             None,
         ),
         (f"{kubegate} / nginx p50 c1", "nginx", lambda r, s: _ms(r, s, 1, 50), "ms", None),
@@ -216,7 +235,7 @@ def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -
             f" {c50['new_upstream_per_1k']:,.1f} new upstream conns per 1k"
         )
     busy = " / ".join(f"{c50[k]:.0%}" for k in sorted(c50) if k.startswith("busy_cpu"))
-    rows.append(Row(subject, "c50 CPU busy cpu0 / cpu1", busy + cost))
+    rows.append(Row(subject, "c50 CPU busy cpu0 / cpu1", busy + cost + _contention(c50)))
     if "stream" in result:
         stream = result["stream"]
         rows.append(
@@ -229,6 +248,20 @@ def _subject_rows(subject: str, result: dict[str, Any], options: ProxyOptions) -
             )
         )
     return rows
+
+
+CONTENTION_SHARE = 0.10  # other processes on the subject's CPU worth a warning
+
+
+def _contention(c50: dict[str, Any]) -> str:
+    """A warning when something else ran on the subject's CPU during the c50 runs."""
+    others = c50.get("others_on_server_cpu", 0.0)
+    if others < CONTENTION_SHARE:
+        return ""
+    return (
+        f"; WARNING: other processes used ~{others:.0%} of the subject's CPU"
+        " (its rps is low by that much; its CPU per request is not)"
+    )
 
 
 def _faults(result: dict[str, Any]) -> str:
@@ -269,6 +302,7 @@ MATRIX_HEADER = (
     "MIB/S DOWN/UP",
     "CPU0/CPU1",
     "US/REQ",
+    "OTHERS ON CPU",
     "NEW UPSTREAM/1K",
     "RSS MIB IDLE->STREAM PEAK",
 )
@@ -296,6 +330,7 @@ def render_matrix(results: dict[str, Any], transports: dict[str, str]) -> str:
                 f"{c50['subject_cpu_us_per_request']:,.0f}"
                 if "subject_cpu_us_per_request" in c50
                 else "-",
+                f"{c50['others_on_server_cpu']:.0%}" if "others_on_server_cpu" in c50 else "-",
                 f"{c50['new_upstream_per_1k']:,.1f}" if "new_upstream_per_1k" in c50 else "-",
                 (
                     f"{stream['idle_kib'] / KIB:.1f} -> {max(stream['peak_sampled_kib'], stream['hwm_kib']) / KIB:.1f}"

@@ -47,6 +47,7 @@ class Stage:
     server_prefix: tuple[str, ...]  # argv prefix: run on the proxy's CPU (cpu1)
     load_prefix: tuple[str, ...]  # argv prefix: run on the load CPU (cpu0)
     profile: Path | None = None  # cProfile the (default) kubegate server into this file
+    server_cpu: int | None = None  # the CPU the prefix pins to, for the busy-share check
 
 
 @dataclass(frozen=True, slots=True)

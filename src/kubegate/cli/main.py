@@ -7,11 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from kubegate import __version__
-from kubegate.cli import serve_cmd
+from kubegate.cli import clusterinfo_cmd, proxy_cmd, serve_cmd, url_cmd
 
 EPILOG = """\
 commands:
   serve         run the Kubernetes-compatible API server and proxy
+  proxy         a local proxy to the API server (a drop-in for kubectl proxy)
+  cluster-info  the control plane and cluster service URLs (as kubectl cluster-info); dump
+  url           the proxy URL of a service, pod or node (--check: verify it can work)
 examples:
   kubegate serve --demo
   kubegate serve --secure-port 0 --store memory:
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kubegate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve_cmd.register(sub)
+    proxy_cmd.register(sub)
+    clusterinfo_cmd.register(sub)
+    url_cmd.register(sub)
     return parser
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from kubegate.cli.authn_flags import add_authn_flags, authn_settings
+from kubegate.server.limits import LimitSettings
+from kubegate.server.logging_setup import configure_logging
 from kubegate.server.settings import ServeSettings
 
 EXAMPLES = """\
@@ -138,18 +139,84 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="days to keep rotated audit logs; 0 keeps them whatever their age (default 0)",
     )
     audit.add_argument("--audit-log-maxsize-bytes", type=int, default=None, help=argparse.SUPPRESS)
-    logs = p.add_argument_group("logging")
-    logs.add_argument("--log-format", choices=("text", "json"), default="text")
+    add_limit_flags(p)
+    logs = p.add_argument_group("logging and metrics")
+    logs.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: one JSON object per line, with the Audit-Id of the "
+        "request a line was logged in",
+    )
     logs.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    logs.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per request: method, path (no query), status, duration, user, "
+        "audit id, bytes (default off)",
+    )
+    logs.add_argument(
+        "--metrics-proxy-target-labels",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count proxied requests per target namespace/name in /metrics, for at most "
+        "N targets (later ones as _other); default 0: by target kind only",
+    )
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+def add_limit_flags(p: argparse.ArgumentParser) -> None:
+    limits = p.add_argument_group("limits (429 Too Many Requests with Retry-After past them)")
+    limits.add_argument(
+        "--max-requests-inflight",
+        type=int,
+        default=400,
+        help="read-only requests served at once; 0: no limit (default 400, as kube)",
     )
+    limits.add_argument(
+        "--max-mutating-requests-inflight",
+        type=int,
+        default=200,
+        help="mutating requests served at once; 0: no limit (default 200, as kube)",
+    )
+    limits.add_argument(
+        "--max-long-running-requests",
+        type=int,
+        default=1000,
+        help="watches and proxy/exec/attach/log/portforward requests open at once; "
+        "0: no limit (default 1000)",
+    )
+    limits.add_argument(
+        "--user-rate-limit",
+        type=float,
+        default=0.0,
+        metavar="QPS",
+        help="requests per second per user (token bucket); default 0: off",
+    )
+    limits.add_argument(
+        "--user-rate-burst",
+        type=int,
+        default=0,
+        help="requests a user may send at once above the rate; default: the rate, rounded up",
+    )
+
+
+def limit_settings(args: argparse.Namespace) -> LimitSettings:
+    """The limits the flags ask for; ValueError for a negative value."""
+    settings = LimitSettings(
+        max_requests_inflight=args.max_requests_inflight,
+        max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+        max_long_running_requests=args.max_long_running_requests,
+        user_rate_limit=args.user_rate_limit,
+        user_rate_burst=args.user_rate_burst,
+    )
+    settings.check()
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format, verbose=args.verbose)
     if (args.tls_cert_file is None) != (args.tls_private_key_file is None):
         print("error: --tls-cert-file and --tls-private-key-file go together", file=sys.stderr)
         return 2
@@ -158,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         authn = authn_settings(args)
+        limits = limit_settings(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -175,6 +243,9 @@ def run(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         watch_bookmark_interval=args.watch_bookmark_interval,
         log_format=args.log_format,
+        access_log=args.access_log,
+        metrics_proxy_target_labels=max(0, args.metrics_proxy_target_labels),
+        limits=limits,
         proxy_allow_cidrs=tuple(c.strip() for c in args.proxy_allow_cidrs.split(",") if c.strip()),
         proxy_ca_file=args.proxy_ca_file,
         authorization_mode=args.authorization_mode,

@@ -180,6 +180,9 @@ class EndpointSliceController:
                 key = await self._queue.get()
             except QueueShutDown:
                 return
+            # Let the server breathe between reconciles: a backlog of thousands of
+            # no-op syncs must not hold the event loop (seen with 10k Services).
+            await asyncio.sleep(0)
             try:
                 await self._sync(key)
             except (VersionConflict, KeyExists, KeyNotFound) as exc:
@@ -242,9 +245,7 @@ class EndpointSliceController:
         mine = [s for s in owned if _manager(s) == eps.CONTROLLER_NAME]
         mirrored = [s for s in owned if _manager(s) == eps.MIRRORING_CONTROLLER_NAME]
         owned_names = {_meta(s).get("name", "") for s in owned}
-        others = {
-            _meta(s).get("name", "") for s in self._slices.by("namespace", namespace)
-        } - owned_names
+        others = _OtherSliceNames(self._slices, namespace, owned_names)
 
         if service is None:
             await self._apply(eps.SliceDiff(to_delete=tuple(mine + mirrored)), creating=False)
@@ -278,7 +279,7 @@ class EndpointSliceController:
         if eps.should_mirror(service, endpoints):
             assert endpoints is not None
             desired = eps.mirror_endpoint_slices(
-                endpoints, existing=mirrored, taken_names=others | {_meta(s)["name"] for s in mine}
+                endpoints, existing=mirrored, taken_names=others.plus(_meta(s)["name"] for s in mine)
             )
             await self._apply(eps.diff_endpoint_slices(desired, mirrored), creating=creating)
         else:
@@ -338,3 +339,28 @@ def _controller_made(endpoints: JSON) -> bool:
     """Endpoints we wrote (and may delete with the Service) carry skip-mirror=true."""
     labels = _meta(endpoints).get("labels") or {}
     return labels.get(eps.SKIP_MIRROR_LABEL) == "true"
+
+
+class _OtherSliceNames:
+    """Slice names in a namespace that belong to other Services, checked by lookup instead
+    of being collected (collecting them per Service made a full resync quadratic)."""
+
+    __slots__ = ("_cache", "_extra", "_namespace", "_owned")
+
+    def __init__(self, cache: ObjectCache, namespace: str, owned: set[str], extra: frozenset[str] = frozenset()) -> None:
+        self._cache = cache
+        self._namespace = namespace
+        self._owned = owned
+        self._extra = extra
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in self._extra:
+            return True
+        if name in self._owned:
+            return False
+        return self._cache.get(object_key("endpointslices", self._namespace, name)) is not None
+
+    def plus(self, names: Iterable[str]) -> _OtherSliceNames:
+        return _OtherSliceNames(self._cache, self._namespace, self._owned, self._extra | frozenset(names))

@@ -29,7 +29,7 @@ import hashlib
 import ipaddress
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,7 +279,25 @@ def _slice_prefix(name: str) -> str:
     return f"{name}-"[:_MAX_PREFIX]
 
 
-def _generated_name(prefix: str, seed: str, taken: set[str]) -> str:
+class _Reserved:
+    """Names not to use: a caller's (possibly large, lazily checked) container plus the
+    ones reserved here. Never copies the caller's container (it may hold a namespace's
+    every slice name, and copying it per Service made reconciling quadratic)."""
+
+    __slots__ = ("_base", "_extra")
+
+    def __init__(self, base: Container[str], extra: Iterable[str] = ()) -> None:
+        self._base = base
+        self._extra = set(extra)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._extra or name in self._base
+
+    def add(self, name: str) -> None:
+        self._extra.add(name)
+
+
+def _generated_name(prefix: str, seed: str, taken: _Reserved) -> str:
     """A deterministic ``generateName``-style name not in ``taken`` (and reserve it)."""
     attempt = 0
     while True:
@@ -392,7 +410,7 @@ def _place_group(
 
 
 def _assign_names(
-    placed: Iterable[_Placed], freed: Iterable[JSON], prefix: str, seed: str, taken: set[str]
+    placed: Iterable[_Placed], freed: Iterable[JSON], prefix: str, seed: str, taken: _Reserved
 ) -> None:
     """Name new slices: recycle a freed slice of the same address type (an update instead of
     a delete plus a create, as kube's finalize does), else derive a fresh name. ``freed`` is
@@ -444,7 +462,7 @@ def compute_endpoint_slices(
     *,
     existing: Sequence[JSON] = (),
     node_zones: Mapping[str, str] | None = None,
-    taken_names: Collection[str] = (),
+    taken_names: Container[str] = (),
     max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
 ) -> list[JSON]:
     """The complete desired set of controller-managed slices for ``service``.
@@ -502,7 +520,7 @@ def compute_endpoint_slices(
         placed = [_Placed(None, types[0], [], [])]
 
     meta = _meta(service)
-    taken = set(taken_names) | {str(_meta(s).get("name")) for s in existing}
+    taken = _Reserved(taken_names, (str(_meta(s).get("name")) for s in existing))
     seed = f"{CONTROLLER_NAME}/{meta.get('namespace')}/{meta.get('name')}/{meta.get('uid', '')}"
     _assign_names(placed, freed, _slice_prefix(str(meta.get("name", ""))), seed, taken)
     slices = [_controller_slice(service, p) for p in placed]
@@ -577,7 +595,7 @@ def mirror_endpoint_slices(
     endpoints: Mapping[str, Any],
     *,
     existing: Sequence[JSON] = (),
-    taken_names: Collection[str] = (),
+    taken_names: Container[str] = (),
     max_endpoints_per_subset: int = MAX_ENDPOINTS_PER_SUBSET,
 ) -> list[JSON]:
     """The mirrored slices of a hand-made Endpoints object (check ``should_mirror`` first).
@@ -624,7 +642,7 @@ def mirror_endpoint_slices(
     freed.sort(key=lambda s: str(_meta(s).get("name")))
 
     meta = _meta(endpoints)
-    taken = set(taken_names) | {str(_meta(s).get("name")) for s in existing}
+    taken = _Reserved(taken_names, (str(_meta(s).get("name")) for s in existing))
     seed = f"{MIRRORING_CONTROLLER_NAME}/{meta.get('namespace')}/{meta.get('name')}"
     _assign_names(placed, freed, _slice_prefix(str(meta.get("name", ""))), seed, taken)
     slices = [_mirrored_slice(endpoints, p) for p in placed]

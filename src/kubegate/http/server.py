@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
+import stat
 from collections.abc import Sequence
 
 from kubegate.http.connection import HTTPConnection
@@ -68,13 +70,38 @@ class HTTPServer:
             self._servers.append(server)
         return self.addresses
 
+    async def start_unix(self, path: str) -> str:
+        """Listen on a Unix socket at ``path``, created with mode 0600 (only this user may
+        connect); a stale socket left there is replaced, any other file is an error."""
+        if self._servers:
+            raise RuntimeError("server already started")
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o077)  # no window in which the socket is open to others
+        try:
+            sock.bind(path)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        server = await asyncio.get_running_loop().create_unix_server(
+            lambda: HTTPConnection(self), sock=sock, ssl=self.ssl_context, backlog=1024
+        )
+        self._servers.append(server)
+        return path
+
     @property
     def sockets(self) -> list[socket.socket]:
         return [sock for server in self._servers for sock in server.sockets]
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        return [(sock.getsockname()[0], sock.getsockname()[1]) for sock in self.sockets]
+        names = [sock.getsockname() for sock in self.sockets]
+        return [(name[0], name[1]) for name in names if isinstance(name, tuple)]  # not Unix
 
     @property
     def connection_count(self) -> int:

@@ -164,6 +164,7 @@ class ProxyHandler:
                     body, content_length=request.body.length if has_body else None, expect_continue=expect and has_body,
                 )
             except UpstreamError as exc:
+                _note_error(request, exc)
                 last_error = exc
                 retry = exc.kind in ("connect", "tls") and attempt + 1 < len(candidates)
                 if retry and (request.method in RETRYABLE_METHODS or not has_body):
@@ -184,6 +185,7 @@ class ProxyHandler:
                 await response.write(chunk)
             await response.end()
         except UpstreamError as exc:
+            _note_error(ctx.request, exc)
             # Started: the only honest signal left is cutting the response short.
             log.info("upstream %s failed mid-response: %s", backend.host_header, exc)
             raise ConnectionAbortedError(str(exc)) from exc
@@ -199,6 +201,7 @@ class ProxyHandler:
                 self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
             ))
         except UpstreamError as exc:
+            _note_error(request, exc)
             raise _upstream_status(exc) from exc
         if result.status != 101 or result.transport is None:
             if result.status < 400:
@@ -216,8 +219,10 @@ class ProxyHandler:
         except BaseException:
             result.transport.close()
             raise
-        await tunnel(client, client_buffered, result.transport, result.buffered,
-                     idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing)
+        request.state["proxy_tunnel_bytes"] = await tunnel(
+            client, client_buffered, result.transport, result.buffered,
+            idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing,
+        )
 
 
 async def _until_client_gone(response: ResponseWriter, exchange: Coroutine[Any, Any, _T]) -> _T:
@@ -238,6 +243,11 @@ async def _until_client_gone(response: ResponseWriter, exchange: Coroutine[Any, 
     if work.cancelled():
         raise ConnectionResetError("client disconnected")
     return work.result()
+
+
+def _note_error(request: Request, exc: UpstreamError) -> None:
+    """Record a backend failure for the server's metrics (every one, retried ones too)."""
+    request.state.setdefault("proxy_upstream_errors", []).append(exc.kind)
 
 
 def _upstream_status(exc: UpstreamError) -> Exception:

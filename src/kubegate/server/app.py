@@ -1,7 +1,7 @@
 """The API server application: the filter chain and the router, composed in one place.
 
 Order (as kube-apiserver's DefaultBuildHandlerChain): audit id -> request info ->
-authentication -> authorization -> dispatch. Every failure becomes a Status through
+authentication -> impersonation -> limits (in flight, per user) -> authorization -> dispatch. Every failure becomes a Status through
 ``respond.send_error``.
 """
 
@@ -31,6 +31,9 @@ from kubegate.http.types import Request, ResponseWriter
 from kubegate.server.audit_log import AuditedResponse
 from kubegate.server.auditing import Auditor
 from kubegate.server.context import RequestContext
+from kubegate.server.limits import RequestLimiter
+from kubegate.server.logging_setup import REQUEST_ID, AccessLog
+from kubegate.server.metrics import APIMetrics, CountingResponse, serve_metrics
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.respond import base_headers, send_error, send_json
@@ -78,9 +81,18 @@ class APIServer:
         # challenge when basic auth is on).
         self.token_api: TokenAPI | None = None
         self.unauthorized_headers: tuple[tuple[str, str], ...] = ()
+        # Set by serve.py: /metrics and request counting, the access log, admission limits.
+        self.metrics: APIMetrics | None = None
+        self.access_log: AccessLog | None = None
+        self.limiter: RequestLimiter | None = None
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         audit_id = str(uuid.uuid4())
+        request_id = REQUEST_ID.set(audit_id)  # log lines inside this request carry it
+        started = time.perf_counter()
+        counted = None
+        if self.metrics is not None or self.access_log is not None:
+            response = counted = CountingResponse(response)
         ctx = RequestContext(request, response, _UNPARSED, audit_id)
         received = time.time()
         audited = None
@@ -109,6 +121,16 @@ class APIServer:
                 self.namespaces.finalize(finalize)
             if audited is not None:
                 audited.complete()  # no-op unless the response never completed
+            if counted is not None:
+                self._observe(ctx, counted.bytes, time.perf_counter() - started)
+            REQUEST_ID.reset(request_id)
+
+    def _observe(self, ctx: RequestContext, size: int, seconds: float) -> None:
+        status = ctx.response.status
+        if self.metrics is not None:
+            self.metrics.observe(ctx, status, size, seconds)
+        if self.access_log is not None:
+            self.access_log.write(ctx, status, size, seconds)
 
     async def _handle(self, ctx: RequestContext) -> None:
         request = ctx.request
@@ -120,12 +142,19 @@ class APIServer:
         if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             await self._health_or_version(ctx)
             return
+        metrics = self.metrics
         try:
             user = self.authenticator.authenticate(request)
-            if user is None:
-                raise Unauthorized("Unauthorized")
         except Unauthorized as exc:
+            if metrics is not None:
+                metrics.authn_error.inc()  # a credential was presented and refused
             raise Unauthorized(exc.message, headers=self.unauthorized_headers) from None
+        if user is None:
+            if metrics is not None:
+                metrics.authn_failure.inc()  # no credential recognised
+            raise Unauthorized("Unauthorized", headers=self.unauthorized_headers)
+        if metrics is not None:
+            metrics.authn_success.inc()
         if request.header("authorization") is not None:
             # kube drops the credential right after authentication: nothing later (handlers,
             # the proxy, audit) can see or forward it.
@@ -133,6 +162,14 @@ class APIServer:
         ctx.user = ctx.authenticated_user = user
         if self.impersonation is not None:
             ctx.user = self.impersonation(request, user, self.authorizer)
+        if self.limiter is None:
+            await self._authorized(ctx, info)
+            return
+        # kube's order: max-in-flight after impersonation, before authorization.
+        with self.limiter.admit(info, request.method, ctx.user, user):
+            await self._authorized(ctx, info)
+
+    async def _authorized(self, ctx: RequestContext, info: RequestInfo) -> None:
         self._authorize(ctx, info)
         if info.is_resource_request:
             await self._resource(ctx)
@@ -148,6 +185,8 @@ class APIServer:
             # subresources or to any node proxy is command execution, so it needs "create".
             attrs = attributes_for(ctx.user, info, verb="create")
             decision = self.authorizer.authorize(attrs)
+        if self.metrics is not None:
+            (self.metrics.authz_allowed if decision.allowed else self.metrics.authz_denied).inc()
         # kube's audit annotations for the authorization decision (WithAuthorization).
         ctx.audit_annotations["authorization.k8s.io/decision"] = (
             "allow" if decision.allowed else "forbid"
@@ -184,6 +223,9 @@ class APIServer:
                 "the server does not allow this method on the requested resource"
             )
         path = request.path.rstrip("/") or "/"
+        if path == "/metrics" and self.metrics is not None:
+            await serve_metrics(ctx, self.metrics)
+            return
         doc: object | None = None
         if path == "/api":
             doc = discovery.api_versions(self.server_address)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubegate.auth.oidc import OIDCConfig
+from kubegate.server.limits import LimitSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,9 @@ class ServeSettings:
     max_request_body: int = 3 * 1024 * 1024
     run_controllers: bool = True
     log_format: str = "text"
+    access_log: bool = False  # one kubegate.access log line per request
+    metrics_proxy_target_labels: int = 0  # >0: per-target proxy series, at most this many
+    limits: LimitSettings = field(default_factory=LimitSettings)
     proxy_allow_cidrs: tuple[str, ...] = ()
     proxy_ca_file: Path | None = None
     authorization_mode: str = "RBAC"  # or "AlwaysAllow" (every authenticated request allowed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,9 +35,16 @@ _QUEUE_SIZE = 1024
 
 
 class WatchSettings:
-    def __init__(self, bookmark_interval: float = 30.0, max_timeout: float = 3600.0) -> None:
+    def __init__(
+        self,
+        bookmark_interval: float = 30.0,
+        max_timeout: float = 3600.0,
+        watchers: Callable[[ResourceType], Any] | None = None,
+    ) -> None:
         self.bookmark_interval = bookmark_interval
         self.max_timeout = max_timeout
+        # resource type -> its apiserver_registered_watchers gauge (metrics.py), if counted
+        self.watchers = watchers
 
 
 async def serve_watch(
@@ -104,6 +112,9 @@ async def serve_watch(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last_rv = start_rv
+    watching = settings.watchers(rt) if settings.watchers is not None else None
+    if watching is not None:
+        watching.inc()
     try:
         for obj in initial:
             await writer.send("ADDED", obj)
@@ -143,13 +154,18 @@ async def serve_watch(
                     await writer.bookmark(item.revision)
                 continue
             if item.object is not None and selected(item.object):
-                await writer.send(item.type, item.object)
+                if item.raw is not None and not as_table:
+                    await writer.send_raw(item.type, item.raw)
+                else:
+                    await writer.send(item.type, item.object)
     except (ConnectionError, asyncio.CancelledError):
         raise
     except APIError as exc:
         with contextlib.suppress(ConnectionError):
             await writer.error(exc)
     finally:
+        if watching is not None:
+            watching.dec()
         for task in (reader, gone, stop):
             task.cancel()
         await asyncio.gather(reader, stop, return_exceptions=True)
@@ -176,6 +192,11 @@ class _EventWriter:
             obj = table
         self.first = False
         await self._write({"type": event_type, "object": obj})
+
+    async def send_raw(self, event_type: str, raw: bytes) -> None:
+        """An event around the stored bytes: no re-encoding per watcher."""
+        self.first = False
+        await self.ctx.response.write(b'{"type":"' + event_type.encode() + b'","object":' + raw + b"}\n")
 
     async def bookmark(self, revision: int, *, initial_events_end: bool = False) -> None:
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}

@@ -2,7 +2,10 @@
 
     memory:          MemoryStore, nothing persisted (tests, demos)
     sqlite:PATH      SqliteStore on PATH, absolute or relative to the working directory
-    etcd://HOST:PORT reserved for the etcd backend (not available yet)
+    etcd://HOST:PORT[,HOST:PORT...][/PREFIX][?timeout=SECONDS]
+                     EtcdStore on an etcd v3 cluster (grammar in store/etcd_config.py)
+    etcds://...[?cacert=PATH&cert=PATH&key=PATH]
+                     the same over TLS
 
 ``open_store`` only builds the store; the caller awaits ``start()`` and later ``close()``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubegate.store.base import Store
+from kubegate.store.etcd_config import EtcdConfig
 from kubegate.store.memory import MemoryStore
 from kubegate.store.sqlite import SqliteStore
 
@@ -31,16 +35,29 @@ def _sqlite(rest: str) -> Store:
     return SqliteStore(rest)
 
 
+def _etcd_store(url: str) -> Store:
+    config = EtcdConfig.from_url(url)
+    # Imported here: gRPC and the etcd stubs cost ~170 ms of startup, paid only when used.
+    from kubegate.store.etcd import EtcdStore
+
+    return EtcdStore(config)
+
+
 def _etcd(rest: str) -> Store:
-    raise ValueError("etcd store not available yet")
+    return _etcd_store(f"etcd:{rest}")
+
+
+def _etcds(rest: str) -> Store:
+    return _etcd_store(f"etcds:{rest}")
 
 
 BACKENDS: dict[str, Callable[[str], Store]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "etcd": _etcd,
+    "etcds": _etcds,
 }
-SUPPORTED = "memory:, sqlite:PATH, etcd://HOST:PORT"
+SUPPORTED = "memory:, sqlite:PATH, etcd://HOST:PORT[,HOST:PORT][/PREFIX], etcds://..."
 
 
 def open_store(url: str) -> Store:

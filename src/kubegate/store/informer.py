@@ -41,7 +41,8 @@ class ObjectCache:
         self._objects: dict[str, JSON] = {}
         self._tombstones: dict[str, int] = {}  # key -> revision of its deletion
         self._indexers = dict(indexers or {})
-        self._indexes: dict[str, dict[Hashable, set[str]]] = {name: {} for name in self._indexers}
+        # index -> value -> keys (a dict used as an insertion-ordered set)
+        self._indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in self._indexers}
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -56,9 +57,10 @@ class ObjectCache:
         return list(self._objects.values())
 
     def by(self, index: str, value: Hashable) -> list[JSON]:
-        """Objects whose ``index`` function yields ``value``, in key order."""
+        """Objects whose ``index`` function yields ``value``, in the order they were indexed
+        (not sorted: a hot path for controllers; callers that need an order sort)."""
         keys = self._indexes[index].get(value, ())
-        return [self._objects[key] for key in sorted(keys)]
+        return [self._objects[key] for key in keys]
 
     def upsert(self, key: str, obj: JSON) -> tuple[JSON | None, JSON] | None:
         """Store ``obj`` unless something as new is known; returns (old, new) or None."""
@@ -108,7 +110,7 @@ class ObjectCache:
     def _index(self, key: str, obj: JSON) -> None:
         for name, indexer in self._indexers.items():
             for value in indexer(obj):
-                self._indexes[name].setdefault(value, set()).add(key)
+                self._indexes[name].setdefault(value, {})[key] = None
 
     def _unindex(self, key: str, obj: JSON | None) -> None:
         if obj is None:
@@ -117,7 +119,7 @@ class ObjectCache:
             for value in indexer(obj):
                 keys = self._indexes[name].get(value)
                 if keys is not None:
-                    keys.discard(key)
+                    keys.pop(key, None)
                     if not keys:
                         del self._indexes[name][value]
 

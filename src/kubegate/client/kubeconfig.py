@@ -1,0 +1,560 @@
+"""Kubeconfig loading: files, merge, overrides -> one frozen ``ClientConfig``.
+
+kubectl's rules (client-go ``tools/clientcmd``: ``loader.go``, ``client_config.go``,
+``validation.go``), so that a kubeconfig means the same thing to kubegate as to kubectl:
+
+- ``--kubeconfig`` names one file, which must exist;
+- otherwise ``KUBECONFIG`` is a colon-separated list, merged in order: for the clusters, users
+  and contexts maps the first file to define a name wins (the whole entry), and
+  ``current-context`` comes from the first file that sets it; missing files are skipped;
+- otherwise ``$HOME/.kube/config`` (absent means an empty configuration);
+- ``--context`` picks the context, ``--cluster`` and ``--user`` replace its cluster and user,
+  ``-n`` its namespace (``default`` when none is set);
+- file references (certificate-authority, client-certificate, client-key, tokenFile, and an
+  exec command containing a ``/``) are relative to the directory of the file that holds them;
+  ``*-data`` fields are inline base64.
+
+Unlike kubectl, an empty configuration is an error rather than a silent
+``http://localhost:8080`` (unless ``KUBERNETES_MASTER`` names a server, or the process runs
+in a pod with a mounted service-account token, as client-go's in-cluster config).
+
+Every problem is a ``KubeconfigError`` whose text is the line kubectl prints for it. Nothing
+here reads ``os.environ``: the caller passes ``env`` and ``cwd``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "IN_CLUSTER_ROOT",
+    "ClientConfig",
+    "ExecConfig",
+    "KubeconfigError",
+    "load_client_config",
+]
+
+IN_CLUSTER_ROOT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+_EXEC_EXTENSION = "client.authentication.k8s.io/exec"  # cluster extension handed to plugins
+_EMPTY_CONFIG = (
+    "error: no configuration has been provided, try setting KUBERNETES_MASTER environment variable"
+)
+
+
+class KubeconfigError(Exception):
+    """The kubeconfig cannot be used; ``str()`` is the whole message, as kubectl prints it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecConfig:
+    """An ``exec`` credential plugin (client.authentication.k8s.io/v1 or v1beta1)."""
+
+    command: str  # resolved against the kubeconfig's directory when it contains a "/"
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    api_version: str = EXEC_API_VERSIONS[0]
+    install_hint: str = ""
+    provide_cluster_info: bool = False
+    interactive_mode: str = ""  # parsed, not acted on: kubegate never runs plugins on a TTY
+    cluster_config: Any = None  # the cluster's "client.authentication.k8s.io/exec" extension
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Everything a client needs to talk to one API server, resolved from a kubeconfig."""
+
+    server: str  # scheme://host[:port][/path], no query, no trailing slash
+    ca_data: bytes | None  # PEM
+    insecure: bool
+    tls_server_name: str | None
+    client_cert: bytes | None  # PEM
+    client_key: bytes | None  # PEM
+    token: str | None
+    token_file: str | None  # absolute; re-read when it changes
+    username: str | None
+    password: str | None
+    exec: ExecConfig | None
+    proxy_url: str | None
+    namespace: str
+    context: str
+    cluster_name: str
+    user_name: str
+    host_as_written: str  # the cluster's server as kubectl's REST config holds it
+
+
+@dataclass(slots=True)
+class _Merged:
+    clusters: dict[str, dict[str, Any]]
+    users: dict[str, dict[str, Any]]
+    contexts: dict[str, dict[str, Any]]
+    current_context: str = ""
+    files: int = 0  # files that contributed anything
+
+
+def load_client_config(
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    cluster: str | None,
+    user: str | None,
+    namespace: str | None,
+    env: Mapping[str, str],
+    cwd: Path,
+    in_cluster_root: Path = IN_CLUSTER_ROOT,
+) -> ClientConfig:
+    """Load, merge and resolve the kubeconfig the way kubectl would for these flags."""
+    merged = _Merged({}, {}, {})
+    for path, shown in _kubeconfig_files(kubeconfig, env, cwd):
+        _merge_file(merged, path, shown)
+    context_name = context or merged.current_context
+    if context and context not in merged.contexts:
+        raise KubeconfigError(f'error: context "{context}" does not exist')
+    if cluster and cluster not in merged.clusters:
+        raise KubeconfigError(f'error: cluster "{cluster}" does not exist')
+    if user and user not in merged.users:
+        raise KubeconfigError(f'error: auth info "{user}" does not exist')
+    if context_name and context_name not in merged.contexts:
+        raise KubeconfigError(
+            "Error in configuration: context was not found for specified context: " + context_name
+        )
+    ctx = merged.contexts.get(context_name, {})
+    cluster_name = cluster or ctx.get("cluster") or ""
+    user_name = user or ctx.get("user") or ""
+    ns = namespace or ctx.get("namespace") or "default"
+    if not cluster_name:
+        fallback = _fallback_config(env, in_cluster_root, ns, merged.files == 0)
+        if fallback is not None:
+            return fallback
+    if cluster_name not in merged.clusters:
+        if not cluster_name:
+            raise KubeconfigError(_EMPTY_CONFIG)
+        raise KubeconfigError(
+            f'Error in configuration: cluster "{cluster_name}" was not found for context '
+            f'"{context_name}"'
+        )
+    cluster_entry = merged.clusters[cluster_name]
+    user_entry = merged.users.get(user_name, {})  # an unknown user is anonymous, as in kubectl
+    errors = _validate(cluster_name, cluster_entry, user_name, user_entry)
+    if errors:
+        raise KubeconfigError(_configuration_error(errors))
+    return _client_config(cluster_entry, user_entry, ns, context_name, cluster_name, user_name, env)
+
+
+# -- which files, and merging them ----------------------------------------------------------------
+
+
+def _kubeconfig_files(
+    explicit: str | None, env: Mapping[str, str], cwd: Path
+) -> list[tuple[Path, str]]:
+    """The files to merge, in order, each with its name as the user wrote it."""
+    if explicit:
+        path = cwd / explicit
+        if not path.exists():
+            raise KubeconfigError(f"error: stat {explicit}: no such file or directory")
+        return [(path, explicit)]
+    listed = [entry for entry in env.get("KUBECONFIG", "").split(":") if entry]
+    if listed:
+        unique = list(dict.fromkeys(listed))  # kubectl drops repeated entries
+        return [(cwd / entry, entry) for entry in unique if (cwd / entry).exists()]
+    home = env.get("HOME")
+    if home:
+        default = Path(home, ".kube", "config")
+        if default.exists():
+            return [(default, str(default))]
+    return []
+
+
+def _merge_file(merged: _Merged, path: Path, shown: str) -> None:
+    """Add one file's entries: names already defined by an earlier file keep their entry."""
+    raw = _read_yaml(path, shown)
+    if not raw:
+        return
+    merged.files += 1
+    base = path.parent.resolve()
+    for section, key, target in (
+        ("clusters", "cluster", merged.clusters),
+        ("users", "user", merged.users),
+        ("contexts", "context", merged.contexts),
+    ):
+        for name, entry in _named_entries(shown, raw, section, key).items():
+            if name not in target:
+                target[name] = _resolve_paths(section, entry, base, path)
+    if not merged.current_context:
+        merged.current_context = str(raw.get("current-context") or "")
+
+
+def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise KubeconfigError(
+            f'error: error loading config file "{shown}": open {shown}: {reason}'
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise KubeconfigError(
+            f'error: error loading config file "{shown}": not UTF-8 text'
+        ) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        detail = f"yaml: line {mark.line + 1}: {problem}" if mark is not None else problem
+        raise KubeconfigError(f'error: error loading config file "{shown}": {detail}') from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise KubeconfigError(
+            f'error: error loading config file "{shown}": not a kubeconfig (expected a YAML '
+            f"mapping, got a {type(raw).__name__})"
+        )
+    kind = raw.get("kind") or "Config"
+    if kind != "Config":
+        version = raw.get("apiVersion") or "v1"
+        raise KubeconfigError(
+            f'error: error loading config file "{shown}": no kind "{kind}" is registered for '
+            f'version "{version}"'
+        )
+    return raw
+
+
+def _named_entries(
+    path: str, raw: dict[str, Any], section: str, key: str
+) -> dict[str, dict[str, Any]]:
+    items = raw.get(section) or []
+    if not isinstance(items, list):
+        raise KubeconfigError(f'error: error loading config file "{path}": {section} is not a list')
+    entries: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise KubeconfigError(
+                f'error: error loading config file "{path}": an entry of {section} is not a mapping'
+            )
+        name = str(item.get("name") or "")
+        body = item.get(key) or {}
+        if not isinstance(body, dict):
+            raise KubeconfigError(
+                f'error: error loading config file "{path}": {section} entry "{name}" has no '
+                f"{key} mapping"
+            )
+        if name in entries:
+            raise KubeconfigError(
+                f'error: error loading config file "{path}": duplicate name "{name}" in {section}'
+            )
+        entries[name] = body
+    return entries
+
+
+_FILE_FIELDS = {
+    "clusters": ("certificate-authority",),
+    "users": ("client-certificate", "client-key", "tokenFile"),
+    "contexts": (),
+}
+
+
+def _resolve_paths(section: str, entry: dict[str, Any], base: Path, path: Path) -> dict[str, Any]:
+    """A copy of ``entry`` with its file references made absolute, and where it came from."""
+    entry = dict(entry)
+    for field in _FILE_FIELDS[section]:
+        value = entry.get(field)
+        if value:
+            entry[field] = str(base / str(value))
+    exec_entry = entry.get("exec")
+    if section == "users" and isinstance(exec_entry, dict):
+        command = str(exec_entry.get("command") or "")
+        if "/" in command and not command.startswith("/"):
+            entry["exec"] = {**exec_entry, "command": str(base / command)}
+    entry["__file__"] = str(path)
+    return entry
+
+
+# -- validation and the result ---------------------------------------------------------------------
+
+
+def _validate(
+    cluster_name: str, cluster: dict[str, Any], user_name: str, user: dict[str, Any]
+) -> list[str]:
+    """kubectl's ``validateClusterInfo`` and ``validateAuthInfo``, same messages and order."""
+    errors: list[str] = []
+    if not cluster.get("server"):
+        errors.append("cluster has no server defined")
+    has_cert = bool(user.get("client-certificate") or user.get("client-certificate-data"))
+    has_key = bool(user.get("client-key") or user.get("client-key-data"))
+    if has_cert or has_key:
+        if user.get("client-certificate") and user.get("client-certificate-data"):
+            errors.append(
+                f"client-cert-data and client-cert are both specified for {user_name}. "
+                "client-cert-data will override."
+            )
+        if user.get("client-key") and user.get("client-key-data"):
+            errors.append(
+                f"client-key-data and client-key are both specified for {user_name}; "
+                "client-key-data will override"
+            )
+        if not has_key:
+            errors.append(
+                f"client-key-data or client-key must be specified for {user_name} to use the "
+                "clientCert authentication method."
+            )
+        if not has_cert:
+            errors.append(
+                f"client-cert-data or client-cert must be specified for {user_name} to use the "
+                "clientCert authentication method."
+            )
+        for field, label in (("client-certificate", "client-cert"), ("client-key", "client-key")):
+            problem = _unreadable(user.get(field))
+            if problem:
+                errors.append(
+                    f"unable to read {label} {user[field]} for {user_name} due to {problem}"
+                )
+    methods = []
+    if user.get("token") or user.get("tokenFile"):
+        methods.append("token")
+    if user.get("username") or user.get("password"):
+        methods.append("basicAuth")
+    if len(methods) > 1:
+        errors.append(
+            f"more than one authentication method found for {user_name}; found "
+            f"[{' '.join(methods)}], only one is allowed"
+        )
+    exec_entry = user.get("exec")
+    if exec_entry is not None:
+        errors += _validate_exec(user_name, user, exec_entry)
+    if not cluster.get("certificate-authority-data"):
+        problem = _unreadable(cluster.get("certificate-authority"))
+        if problem:
+            errors.append(
+                f"unable to read certificate-authority {cluster['certificate-authority']} for "
+                f"{cluster_name} due to {problem}"
+            )
+    return errors
+
+
+def _validate_exec(user_name: str, user: dict[str, Any], exec_entry: Any) -> list[str]:
+    if not isinstance(exec_entry, dict):
+        return [f"exec for {user_name} is not a mapping"]
+    errors = []
+    if user.get("auth-provider"):
+        errors.append(
+            f"authProvider cannot be provided in combination with an exec plugin for {user_name}"
+        )
+    if not exec_entry.get("command"):
+        errors.append(
+            f"command must be specified for {user_name} to use exec authentication plugin"
+        )
+    version = exec_entry.get("apiVersion")
+    if not version:
+        errors.append(
+            f"apiVersion must be specified for {user_name} to use exec authentication plugin"
+        )
+    elif version not in EXEC_API_VERSIONS:
+        errors.append(
+            f'exec plugin: invalid apiVersion "{version}" for {user_name} (kubegate supports '
+            f"{' and '.join(EXEC_API_VERSIONS)})"
+        )
+    for item in exec_entry.get("env") or []:
+        if not isinstance(item, dict) or not item.get("name"):
+            errors.append(
+                f"env variable name must be specified for {user_name} to use exec "
+                "authentication plugin"
+            )
+    return errors
+
+
+def _unreadable(path: Any) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"open {path}: {(exc.strerror or str(exc)).lower()}"
+
+
+def _configuration_error(errors: list[str]) -> str:
+    if len(errors) == 1:
+        return f"Error in configuration: {errors[0]}"
+    return "Error in configuration: \n" + "\n".join(f"* {e}" for e in errors)
+
+
+def _client_config(
+    cluster: dict[str, Any],
+    user: dict[str, Any],
+    namespace: str,
+    context_name: str,
+    cluster_name: str,
+    user_name: str,
+    env: Mapping[str, str],
+) -> ClientConfig:
+    origin = str(cluster.get("__file__", ""))
+    ca_data = _data(cluster, "certificate-authority", origin)
+    client_cert = _data(user, "client-certificate", str(user.get("__file__", "")))
+    client_key = _data(user, "client-key", str(user.get("__file__", "")))
+    insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    token = _str_or_none(user.get("token"))
+    provider = user.get("auth-provider")
+    if provider:
+        token = _auth_provider_token(user_name, provider)
+    written = str(cluster["server"])
+    return ClientConfig(
+        server=_normalise_server(written, bool(ca_data or client_cert or insecure)),
+        ca_data=ca_data,
+        insecure=insecure,
+        tls_server_name=_str_or_none(cluster.get("tls-server-name")),
+        client_cert=client_cert,
+        client_key=client_key,
+        token=token,
+        token_file=_str_or_none(user.get("tokenFile")),
+        username=_str_or_none(user.get("username")),
+        password=_str_or_none(user.get("password")),
+        exec=_exec_config(user.get("exec"), cluster),
+        proxy_url=_str_or_none(cluster.get("proxy-url")),
+        namespace=namespace,
+        context=context_name,
+        cluster_name=cluster_name,
+        user_name=user_name,
+        host_as_written=_rest_config_host(written),
+    )
+
+
+def _data(entry: dict[str, Any], field: str, origin: str) -> bytes | None:
+    """``<field>-data`` (base64, wins) or the contents of the file ``<field>`` names."""
+    inline = entry.get(f"{field}-data")
+    if inline:
+        try:
+            return base64.b64decode(str(inline), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise KubeconfigError(
+                f'error: error loading config file "{origin}": {field}-data is not valid '
+                f"base64: {exc}"
+            ) from exc
+    path = entry.get(field)
+    if path:
+        return Path(path).read_bytes()  # validated readable just before
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _auth_provider_token(user_name: str, provider: Any) -> str:
+    """The legacy auth-provider: only an oidc ``id-token`` is used (as is, never refreshed)."""
+    name = str(provider.get("name", "")) if isinstance(provider, dict) else ""
+    config = provider.get("config") or {} if isinstance(provider, dict) else {}
+    if name == "oidc" and config.get("id-token"):
+        return str(config["id-token"])
+    raise KubeconfigError(
+        f'error: the auth-provider "{name}" of user "{user_name}" is not supported; use an exec '
+        "credential plugin instead (gke-gcloud-auth-plugin for GKE, kubelogin for Azure and "
+        "OIDC)"
+    )
+
+
+def _exec_config(entry: Any, cluster: dict[str, Any]) -> ExecConfig | None:
+    if not entry:
+        return None
+    extension = None
+    for item in cluster.get("extensions") or []:
+        if isinstance(item, dict) and item.get("name") == _EXEC_EXTENSION:
+            extension = item.get("extension")
+    return ExecConfig(
+        command=str(entry["command"]),
+        args=tuple(str(a) for a in entry.get("args") or ()),
+        env=tuple((str(e["name"]), str(e.get("value", ""))) for e in entry.get("env") or ()),
+        api_version=str(entry["apiVersion"]),
+        install_hint=str(entry.get("installHint") or ""),
+        provide_cluster_info=bool(entry.get("provideClusterInfo")),
+        interactive_mode=str(entry.get("interactiveMode") or ""),
+        cluster_config=extension,
+    )
+
+
+def _rest_config_host(written: str) -> str:
+    """client-go keeps the server as written, except that a URL with a path loses its query
+    and fragment (``DirectClientConfig.ClientConfig``); kubectl cluster-info prints this."""
+    scheme, sep, rest = written.partition("://")
+    if not sep:
+        return written
+    authority_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    path = rest[authority_end:].split("?", 1)[0].split("#", 1)[0]
+    if len(path) > 1:
+        return f"{scheme}://{rest[:authority_end]}{path}"
+    return written
+
+
+def _normalise_server(written: str, default_tls: bool) -> str:
+    """The URL requests go to: a missing scheme is https only with TLS material (client-go's
+    ``DefaultServerURL``); no query, fragment or trailing slash."""
+    url = written if "://" in written else ("https://" if default_tls else "http://") + written
+    url = url.split("#", 1)[0].split("?", 1)[0]
+    return url.rstrip("/")
+
+
+def _fallback_config(
+    env: Mapping[str, str], in_cluster_root: Path, namespace: str, empty: bool
+) -> ClientConfig | None:
+    """With no cluster chosen: ``KUBERNETES_MASTER``, or client-go's in-cluster config."""
+    master = env.get("KUBERNETES_MASTER")
+    if master:
+        return _bare_config(master, namespace)
+    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    token_file = in_cluster_root / "token"
+    if not (empty and host and port and token_file.exists()):
+        return None
+    hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    ca_file = in_cluster_root / "ca.crt"
+    ns_file = in_cluster_root / "namespace"
+    if namespace == "default" and ns_file.exists():
+        namespace = ns_file.read_text().strip() or namespace
+    server = f"https://{hostport}"
+    return ClientConfig(
+        server=server,
+        ca_data=ca_file.read_bytes() if ca_file.exists() else None,
+        insecure=False,
+        tls_server_name=None,
+        client_cert=None,
+        client_key=None,
+        token=None,
+        token_file=str(token_file),
+        username=None,
+        password=None,
+        exec=None,
+        proxy_url=None,
+        namespace=namespace,
+        context="",
+        cluster_name="",
+        user_name="",
+        host_as_written=server,
+    )
+
+
+def _bare_config(server: str, namespace: str) -> ClientConfig:
+    return ClientConfig(
+        server=_normalise_server(server, False),
+        ca_data=None,
+        insecure=False,
+        tls_server_name=None,
+        client_cert=None,
+        client_key=None,
+        token=None,
+        token_file=None,
+        username=None,
+        password=None,
+        exec=None,
+        proxy_url=None,
+        namespace=namespace,
+        context="",
+        cluster_name="",
+        user_name="",
+        host_as_written=server,
+    )

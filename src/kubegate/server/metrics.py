@@ -1,0 +1,481 @@
+"""The server's Prometheus metrics: one registry per server, kube's names where they fit.
+
+    apiserver_request_total{verb,group,version,resource,subresource,scope,component,code}
+    apiserver_request_duration_seconds{verb,group,version,resource,subresource,scope,component}
+    apiserver_response_sizes{...the same labels}
+    apiserver_longrunning_requests{...the same labels}       gauge, fed by limits.py
+    apiserver_registered_watchers{group,version,kind}        gauge, fed by watch.py
+    apiserver_current_inflight_requests{request_kind=readOnly|mutating}   read at scrape
+    kubegate_current_long_running_requests                                read at scrape
+    kubegate_rejected_requests_total{limit=readOnly|mutating|longRunning|userRate}
+    authentication_attempts_total{result=success|failure|error}
+    apiserver_authorization_decisions_total{decision=allowed|denied}
+    kubegate_proxy_requests_total{kind=services|pods|nodes,code}
+    kubegate_proxy_request_duration_seconds{kind}
+    kubegate_proxy_bytes_total{kind,direction=request|response}
+    kubegate_proxy_upstream_errors_total{kind=connect|tls|timeout|protocol|reset}
+    kubegate_proxy_upstream_connections{state=idle|active}, ..._opened_total   read at scrape
+    kubegate_proxy_target_requests_total{kind,namespace,name,code}   opt-in, capped
+
+Cardinality (security.md §1.12, CVE-2020-8552: a ``client`` label let anyone grow the
+apiserver's memory without bound). Every label value comes from a fixed set: verbs are
+mapped to kube's reported verbs or "other"; group, version, resource and subresource are
+only those of a resource type the server serves (a request for an unknown one is counted
+with empty values, never with what the client wrote); codes are numbers. Namespaces, names,
+paths, users and user agents are never labels — except proxy targets behind
+``--metrics-proxy-target-labels N``, which records at most N distinct targets and folds the
+rest into ``_other`` (not a valid Kubernetes name, so it cannot collide with one).
+
+Per-request cost: label children are bound once per label tuple and cached in dicts; gauges
+that only a scrape needs (in-flight counts, pool stats) are read at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from kubegate.api.resources import ResourceType, lookup
+from kubegate.core.requestinfo import RequestInfo
+from kubegate.server.respond import base_headers
+
+if TYPE_CHECKING:
+    from kubegate.http.client import PoolStats
+    from kubegate.http.types import Headers, ResponseWriter
+    from kubegate.server.context import RequestContext
+    from kubegate.server.limits import RequestLimiter
+
+# No ``*_created`` series (kube has none): they would double every scrape. Process-wide, and
+# kubegate is the only user of prometheus_client in its process.
+disable_created_metrics()
+
+# The classic text format every Prometheus version reads (what kube-apiserver serves).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+COMPONENT = "apiserver"
+# kube's apiserver_request_duration_seconds buckets (k8s.io/apiserver endpoints/metrics).
+DURATION_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
+DURATION_BUCKETS += (2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
+# kube's apiserver_response_sizes buckets: 1 kB to 1 GB, by tens.
+SIZE_BUCKETS = tuple(1000.0 * 10**n for n in range(7))
+REQUEST_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
+PROXY_KINDS = frozenset({"services", "pods", "nodes"})
+UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "protocol", "reset")
+OTHER_TARGET = "_other"
+MAX_LABEL_VALUE = 253  # a DNS subdomain; a proxy id longer than that is cut
+
+# kube's metrics verbs (endpoints/metrics cleanVerb): the connect-style subresources report
+# CONNECT, a server-side-apply patch APPLY; anything outside the known set is "other".
+_RESOURCE_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "watch": "WATCH",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "deletecollection": "DELETECOLLECTION",
+}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+CONNECT_SUBRESOURCES = frozenset({"proxy", "exec", "attach", "portforward"})
+APPLY_PATCH = "application/apply-patch+yaml"
+
+LabelValues = tuple[str, str, str, str, str, str, str]
+_UNKNOWN_RESOURCE: LabelValues = ("other", "", "", "", "", "", COMPONENT)
+
+
+def scope_of(info: RequestInfo) -> str:
+    """kube's CleanScope: resource, namespace, cluster, or "" for non-resource requests."""
+    if info.name or info.verb == "create":
+        return "resource"
+    if info.namespace:
+        return "namespace"
+    if info.is_resource_request:
+        return "cluster"
+    return ""
+
+
+def request_labels(info: RequestInfo, method: str, content_type: str | None = None) -> LabelValues:
+    """The bounded label values of one request (REQUEST_LABELS order)."""
+    if not info.is_resource_request:
+        verb = method if method in _METHODS else "other"
+        return (verb, "", "", "", "", "", COMPONENT)
+    rt = lookup(info.api_group, info.api_version, info.resource)
+    if rt is None:
+        return _UNKNOWN_RESOURCE
+    sub = info.subresource
+    if sub and not rt.has_subresource(sub):
+        sub = "other"
+    if sub in CONNECT_SUBRESOURCES:
+        verb = "CONNECT"
+    elif info.verb == "patch" and content_type == APPLY_PATCH:
+        verb = "APPLY"
+    else:
+        verb = _RESOURCE_VERBS.get(info.verb, "other")
+    return (verb, rt.group, rt.version, rt.plural, sub, scope_of(info), COMPONENT)
+
+
+def _code(status: int) -> str:
+    return str(status) if status == 0 or 100 <= status <= 599 else "other"
+
+
+class _Series:
+    """The bound children of one label tuple."""
+
+    __slots__ = ("codes", "duration", "labels", "running", "sizes", "total")
+
+    def __init__(self, metrics: APIMetrics, labels: LabelValues) -> None:
+        self.labels = labels
+        self.total = metrics.requests
+        self.duration = metrics.durations.labels(*labels)
+        self.sizes = metrics.sizes.labels(*labels)
+        self.running: Any = None  # apiserver_longrunning_requests, bound when first needed
+        self.codes: dict[int, Any] = {}
+
+    def count(self, status: int) -> None:
+        child = self.codes.get(status)
+        if child is None:
+            child = self.codes[status] = self.total.labels(*self.labels, _code(status))
+        child.inc()
+
+
+class _ProxySeries:
+    __slots__ = ("codes", "duration", "kind", "metrics", "received", "sent")
+
+    def __init__(self, metrics: APIMetrics, kind: str) -> None:
+        self.metrics = metrics
+        self.kind = kind
+        self.duration = metrics.proxy_duration.labels(kind)
+        self.received = metrics.proxy_bytes.labels(kind, "request")  # client -> backend
+        self.sent = metrics.proxy_bytes.labels(kind, "response")  # backend -> client
+        self.codes: dict[int, Any] = {}
+
+    def count(self, status: int) -> None:
+        child = self.codes.get(status)
+        if child is None:
+            child = self.codes[status] = self.metrics.proxy_requests.labels(
+                self.kind, _code(status)
+            )
+        child.inc()
+
+
+class APIMetrics:
+    """The metric objects of one server and the per-request bookkeeping that feeds them."""
+
+    def __init__(self, *, proxy_target_limit: int = 0) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "apiserver_request_total",
+            "Counter of apiserver requests broken out for each verb, group, version, "
+            "resource, scope, component, and HTTP response code.",
+            (*REQUEST_LABELS, "code"),
+            registry=registry,
+        )
+        self.durations = Histogram(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, group, version, "
+            "resource, subresource, scope and component.",
+            REQUEST_LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.sizes = Histogram(
+            "apiserver_response_sizes",
+            "Response size distribution in bytes for each group, version, verb, resource, "
+            "subresource, scope and component.",
+            REQUEST_LABELS,
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.long_running = Gauge(
+            "apiserver_longrunning_requests",
+            "Gauge of all active long-running apiserver requests broken out by verb, group, "
+            "version, resource, scope and component.",
+            REQUEST_LABELS,
+            registry=registry,
+        )
+        self.watchers = Gauge(
+            "apiserver_registered_watchers",
+            "Number of currently registered watchers for a given resource.",
+            ("group", "version", "kind"),
+            registry=registry,
+        )
+        authn = Counter(
+            "authentication_attempts",
+            "Counter of authenticated attempts.",
+            ("result",),
+            registry=registry,
+        )
+        self.authn_success = authn.labels("success")
+        self.authn_failure = authn.labels("failure")  # no credential recognised
+        self.authn_error = authn.labels("error")  # a credential presented and refused
+        authz = Counter(
+            "apiserver_authorization_decisions_total",
+            "Total number of terminal decisions made by the authorizer.",
+            ("decision",),
+            registry=registry,
+        )
+        self.authz_allowed = authz.labels("allowed")
+        self.authz_denied = authz.labels("denied")
+        self.proxy_requests = Counter(
+            "kubegate_proxy_requests_total",
+            "Requests to the services/pods/nodes proxy subresources by target kind and code.",
+            ("kind", "code"),
+            registry=registry,
+        )
+        self.proxy_duration = Histogram(
+            "kubegate_proxy_request_duration_seconds",
+            "Duration of proxied requests (streams and upgraded connections until they end).",
+            ("kind",),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.proxy_bytes = Counter(
+            "kubegate_proxy_bytes_total",
+            "Body bytes through the proxy: request (client to backend), response (back).",
+            ("kind", "direction"),
+            registry=registry,
+        )
+        upstream_errors = Counter(
+            "kubegate_proxy_upstream_errors_total",
+            "Failures talking to proxy backends, by kind (retried attempts included).",
+            ("kind",),
+            registry=registry,
+        )
+        self._upstream_errors = {k: upstream_errors.labels(k) for k in UPSTREAM_ERROR_KINDS}
+        self.proxy_target_limit = proxy_target_limit
+        self.proxy_targets: Counter | None = None
+        self._targets: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        self._target_codes: dict[tuple[tuple[str, str, str], int], Any] = {}
+        if proxy_target_limit > 0:
+            self.proxy_targets = Counter(
+                "kubegate_proxy_target_requests_total",
+                f"Proxied requests per target (the first {proxy_target_limit} targets seen; "
+                f"later ones are counted as {OTHER_TARGET}).",
+                ("kind", "namespace", "name", "code"),
+                registry=registry,
+            )
+        self._series: dict[tuple[str, ...], _Series] = {}
+        self._proxy: dict[str, _ProxySeries] = {}
+        self._watchers: dict[tuple[str, str, str], Any] = {}
+
+    # -- collectors read at scrape time -----------------------------------------------------
+
+    def add_collector(self, collector: Collector) -> None:
+        self.registry.register(collector)
+
+    def watch_pool(self, stats: Callable[[], PoolStats]) -> None:
+        """Expose the upstream pool's connection counts (read when scraped)."""
+        self.add_collector(_PoolCollector(stats))
+
+    def watch_limiter(self, limiter: RequestLimiter) -> None:
+        """Expose the limiter's in-flight counts and rejections (read when scraped)."""
+        self.add_collector(_LimiterCollector(limiter))
+
+    # -- per request --------------------------------------------------------------------------
+
+    def series(self, info: RequestInfo, method: str, content_type: str | None) -> _Series:
+        # Keyed by the bounded label values, never by anything the client wrote.
+        labels = request_labels(info, method, content_type)
+        found = self._series.get(labels)
+        if found is None:
+            found = self._series[labels] = _Series(self, labels)
+        return found
+
+    def long_running_gauge(self, info: RequestInfo, method: str) -> Any:
+        """The bound gauge child counting one long-running request's kind."""
+        series = self.series(info, method, None)
+        if series.running is None:
+            series.running = self.long_running.labels(*series.labels)
+        return series.running
+
+    def watcher_gauge(self, rt: ResourceType) -> Any:
+        key = (rt.group, rt.version, rt.kind)
+        child = self._watchers.get(key)
+        if child is None:
+            child = self._watchers[key] = self.watchers.labels(*key)
+        return child
+
+    def observe(self, ctx: RequestContext, status: int, size: int, seconds: float) -> None:
+        """Count one finished request (every request, rejected ones included)."""
+        request, info = ctx.request, ctx.info
+        series = self.series(
+            info,
+            request.method,
+            request.header("content-type") if info.verb == "patch" else None,
+        )
+        series.count(status)
+        series.duration.observe(seconds)
+        if status != 101:
+            series.sizes.observe(size)
+        if info.subresource == "proxy" and info.resource in PROXY_KINDS:
+            self._observe_proxy(ctx, status, size, seconds)
+
+    def _observe_proxy(self, ctx: RequestContext, status: int, size: int, seconds: float) -> None:
+        request, info = ctx.request, ctx.info
+        kind = info.resource
+        proxy = self._proxy.get(kind)
+        if proxy is None:
+            proxy = self._proxy[kind] = _ProxySeries(self, kind)
+        proxy.count(status)
+        proxy.duration.observe(seconds)
+        state = request.state
+        received = getattr(request.body, "received", 0)
+        tunnelled = state.get("proxy_tunnel_bytes")
+        if tunnelled is not None:  # (client -> backend, backend -> client) of an upgrade
+            received += tunnelled[0]
+            size += tunnelled[1]
+        if received:
+            proxy.received.inc(received)
+        if size:
+            proxy.sent.inc(size)
+        for error_kind in state.get("proxy_upstream_errors", ()):
+            counter = self._upstream_errors.get(error_kind)
+            if counter is not None:
+                counter.inc()
+        if (
+            self.proxy_targets is not None
+            and ctx.audit_annotations.get("authorization.k8s.io/decision") == "allow"
+        ):
+            self._count_target(kind, info.namespace, info.name, status)
+
+    def _count_target(self, kind: str, namespace: str, name: str, status: int) -> None:
+        assert self.proxy_targets is not None
+        key = (kind, namespace, name)
+        labels = self._targets.get(key)
+        if labels is None:
+            if len(self._targets) < self.proxy_target_limit:
+                labels = (kind, namespace[:MAX_LABEL_VALUE], name[:MAX_LABEL_VALUE])
+                self._targets[key] = labels
+            else:
+                labels = (kind, OTHER_TARGET, OTHER_TARGET)  # not remembered: stays bounded
+        child = self._target_codes.get((labels, status))
+        if child is None:
+            child = self._target_codes[(labels, status)] = self.proxy_targets.labels(
+                *labels, _code(status)
+            )
+        child.inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _PoolCollector(Collector):
+    def __init__(self, stats: Callable[[], PoolStats]) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Any]:
+        return []  # unchecked collector: created fresh on every scrape
+
+    def collect(self) -> Iterator[Any]:
+        stats = self._stats()
+        conns = GaugeMetricFamily(
+            "kubegate_proxy_upstream_connections",
+            "Open connections to proxy backends: idle in the keep-alive pool or active.",
+            labels=("state",),
+        )
+        conns.add_metric(("idle",), stats.idle)
+        conns.add_metric(("active",), stats.active)
+        yield conns
+        yield CounterMetricFamily(
+            "kubegate_proxy_upstream_connections_opened",
+            "Connections ever opened to proxy backends.",
+            value=stats.opened,
+        )
+
+
+class _LimiterCollector(Collector):
+    def __init__(self, limiter: RequestLimiter) -> None:
+        self._limiter = limiter
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from kubegate.server.limits import RequestKind
+
+        inflight = self._limiter.inflight
+        current = GaugeMetricFamily(
+            "apiserver_current_inflight_requests",
+            "Maximal number of currently used inflight request limit of this apiserver per "
+            "request kind (system:masters, exempt, not counted).",
+            labels=("request_kind",),
+        )
+        current.add_metric(("readOnly",), inflight[RequestKind.READ_ONLY])
+        current.add_metric(("mutating",), inflight[RequestKind.MUTATING])
+        yield current
+        long_running = GaugeMetricFamily(
+            "kubegate_current_long_running_requests",
+            "Long-running requests (watches, proxy and other connect subresources) counted "
+            "against --max-long-running-requests.",
+            value=inflight[RequestKind.LONG_RUNNING],
+        )
+        yield long_running
+        rejected = CounterMetricFamily(
+            "kubegate_rejected_requests",
+            "Requests answered 429 by a limit: an in-flight cap by request kind, or userRate.",
+            labels=("limit",),
+        )
+        for limit, count in self._limiter.rejected.items():
+            rejected.add_metric((limit,), count)
+        yield rejected
+
+
+class CountingResponse:
+    """A ResponseWriter that counts the body bytes handed to it (for sizes and the access
+    log); everything else passes through."""
+
+    __slots__ = ("bytes", "inner")
+
+    def __init__(self, inner: ResponseWriter) -> None:
+        self.inner = inner
+        self.bytes = 0
+
+    @property
+    def started(self) -> bool:
+        return self.inner.started
+
+    @property
+    def status(self) -> int:
+        return self.inner.status
+
+    async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        self.bytes += len(body)
+        await self.inner.send(status, headers, body)
+
+    async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
+        await self.inner.start(status, headers, length=length)
+
+    async def write(self, data: bytes) -> None:
+        self.bytes += len(data)
+        await self.inner.write(data)
+
+    async def end(self) -> None:
+        await self.inner.end()
+
+    def client_gone(self) -> Any:
+        return self.inner.client_gone()
+
+    async def detach(self) -> Any:
+        return await self.inner.detach()
+
+
+async def serve_metrics(ctx: RequestContext, metrics: APIMetrics) -> None:
+    """``GET /metrics``: the registry in Prometheus text format (authorized by the caller
+    like any non-resource URL)."""
+    headers = [
+        *base_headers(ctx.audit_id),
+        ("content-type", CONTENT_TYPE),
+        ("x-content-type-options", "nosniff"),
+    ]
+    await ctx.response.send(200, headers, metrics.exposition())
