@@ -93,9 +93,7 @@ def _drain(stream, sink: list[str]) -> threading.Thread:  # type: ignore[no-unty
 
 def _start(cmd: list[str], timeout: float) -> LocalProxyProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     stderr: list[str] = []
     err_thread = _drain(proc.stderr, stderr)
@@ -124,7 +122,11 @@ def _start(cmd: list[str], timeout: float) -> LocalProxyProcess:
 
 def start_kubegate_proxy(kubeconfig: str, *args: str, timeout: float = 30) -> LocalProxyProcess:
     """``kubegate proxy --kubeconfig K -p 0 ARGS`` (``-p`` left out when ARGS choose)."""
-    port = [] if any(a in ("-p", "--port", "--local-port", "-u", "--unix-socket") for a in args) else ["-p", "0"]
+    port = (
+        []
+        if any(a in ("-p", "--port", "--local-port", "-u", "--unix-socket") for a in args)
+        else ["-p", "0"]
+    )
     cmd = [sys.executable, "-m", "kubegate.cli.main", "proxy", "--kubeconfig", kubeconfig]
     return _start([*cmd, *port, *args], timeout)
 

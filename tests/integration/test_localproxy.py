@@ -83,7 +83,10 @@ async def test_large_chunked_upload_streams_through(proxy: LocalProxyProcess) ->
     digest = hashlib.sha256()
     async with await proxy.open() as conn:
         head = request_bytes(
-            "POST", f"{DEMO}/echo/proxy/upload", proxy.host_header, [("Transfer-Encoding", "chunked")]
+            "POST",
+            f"{DEMO}/echo/proxy/upload",
+            proxy.host_header,
+            [("Transfer-Encoding", "chunked")],
         )
         await conn.send(head)
         for _ in range(32):
@@ -115,7 +118,7 @@ async def test_sse_events_arrive_one_by_one(proxy: LocalProxyProcess) -> None:
         )
         head = await conn.read_head()
         assert head.status == 200
-        assert head.header("content-type", ).startswith("text/event-stream")
+        assert head.header("content-type").startswith("text/event-stream")
         arrivals: list[tuple[float, bytes]] = []
         async with asyncio.timeout(20):
             async for piece in conn.iter_body(head):
@@ -137,7 +140,12 @@ async def test_sse_events_arrive_one_by_one(proxy: LocalProxyProcess) -> None:
         (
             "GET",
             "/api/v1/namespaces/default/pods/p/exec?command=sh",
-            [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="), ("Sec-WebSocket-Version", "13")],
+            [
+                ("Connection", "Upgrade"),
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="),
+                ("Sec-WebSocket-Version", "13"),
+            ],
         ),
     ],
 )
@@ -146,16 +154,35 @@ async def test_exec_and_attach_are_forbidden(
 ) -> None:
     """kubectl's default reject-paths answer 403 Forbidden, however the path is spelt."""
     response = await proxy.request(method, target, headers, b"" if method == "POST" else None)
-    assert (response.status, response.body, response.header("content-type")) == (403, FORBIDDEN, TEXT)
+    assert (response.status, response.body, response.header("content-type")) == (
+        403,
+        FORBIDDEN,
+        TEXT,
+    )
 
 
-async def test_unclean_exec_path_is_redirected_to_a_forbidden_one(proxy: LocalProxyProcess) -> None:
-    """``//api/…/exec`` is redirected (307, as Go's mux) to the clean path, which is 403."""
-    response = await proxy.request("GET", "//api/v1/namespaces/default/pods/p/exec")
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//api/v1/namespaces/default/pods/p/exec",
+        "/api//v1/namespaces/default/pods/p/exec",
+        "/api/v1/namespaces/default/pods/p/./exec",
+        "/api/v1/namespaces/default/pods/q/../p/attach",
+    ],
+)
+async def test_unclean_exec_paths_are_forbidden_not_redirected(
+    proxy: LocalProxyProcess, target: str
+) -> None:
+    """An unclean path whose clean form is filtered is 403 at once (kubectl redirects first)."""
+    response = await proxy.request("GET", target)
+    assert (response.status, response.body) == (403, FORBIDDEN)
+
+
+async def test_unclean_paths_are_redirected_like_gos_mux(proxy: LocalProxyProcess) -> None:
+    """Other unclean paths get Go's 307 to the clean path, query kept."""
+    response = await proxy.request("GET", "//api/v1/./namespaces?limit=1")
     assert response.status == 307
-    location = response.header("location")
-    assert location == "/api/v1/namespaces/default/pods/p/exec"
-    assert (await proxy.request("GET", location)).status == 403
+    assert response.header("location") == "/api/v1/namespaces?limit=1"
 
 
 async def test_pod_named_like_exec_is_reachable(proxy: LocalProxyProcess) -> None:
@@ -182,7 +209,11 @@ async def test_pod_named_like_exec_is_reachable(proxy: LocalProxyProcess) -> Non
 async def test_non_accepted_hosts_are_forbidden(proxy: LocalProxyProcess, host: str) -> None:
     """Host headers outside --accept-hosts get kubectl's 403."""
     response = await proxy.request("GET", "/version", host=host)
-    assert (response.status, response.body, response.header("content-type")) == (403, FORBIDDEN, TEXT)
+    assert (response.status, response.body, response.header("content-type")) == (
+        403,
+        FORBIDDEN,
+        TEXT,
+    )
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]:8001"])
@@ -206,7 +237,10 @@ async def test_cross_site_requests_are_refused(
 ) -> None:
     """A cross-site POST with an accepted Host (classic CSRF) is refused before the API."""
     response = await proxy.request(
-        "POST", "/api/v1/namespaces/default/configmaps", [("Content-Type", "application/json"), *headers], b"{}"
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        [("Content-Type", "application/json"), *headers],
+        b"{}",
     )
     assert response.status == 403
     assert response.body.startswith(b"Forbidden: ")
@@ -229,11 +263,31 @@ async def test_www_serves_static_files(kg: ServerProcess, tmp_path: Path) -> Non
         assert (index.status, index.body) == (200, b"<h1>hi</h1>")
         assert index.header("content-type") == "text/html; charset=utf-8"
         data = await running.request("GET", "/static/data.json")
-        assert (data.status, data.body, data.header("content-type")) == (200, b'{"a": 1}', "application/json")
+        assert (data.status, data.body, data.header("content-type")) == (
+            200,
+            b'{"a": 1}',
+            "application/json",
+        )
         missing = await running.request("GET", "/static/nope")
         assert (missing.status, missing.body) == (404, b"404 page not found\n")
         assert (await running.request("GET", "/static")).header("location") == "/static/"
         assert (await running.request("GET", "/version")).status == 200
+    finally:
+        assert running.stop() == 0
+
+
+async def test_www_never_leaves_its_directory(kg: ServerProcess, tmp_path: Path) -> None:
+    """A symbolic link out of --www is not followed; dot segments are cleaned away first."""
+    site, secret = tmp_path / "site", tmp_path / "secret.txt"
+    site.mkdir()
+    secret.write_text("top secret")
+    (site / "link.txt").symlink_to(secret)
+    running = start_kubegate_proxy(kg.kubeconfig, "--www", str(site))
+    try:
+        linked = await running.request("GET", "/static/link.txt")
+        assert linked.status == 404 and b"secret" not in linked.body
+        climbed = await running.request("GET", "/static/../secret.txt")
+        assert (climbed.status, climbed.header("location")) == (307, "/secret.txt")
     finally:
         assert running.stop() == 0
 
@@ -250,20 +304,25 @@ async def test_unix_socket_is_private_and_serves(kg: ServerProcess, tmp_path: Pa
         assert response.status == 200 and "gitVersion" in response.json()
     finally:
         assert running.stop() == 0
-    assert not os.path.exists(path)
+    assert not await asyncio.to_thread(os.path.exists, path)
 
 
 async def test_service_mode_serves_the_webapp_at_root(kg: ServerProcess) -> None:
     """--service NS/NAME serves the service at /, its API and WebSocket included."""
-    running = start_kubegate_proxy(kg.kubeconfig, "--service", "kube-system/webapp", "--local-port", "0")
+    running = start_kubegate_proxy(
+        kg.kubeconfig, "--service", "kube-system/webapp", "--local-port", "0"
+    )
     try:
         page = await running.request("GET", "/")
-        assert page.status == 200 and page.header("content-type", ).startswith("text/html")
+        assert page.status == 200 and page.header("content-type").startswith("text/html")
         direct = await running.request("GET", f"{DEMO}/webapp/proxy/")
         assert page.body == direct.body
         items = await running.request("GET", "/api/items")
         assert items.status == 200 and isinstance(items.json(), dict | list)
-        async with asyncio.timeout(20), websockets.connect(f"ws://localhost:{running.port}/ws") as ws:
+        async with (
+            asyncio.timeout(20),
+            websockets.connect(f"ws://localhost:{running.port}/ws") as ws,
+        ):
             assert json.loads(await ws.recv())["type"] == "greeting"
     finally:
         assert running.stop() == 0
@@ -276,14 +335,33 @@ async def test_generated_token_is_required_and_never_forwarded(kg: ServerProcess
         token = running.token
         assert token and running.stdout[0] == f"Proxy token: {token}"
         denied = await running.request("GET", "/version")
-        assert denied.status == 401 and denied.header("www-authenticate", ).startswith("Bearer")
+        assert denied.status == 401 and denied.header("www-authenticate").startswith("Bearer")
         wrong = await running.request("GET", "/version", [("Authorization", "Bearer nope")])
         assert wrong.status == 401
         # If the token reached kubegate as a bearer token it would be refused (401 there).
-        as_bearer = await running.request("GET", "/api/v1/namespaces", [("Authorization", f"Bearer {token}")])
+        as_bearer = await running.request(
+            "GET", "/api/v1/namespaces", [("Authorization", f"Bearer {token}")]
+        )
         assert as_bearer.status == 200, as_bearer
-        as_header = await running.request("GET", "/api/v1/namespaces", [("X-Kubegate-Proxy-Token", token)])
+        as_header = await running.request(
+            "GET", "/api/v1/namespaces", [("X-Kubegate-Proxy-Token", token)]
+        )
         assert as_header.status == 200, as_header
+    finally:
+        assert running.stop() == 0
+
+
+async def test_token_file_is_required(kg: ServerProcess, tmp_path: Path) -> None:
+    """--token-file: the token in the file (trailing newline ignored) must be presented."""
+    token_file = tmp_path / "token"
+    token_file.write_text("file-token-123\n")
+    running = start_kubegate_proxy(kg.kubeconfig, "--token-file", str(token_file))
+    try:
+        assert (await running.request("GET", "/version")).status == 401
+        ok = await running.request(
+            "GET", "/version", [("X-Kubegate-Proxy-Token", "file-token-123")]
+        )
+        assert ok.status == 200
     finally:
         assert running.stop() == 0
 

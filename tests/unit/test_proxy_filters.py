@@ -121,7 +121,9 @@ def test_clean_paths_are_not_redirected(raw_path: str) -> None:
     assert inspect_path(raw_path).redirect is None
 
 
-@pytest.mark.parametrize("raw_path", ["/api/%zz", "/api/%4", "/api/100%", "/a%0Ab", "/a%00", "/a\x01"])
+@pytest.mark.parametrize(
+    "raw_path", ["/api/%zz", "/api/%4", "/api/100%", "/a%0Ab", "/a%00", "/a\x01"]
+)
 def test_undecodable_paths_are_refused(raw_path: str) -> None:
     """Malformed escapes and control characters are 400, never matched."""
     with pytest.raises(InvalidPath):
@@ -130,7 +132,14 @@ def test_undecodable_paths_are_refused(raw_path: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("", "/"), ("a/b", "/a/b"), ("/a/../../b", "/b"), ("/a/b/", "/a/b/"), ("/../", "/"), ("/.", "/")],
+    [
+        ("", "/"),
+        ("a/b", "/a/b"),
+        ("/a/../../b", "/b"),
+        ("/a/b/", "/a/b/"),
+        ("/../", "/"),
+        ("/.", "/"),
+    ],
 )
 def test_go_clean_path(path: str, expected: str) -> None:
     """Go's cleanPath: path.Clean, a leading slash, the trailing slash kept."""
@@ -211,4 +220,6 @@ def test_strip_api_prefix(path: str, prefix: str, expected: str | None) -> None:
 
 def test_redirect_body_is_gos() -> None:
     """Go's http.Redirect body, HTML-escaped."""
-    assert redirect_body('/a?b=1&c="') == b'<a href="/a?b=1&amp;c=&#34;">Temporary Redirect</a>.\n\n'
+    assert (
+        redirect_body('/a?b=1&c="') == b'<a href="/a?b=1&amp;c=&#34;">Temporary Redirect</a>.\n\n'
+    )

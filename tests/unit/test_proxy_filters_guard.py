@@ -87,7 +87,13 @@ def test_sec_fetch_site(site: str | None, refused: bool) -> None:
         ("POST", "attacker.example:8001", False, WIDE_OPEN, True),  # state-changing
         ("DELETE", "attacker.example:8001", False, WIDE_OPEN, True),
         ("GET", "attacker.example:8001", True, WIDE_OPEN, True),  # an upgrade
-        ("GET", "attacker.example:8001", False, WIDE_OPEN, False),  # reads: kubectl's filter decides
+        (
+            "GET",
+            "attacker.example:8001",
+            False,
+            WIDE_OPEN,
+            False,
+        ),  # reads: kubectl's filter decides
         # Names that cannot be rebound:
         ("POST", "localhost:8001", False, WIDE_OPEN, False),
         ("POST", "app.localhost:8001", False, WIDE_OPEN, False),  # RFC 6761

@@ -33,8 +33,20 @@ def test_parse_service_target(text: str, namespace: str, service_id: str) -> Non
 
 @pytest.mark.parametrize(
     "text",
-    ["webapp", "/webapp", "ns/", "ns/a/b", "NS/web", "ns/Web", "ns/1web", "ns/web:0",
-     "ns/web:99999", "ns/web:bad_name", "ns/ftp:web:80", "ns/a:b:c:d"],
+    [
+        "webapp",
+        "/webapp",
+        "ns/",
+        "ns/a/b",
+        "NS/web",
+        "ns/Web",
+        "ns/1web",
+        "ns/web:0",
+        "ns/web:99999",
+        "ns/web:bad_name",
+        "ns/ftp:web:80",
+        "ns/a:b:c:d",
+    ],
 )
 def test_parse_service_target_refuses(text: str) -> None:
     """Malformed targets are usage errors naming the flag."""
@@ -67,7 +79,11 @@ def test_upstream_path(raw_path: str, expected: str) -> None:
         ("location", PREFIX + "?next=1", "/?next=1"),
         ("content-location", PREFIX + "/doc", "/doc"),
         ("location", "https://127.0.0.1:6443" + PREFIX + "/x?y", "/x?y"),  # the API server's URL
-        ("location", "https://other.example" + PREFIX + "/x", "https://other.example" + PREFIX + "/x"),
+        (
+            "location",
+            "https://other.example" + PREFIX + "/x",
+            "https://other.example" + PREFIX + "/x",
+        ),
         ("location", "/elsewhere", "/elsewhere"),
         ("location", "relative/path", "relative/path"),
         ("location", "//evil.example" + PREFIX, "//evil.example" + PREFIX),

@@ -58,7 +58,9 @@ def parse_go_duration(text: str) -> float:
         return 0.0
     parts = _DURATION.split(text)
     if len(parts) < 3 or any(parts[0::2]):
-        raise ValueError(f'invalid argument "{text}" for "--keepalive" flag: time: invalid duration "{text}"')
+        raise ValueError(
+            f'invalid argument "{text}" for "--keepalive" flag: time: invalid duration "{text}"'
+        )
     total = 0.0
     for part in parts[1::2]:
         number = re.match(r"[0-9.]+", part)
@@ -81,40 +83,90 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-p", "--port", type=int, default=DEFAULT_PORT,
-                   help="the port on which to run the proxy; 0 picks a random port (default 8001)")
-    p.add_argument("--address", default="127.0.0.1",
-                   help="the IP address on which to serve (default 127.0.0.1)")
-    p.add_argument("-u", "--unix-socket", default="",
-                   help="Unix socket on which to run the proxy (mode 0600)")
-    p.add_argument("--accept-hosts", default=DEFAULT_ACCEPT_HOSTS,
-                   help=f"regular expressions for hosts to accept (default {DEFAULT_ACCEPT_HOSTS})")
-    p.add_argument("--accept-paths", default=DEFAULT_ACCEPT_PATHS,
-                   help=f"regular expressions for paths to accept (default {DEFAULT_ACCEPT_PATHS})")
-    p.add_argument("--reject-paths", default=DEFAULT_REJECT_PATHS,
-                   help=f"regular expressions for paths to reject (default {DEFAULT_REJECT_PATHS})")
-    p.add_argument("--reject-methods", default=DEFAULT_REJECT_METHODS,
-                   help=f"regular expressions for HTTP methods to reject (default {DEFAULT_REJECT_METHODS})")
-    p.add_argument("--api-prefix", default="/", help="prefix to serve the proxied API under (default /)")
+    p.add_argument(
+        "-p",
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="the port on which to run the proxy; 0 picks a random port (default 8001)",
+    )
+    p.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="the IP address on which to serve (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "-u", "--unix-socket", default="", help="Unix socket on which to run the proxy (mode 0600)"
+    )
+    p.add_argument(
+        "--accept-hosts",
+        default=DEFAULT_ACCEPT_HOSTS,
+        help=f"regular expressions for hosts to accept (default {DEFAULT_ACCEPT_HOSTS})",
+    )
+    p.add_argument(
+        "--accept-paths",
+        default=DEFAULT_ACCEPT_PATHS,
+        help=f"regular expressions for paths to accept (default {DEFAULT_ACCEPT_PATHS})",
+    )
+    p.add_argument(
+        "--reject-paths",
+        default=DEFAULT_REJECT_PATHS,
+        help=f"regular expressions for paths to reject (default {DEFAULT_REJECT_PATHS})",
+    )
+    p.add_argument(
+        "--reject-methods",
+        default=DEFAULT_REJECT_METHODS,
+        help=f"regular expressions for HTTP methods to reject (default {DEFAULT_REJECT_METHODS})",
+    )
+    p.add_argument(
+        "--api-prefix", default="/", help="prefix to serve the proxied API under (default /)"
+    )
     p.add_argument("-w", "--www", default="", help="also serve static files from this directory")
-    p.add_argument("-P", "--www-prefix", default="/static/",
-                   help="prefix to serve static files under, with --www (default /static/)")
-    p.add_argument("--disable-filter", action="store_true",
-                   help="disable the request filter (dangerous: open to XSRF when the port is reachable)")
-    p.add_argument("--keepalive", default="0",
-                   help="TCP keep-alive period of upgraded connections, e.g. 30s (default 0: 15s)")
-    p.add_argument("--append-server-path", action="store_true",
-                   help="prefix each request with the path of the kubeconfig's server URL")
+    p.add_argument(
+        "-P",
+        "--www-prefix",
+        default="/static/",
+        help="prefix to serve static files under, with --www (default /static/)",
+    )
+    p.add_argument(
+        "--disable-filter",
+        action="store_true",
+        help="disable the request filter (dangerous: open to XSRF when the port is reachable)",
+    )
+    p.add_argument(
+        "--keepalive",
+        default="0",
+        help="TCP keep-alive period of upgraded connections, e.g. 30s (default 0: 15s)",
+    )
+    p.add_argument(
+        "--append-server-path",
+        action="store_true",
+        help="prefix each request with the path of the kubeconfig's server URL",
+    )
     extra = p.add_argument_group("kubegate additions")
-    extra.add_argument("--token-file", metavar="PATH", default=None,
-                       help="callers must present the token in this file (Authorization: Bearer "
-                            "or X-Kubegate-Proxy-Token); with --generate-token it is written there")
-    extra.add_argument("--generate-token", action="store_true",
-                       help="require a random token, printed on start")
-    extra.add_argument("--service", metavar="NS/NAME[:PORT]", default=None,
-                       help="serve this Service at the root / of the local port")
-    extra.add_argument("--local-port", type=int, dest="port", default=argparse.SUPPRESS,
-                       help="the local port (same as --port), for --service")
+    extra.add_argument(
+        "--token-file",
+        metavar="PATH",
+        default=None,
+        help="callers must present the token in this file (Authorization: Bearer "
+        "or X-Kubegate-Proxy-Token); with --generate-token it is written there",
+    )
+    extra.add_argument(
+        "--generate-token", action="store_true", help="require a random token, printed on start"
+    )
+    extra.add_argument(
+        "--service",
+        metavar="NS/NAME[:PORT]",
+        default=None,
+        help="serve this Service at the root / of the local port",
+    )
+    extra.add_argument(
+        "--local-port",
+        type=int,
+        dest="port",
+        default=argparse.SUPPRESS,
+        help="the local port (same as --port), for --service",
+    )
     extra.add_argument("-v", "--verbose", action="store_true", help="log each refusal and error")
     add_kubeconfig_flags(p.add_argument_group("kubeconfig"))
     p.set_defaults(run=run)
@@ -142,8 +194,11 @@ def _token(args: argparse.Namespace, out: TextIO) -> str | None:
     return None
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     from kubegate.client.localproxy import LocalProxySettings
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -155,11 +210,15 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         return 2
     try:
         keepalive = parse_go_duration(args.keepalive)
-        filters = None if args.disable_filter else FilterRules.from_flags(
-            accept_hosts=args.accept_hosts,
-            accept_paths=args.accept_paths,
-            reject_paths=args.reject_paths,
-            reject_methods=args.reject_methods,
+        filters = (
+            None
+            if args.disable_filter
+            else FilterRules.from_flags(
+                accept_hosts=args.accept_hosts,
+                accept_paths=args.accept_paths,
+                reject_paths=args.reject_paths,
+                reject_methods=args.reject_methods,
+            )
         )
         service = parse_service_target(args.service) if args.service else None
     except (ValueError, PatternError) as exc:
@@ -184,15 +243,24 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     if www is not None and not www.is_dir():
         print(f"warning: failed to open static directory {args.www}: not a directory", file=err)
     if args.disable_filter and not args.unix_socket:
-        print("warning: Request filter disabled, your proxy is vulnerable to XSRF attacks, "
-              "please be cautious", file=err)
+        print(
+            "warning: Request filter disabled, your proxy is vulnerable to XSRF attacks, "
+            "please be cautious",
+            file=err,
+        )
     elif not args.disable_filter and (not args.reject_paths or not args.reject_methods):
-        print("warning: Request filter has been relaxed, your proxy may be vulnerable to "
-              "attacks, please be cautious", file=err)
+        print(
+            "warning: Request filter has been relaxed, your proxy may be vulnerable to "
+            "attacks, please be cautious",
+            file=err,
+        )
     server_path = urlsplit(config.server).path
     if server_path not in ("", "/") and not args.append_server_path:
-        print(f"warning: Your kube context contains a server path {server_path}, use "
-              "--append-server-path to automatically append the path to each request", file=err)
+        print(
+            f"warning: Your kube context contains a server path {server_path}, use "
+            "--append-server-path to automatically append the path to each request",
+            file=err,
+        )
     settings = LocalProxySettings(
         address=args.address,
         port=args.port,
@@ -207,9 +275,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         service=service,
     )
     if not settings.local_only:
-        print(f"warning: serving on {args.address}, which is not a loopback address: anyone who "
-              "can reach this port acts with your kubeconfig's credentials "
-              "(consider --generate-token)", file=err)
+        print(
+            f"warning: serving on {args.address}, which is not a loopback address: anyone who "
+            "can reach this port acts with your kubeconfig's credentials "
+            "(consider --generate-token)",
+            file=err,
+        )
     import uvloop
 
     try:
@@ -231,8 +302,8 @@ async def _serve(settings, config, out: TextIO) -> None:  # type: ignore[no-unty
 
     def ready(address: str) -> None:
         print(f"Starting to serve on {address}", file=out, flush=True)
-        if settings.service is not None:
-            print(f"Serving service {settings.service} at http://{address}/", file=sys.stderr)
+        if settings.service is not None and not address.startswith("/"):
+            print(f"Serving service {settings.service} at http://{address}/", file=out, flush=True)
 
     await run_local_proxy(
         settings,

@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from kubegate.client.kubeconfig_validation import EXEC_API_VERSIONS, validate
+
 __all__ = [
     "IN_CLUSTER_ROOT",
     "ClientConfig",
@@ -42,7 +44,6 @@ __all__ = [
 ]
 
 IN_CLUSTER_ROOT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 _EXEC_EXTENSION = "client.authentication.k8s.io/exec"  # cluster extension handed to plugins
 _EMPTY_CONFIG = (
     "error: no configuration has been provided, try setting KUBERNETES_MASTER environment variable"
@@ -142,7 +143,7 @@ def load_client_config(
         )
     cluster_entry = merged.clusters[cluster_name]
     user_entry = merged.users.get(user_name, {})  # an unknown user is anonymous, as in kubectl
-    errors = _validate(cluster_name, cluster_entry, user_name, user_entry)
+    errors = validate(cluster_name, cluster_entry, user_name, user_entry)
     if errors:
         raise KubeconfigError(_configuration_error(errors))
     return _client_config(cluster_entry, user_entry, ns, context_name, cluster_name, user_name, env)
@@ -277,107 +278,7 @@ def _resolve_paths(section: str, entry: dict[str, Any], base: Path, path: Path) 
     return entry
 
 
-# -- validation and the result ---------------------------------------------------------------------
-
-
-def _validate(
-    cluster_name: str, cluster: dict[str, Any], user_name: str, user: dict[str, Any]
-) -> list[str]:
-    """kubectl's ``validateClusterInfo`` and ``validateAuthInfo``, same messages and order."""
-    errors: list[str] = []
-    if not cluster.get("server"):
-        errors.append("cluster has no server defined")
-    has_cert = bool(user.get("client-certificate") or user.get("client-certificate-data"))
-    has_key = bool(user.get("client-key") or user.get("client-key-data"))
-    if has_cert or has_key:
-        if user.get("client-certificate") and user.get("client-certificate-data"):
-            errors.append(
-                f"client-cert-data and client-cert are both specified for {user_name}. "
-                "client-cert-data will override."
-            )
-        if user.get("client-key") and user.get("client-key-data"):
-            errors.append(
-                f"client-key-data and client-key are both specified for {user_name}; "
-                "client-key-data will override"
-            )
-        if not has_key:
-            errors.append(
-                f"client-key-data or client-key must be specified for {user_name} to use the "
-                "clientCert authentication method."
-            )
-        if not has_cert:
-            errors.append(
-                f"client-cert-data or client-cert must be specified for {user_name} to use the "
-                "clientCert authentication method."
-            )
-        for field, label in (("client-certificate", "client-cert"), ("client-key", "client-key")):
-            problem = _unreadable(user.get(field))
-            if problem:
-                errors.append(
-                    f"unable to read {label} {user[field]} for {user_name} due to {problem}"
-                )
-    methods = []
-    if user.get("token") or user.get("tokenFile"):
-        methods.append("token")
-    if user.get("username") or user.get("password"):
-        methods.append("basicAuth")
-    if len(methods) > 1:
-        errors.append(
-            f"more than one authentication method found for {user_name}; found "
-            f"[{' '.join(methods)}], only one is allowed"
-        )
-    exec_entry = user.get("exec")
-    if exec_entry is not None:
-        errors += _validate_exec(user_name, user, exec_entry)
-    if not cluster.get("certificate-authority-data"):
-        problem = _unreadable(cluster.get("certificate-authority"))
-        if problem:
-            errors.append(
-                f"unable to read certificate-authority {cluster['certificate-authority']} for "
-                f"{cluster_name} due to {problem}"
-            )
-    return errors
-
-
-def _validate_exec(user_name: str, user: dict[str, Any], exec_entry: Any) -> list[str]:
-    if not isinstance(exec_entry, dict):
-        return [f"exec for {user_name} is not a mapping"]
-    errors = []
-    if user.get("auth-provider"):
-        errors.append(
-            f"authProvider cannot be provided in combination with an exec plugin for {user_name}"
-        )
-    if not exec_entry.get("command"):
-        errors.append(
-            f"command must be specified for {user_name} to use exec authentication plugin"
-        )
-    version = exec_entry.get("apiVersion")
-    if not version:
-        errors.append(
-            f"apiVersion must be specified for {user_name} to use exec authentication plugin"
-        )
-    elif version not in EXEC_API_VERSIONS:
-        errors.append(
-            f'exec plugin: invalid apiVersion "{version}" for {user_name} (kubegate supports '
-            f"{' and '.join(EXEC_API_VERSIONS)})"
-        )
-    for item in exec_entry.get("env") or []:
-        if not isinstance(item, dict) or not item.get("name"):
-            errors.append(
-                f"env variable name must be specified for {user_name} to use exec "
-                "authentication plugin"
-            )
-    return errors
-
-
-def _unreadable(path: Any) -> str | None:
-    if not path:
-        return None
-    try:
-        with open(path, "rb"):
-            return None
-    except OSError as exc:
-        return f"open {path}: {(exc.strerror or str(exc)).lower()}"
+# -- the result ---------------------------------------------------------------------
 
 
 def _configuration_error(errors: list[str]) -> str:
@@ -516,38 +417,27 @@ def _fallback_config(
     ns_file = in_cluster_root / "namespace"
     if namespace == "default" and ns_file.exists():
         namespace = ns_file.read_text().strip() or namespace
-    server = f"https://{hostport}"
-    return ClientConfig(
-        server=server,
+    return _bare_config(
+        f"https://{hostport}",
+        namespace,
         ca_data=ca_file.read_bytes() if ca_file.exists() else None,
-        insecure=False,
-        tls_server_name=None,
-        client_cert=None,
-        client_key=None,
-        token=None,
         token_file=str(token_file),
-        username=None,
-        password=None,
-        exec=None,
-        proxy_url=None,
-        namespace=namespace,
-        context="",
-        cluster_name="",
-        user_name="",
-        host_as_written=server,
     )
 
 
-def _bare_config(server: str, namespace: str) -> ClientConfig:
+def _bare_config(
+    server: str, namespace: str, *, ca_data: bytes | None = None, token_file: str | None = None
+) -> ClientConfig:
+    """A configuration that no kubeconfig cluster describes (KUBERNETES_MASTER, in-cluster)."""
     return ClientConfig(
         server=_normalise_server(server, False),
-        ca_data=None,
+        ca_data=ca_data,
         insecure=False,
         tls_server_name=None,
         client_cert=None,
         client_key=None,
         token=None,
-        token_file=None,
+        token_file=token_file,
         username=None,
         password=None,
         exec=None,

@@ -20,10 +20,11 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import urlsplit
@@ -81,6 +82,7 @@ _SMALL_BODY: Final = 64 * 1024  # request bodies up to this are read whole (then
 _TUNNEL_IDLE: Final = (
     24 * 3600.0
 )  # an exec session may idle for long; TCP keep-alive finds the dead
+_VERDICT_CACHE: Final = 4096  # filter decisions remembered (the table is simply reset when full)
 _GO_DEFAULT_KEEPALIVE: Final = 15.0  # net.Dialer's default, what --keepalive=0 means
 
 
@@ -97,7 +99,7 @@ class LocalProxySettings:
     address: str = "127.0.0.1"
     port: int = 8001
     unix_socket: str | None = None
-    filters: FilterRules | None = FilterRules.from_flags()  # None: --disable-filter
+    filters: FilterRules | None = field(default_factory=FilterRules.from_flags)  # None: off
     api_prefix: str = "/"  # always ends with "/"
     www: Path | None = None
     www_prefix: str = "/static/"  # always ends with "/"
@@ -170,6 +172,8 @@ class LocalProxy:
         self._target = UpstreamTarget(api.ip, api.port, api.tls, api.server_name, None)
         self._api_authorities = frozenset({api.host_header.lower()})
         self._vouched = settings.filters.vouches_for if settings.filters else _never
+        self._local_only = settings.local_only
+        self._verdicts: dict[tuple[str, str, str], bool] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -193,7 +197,7 @@ class LocalProxy:
             await self.pool.close()
         if self.settings.unix_socket:
             with contextlib.suppress(OSError):
-                Path(self.settings.unix_socket).unlink()
+                os.unlink(self.settings.unix_socket)
 
     # -- one request ------------------------------------------------------------------------
 
@@ -207,17 +211,22 @@ class LocalProxy:
         except InvalidPath:
             await response.send(400, [*_TEXT, ("Connection", "close")], b"400 Bad Request")
             return
-        if path.redirect is not None:
-            await _redirect(request, response, path.redirect)
-            return
         host_header = request.header("host") or ""
+        if path.redirect is not None:
+            if self._filtered_after_redirect(request.method, path.redirect, host_header):
+                # Stricter than kubectl (which redirects first): `//api/…/exec` is refused
+                # outright rather than sent to a URL that will be (security.md A33).
+                await response.send(403, _TEXT, b"Forbidden\n")
+            else:
+                await _redirect(request, response, path.redirect)
+            return
         upgrade = request.upgrade is not None
         refusal = browser_refusal(
             request.method,
             host_header,
             BrowserSignals(request.header("origin"), request.header("sec-fetch-site")),
             upgrade=upgrade,
-            local_only=settings.local_only,
+            local_only=self._local_only,
             vouched=self._vouched,
         )
         if refusal is not None:
@@ -236,10 +245,7 @@ class LocalProxy:
             if routed is None:
                 return
             raw, decoded = routed
-        filters = settings.filters
-        if filters is not None and not filters.allows(
-            request.method, path_forms(decoded), host_without_port(host_header)
-        ):
+        if settings.filters is not None and not self._allowed(request.method, decoded, host_header):
             await response.send(403, _TEXT, b"Forbidden\n")  # kubectl's http.Error
             return
         if settings.append_server_path:
@@ -271,6 +277,39 @@ class LocalProxy:
                 return stripped_raw, stripped
         await response.send(404, _TEXT, b"404 page not found\n")
         return None
+
+    def _filtered_after_redirect(self, method: str, clean_raw: str, host_header: str) -> bool:
+        """Whether kubectl's filter would refuse the clean path a redirect leads to."""
+        settings = self.settings
+        if settings.filters is None:
+            return False
+        try:
+            decoded = inspect_path(clean_raw).decoded
+        except InvalidPath:
+            return True
+        if settings.service is not None:
+            decoded = upstream_path(settings.service, decoded)
+        else:
+            stripped = strip_api_prefix(decoded, settings.api_prefix)
+            www = settings.www_prefix if settings.www is not None else None
+            if stripped is None or (www is not None and decoded.startswith(www)):
+                return False  # not an API path: the redirect is harmless
+            decoded = stripped
+        return not self._allowed(method, decoded, host_header)
+
+    def _allowed(self, method: str, decoded: str, host_header: str) -> bool:
+        """kubectl's filter, memoised: most requests repeat a few (method, path, host)."""
+        key = (method, decoded, host_header)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            assert self.settings.filters is not None
+            verdict = self.settings.filters.allows(
+                method, path_forms(decoded), host_without_port(host_header)
+            )
+            if len(self._verdicts) >= _VERDICT_CACHE:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
 
     # -- forwarding -------------------------------------------------------------------------
 
@@ -318,7 +357,7 @@ class LocalProxy:
             return
         task = asyncio.current_task()
         assert task is not None and self.pool is not None
-        gone = response.client_gone()
+        gone = asyncio.ensure_future(response.client_gone())  # a Future already: no task
         cancelled_for_gone = False
 
         def on_gone(_: object) -> None:
@@ -356,10 +395,11 @@ class LocalProxy:
     async def _relay(
         self, request: Request, response: ResponseWriter, upstream: UpstreamResponse
     ) -> None:
-        headers = downstream_response_headers(upstream.headers, is_upgrade=False)
+        headers = _go_names(downstream_response_headers(upstream.headers, is_upgrade=False))
         service = self.settings.service
         if service is not None:
-            headers = [(n, root_location(n, v, service, self._api_authorities)) for n, v in headers]
+            authorities = self._api_authorities
+            headers = [(n, root_location(n.lower(), v, service, authorities)) for n, v in headers]
         status = upstream.status
         try:
             if upstream.complete and request.method != "HEAD" and status not in (204, 304):
@@ -393,12 +433,13 @@ class LocalProxy:
             await response.send(500, _TEXT, f"{exc.message}\n".encode())
             return
         if result.status != 101 or result.transport is None:
-            out = downstream_response_headers(result.headers, is_upgrade=False)
+            out = _go_names(downstream_response_headers(result.headers, is_upgrade=False))
             await response.send(result.status, [*out, ("Connection", "close")], result.body)
             return
         upstream_transport = result.transport
         try:
-            await response.start(101, downstream_response_headers(result.headers, is_upgrade=True))
+            headers = downstream_response_headers(result.headers, is_upgrade=True)
+            await response.start(101, _go_names(headers))
             client_transport, client_buffered = await response.detach()
         except BaseException:
             upstream_transport.close()
@@ -448,6 +489,24 @@ def _set_tcp_keepalive(transport: asyncio.BaseTransport, period: float) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
+
+
+_GO_NAMES: dict[str, str] = {}
+
+
+def _go_names(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Header names as Go's ReverseProxy writes them (``content-type`` -> ``Content-Type``);
+    case does not matter in HTTP, but scripts grepping kubectl proxy's output may care."""
+    names = _GO_NAMES
+    out = []
+    for name, value in headers:
+        canonical = names.get(name)
+        if canonical is None:
+            canonical = "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+            if len(names) < 1024:
+                names[name] = canonical
+        out.append((canonical, value))
+    return out
 
 
 def _never(_: str) -> bool:

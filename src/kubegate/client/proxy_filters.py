@@ -231,6 +231,8 @@ def go_clean_path(path: str) -> str:
 
 def path_forms(decoded: str) -> tuple[str, ...]:
     """The forms of a decoded path the filter checks: itself, and its clean form if other."""
+    if "//" not in decoded and "/." not in decoded:
+        return (decoded,)  # already clean (the common case)
     cleaned = go_clean_path(decoded)
     return (decoded,) if cleaned == decoded else (decoded, cleaned)
 
@@ -324,10 +326,9 @@ def browser_refusal(
       same port), are refused. Requests typed or pasted into the address bar
       (``Sec-Fetch-Site: none``) and same-origin ones pass.
     """
-    host = host_without_port(host_header).lower()
-    if not _trusted_name(host, vouched) and (
+    if (
         signals.present or (local_only and (upgrade or method not in SAFE_METHODS))
-    ):
+    ) and not _trusted_name(host_without_port(host_header).lower(), vouched):
         return (
             f"Host {host_header!r} is not a name this proxy trusts (DNS rebinding?); "
             "list it in --accept-hosts as an anchored pattern to allow it"

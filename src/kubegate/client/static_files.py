@@ -63,11 +63,7 @@ async def serve_static(
         await _redirect(response, "./")
         return
     try:
-        base = root.resolve(strict=True)
-        path = (base / url_path.lstrip("/")).resolve(strict=True)
-        if path != base and base not in path.parents:
-            raise FileNotFoundError(url_path)
-        info = path.stat()
+        path, info, listing, index = await asyncio.to_thread(_lookup, root, url_path)
     except FileNotFoundError:
         await _text(response, 404, "404 page not found\n")
         return
@@ -77,20 +73,34 @@ async def serve_static(
     if stat.S_ISDIR(info.st_mode):
         if not url_path.endswith("/"):
             await _redirect(response, quote(Path(url_path).name) + "/")
-            return
-        index = path / "index.html"
-        if index.is_file():
-            path, info = index, index.stat()
         else:
-            await _listing(response, path)
-            return
-    elif url_path.endswith("/"):
-        await _redirect(response, "../" + quote(path.name))
+            await _listing(response, listing or [])
+        return
+    if url_path.endswith("/") and not index:
+        await _redirect(response, "../" + quote(Path(url_path.rstrip("/")).name))
         return
     if not stat.S_ISREG(info.st_mode):
         await _text(response, 404, "404 page not found\n")
         return
     await _send_file(request, response, path, info)
+
+
+def _lookup(root: Path, url_path: str) -> tuple[Path, os.stat_result, list[str] | None, bool]:
+    """The file for ``url_path`` (a directory's index.html if it has one), its stat, a
+    directory's sorted entries when it has no index, and whether the index was taken;
+    FileNotFoundError outside ``root``."""
+    base = root.resolve(strict=True)
+    path = (base / url_path.lstrip("/")).resolve(strict=True)
+    if path != base and base not in path.parents:
+        raise FileNotFoundError(url_path)
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode) or not url_path.endswith("/"):
+        return path, info, None, False
+    index = path / "index.html"
+    if index.is_file():
+        return index, index.stat(), None, True
+    names = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(path))
+    return path, info, names, False
 
 
 async def _send_file(
@@ -138,11 +148,9 @@ def _content_type(path: Path) -> str:
     return guessed
 
 
-async def _listing(response: ResponseWriter, directory: Path) -> None:
-    entries = await asyncio.to_thread(lambda: sorted(os.scandir(directory), key=lambda e: e.name))
+async def _listing(response: ResponseWriter, names: list[str]) -> None:
     lines = ['<!doctype html>\n<meta name="viewport" content="width=device-width">\n<pre>\n']
-    for entry in entries:
-        name = entry.name + ("/" if entry.is_dir() else "")
+    for name in names:
         lines.append(f'<a href="{html.escape(quote(name))}">{html.escape(name)}</a>\n')
     lines.append("</pre>\n")
     body = "".join(lines).encode("utf-8", "surrogateescape")

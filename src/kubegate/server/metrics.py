@@ -32,18 +32,17 @@ that only a scrape needs (in-flight counts, pool stats) are read at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from kubegate.api.resources import ResourceType, lookup
@@ -55,10 +54,6 @@ if TYPE_CHECKING:
     from kubegate.http.types import Headers, ResponseWriter
     from kubegate.server.context import RequestContext
     from kubegate.server.limits import RequestLimiter
-
-# No ``*_created`` series (kube has none): they would double every scrape. Process-wide, and
-# kubegate is the only user of prometheus_client in its process.
-disable_created_metrics()
 
 # The classic text format every Prometheus version reads (what kube-apiserver serves).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -90,7 +85,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 CONNECT_SUBRESOURCES = frozenset({"proxy", "exec", "attach", "portforward"})
 APPLY_PATCH = "application/apply-patch+yaml"
 
-LabelValues = tuple[str, str, str, str, str, str, str]
+LabelValues = tuple[str, ...]
 _UNKNOWN_RESOURCE: LabelValues = ("other", "", "", "", "", "", COMPONENT)
 
 
@@ -105,7 +100,7 @@ def scope_of(info: RequestInfo) -> str:
     return ""
 
 
-def request_labels(info: RequestInfo, method: str, content_type: str | None = None) -> LabelValues:
+def request_labels(info: RequestInfo, method: str, apply: bool = False) -> LabelValues:
     """The bounded label values of one request (REQUEST_LABELS order)."""
     if not info.is_resource_request:
         verb = method if method in _METHODS else "other"
@@ -118,7 +113,7 @@ def request_labels(info: RequestInfo, method: str, content_type: str | None = No
         sub = "other"
     if sub in CONNECT_SUBRESOURCES:
         verb = "CONNECT"
-    elif info.verb == "patch" and content_type == APPLY_PATCH:
+    elif info.verb == "patch" and apply:
         verb = "APPLY"
     else:
         verb = _RESOURCE_VERBS.get(info.verb, "other")
@@ -129,24 +124,126 @@ def _code(status: int) -> str:
     return str(status) if status == 0 or 100 <= status <= 599 else "other"
 
 
-class _Series:
-    """The bound children of one label tuple."""
+# -- cells: plain numbers, exported by a collector when scraped ----------------------------
+# prometheus_client's own metric objects take a lock and validate on every update (~1 us
+# each); a request touches about ten of them. The event loop is one thread, so plain
+# attributes updated in place are exact, and a scrape reads them between two callbacks.
 
-    __slots__ = ("codes", "duration", "labels", "running", "sizes", "total")
+
+class Cell:
+    """One counter or gauge series."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.value -= amount
+
+
+class HistogramCell:
+    """One histogram series: a count per bucket (``le`` bounds, then +Inf) and the sum."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, total = [], 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            total += count
+            out.append((_le(bound), total))
+        return out
+
+
+def _le(bound: float) -> str:
+    if bound == float("inf"):
+        return "+Inf"
+    return repr(float(bound))
+
+
+class Family:
+    """A named metric and its series by label values (bound once, then cached)."""
+
+    __slots__ = ("bounds", "cells", "doc", "kind", "labelnames", "name")
+
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        labelnames: tuple[str, ...],
+        kind: str,  # counter | gauge | histogram
+        bounds: tuple[float, ...] = (),
+    ) -> None:
+        self.name, self.doc, self.labelnames, self.kind = name, doc, labelnames, kind
+        self.bounds = bounds
+        self.cells: dict[tuple[str, ...], Any] = {}
+
+    def labels(self, *values: str) -> Any:
+        cell = self.cells.get(values)
+        if cell is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name}: expected labels {self.labelnames}")
+            cell = HistogramCell(self.bounds) if self.kind == "histogram" else Cell()
+            self.cells[values] = cell
+        return cell
+
+    def export(self) -> Metric:
+        labels = list(self.labelnames)
+        if self.kind == "histogram":
+            hist = HistogramMetricFamily(self.name, self.doc, labels=labels)
+            for values, cell in self.cells.items():
+                hist.add_metric(list(values), cell.cumulative(), cell.sum)
+            return hist
+        family_type = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = family_type(self.name, self.doc, labels=labels)
+        for values, cell in self.cells.items():
+            family.add_metric(list(values), cell.value)
+        return family
+
+
+class _FamiliesCollector(Collector):
+    def __init__(self, families: Iterable[Family]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.families:
+            yield family.export()
+
+    def describe(self) -> Iterator[Metric]:
+        for family in self.families:
+            yield Family(family.name, family.doc, family.labelnames, family.kind).export()
+
+
+class _Series:
+    """The cells of one request label tuple."""
+
+    __slots__ = ("codes", "duration", "labels", "metrics", "running", "sizes")
 
     def __init__(self, metrics: APIMetrics, labels: LabelValues) -> None:
+        self.metrics = metrics
         self.labels = labels
-        self.total = metrics.requests
-        self.duration = metrics.durations.labels(*labels)
-        self.sizes = metrics.sizes.labels(*labels)
-        self.running: Any = None  # apiserver_longrunning_requests, bound when first needed
-        self.codes: dict[int, Any] = {}
+        self.duration: HistogramCell = metrics.durations.labels(*labels)
+        self.sizes: HistogramCell = metrics.sizes.labels(*labels)
+        self.running: Cell | None = None  # apiserver_longrunning_requests, bound when needed
+        self.codes: dict[int, Cell] = {}
 
     def count(self, status: int) -> None:
-        child = self.codes.get(status)
-        if child is None:
-            child = self.codes[status] = self.total.labels(*self.labels, _code(status))
-        child.inc()
+        cell = self.codes.get(status)
+        if cell is None:
+            cell = self.codes[status] = self.metrics.requests.labels(*self.labels, _code(status))
+        cell.value += 1
 
 
 class _ProxySeries:
@@ -155,119 +252,128 @@ class _ProxySeries:
     def __init__(self, metrics: APIMetrics, kind: str) -> None:
         self.metrics = metrics
         self.kind = kind
-        self.duration = metrics.proxy_duration.labels(kind)
-        self.received = metrics.proxy_bytes.labels(kind, "request")  # client -> backend
-        self.sent = metrics.proxy_bytes.labels(kind, "response")  # backend -> client
-        self.codes: dict[int, Any] = {}
+        self.duration: HistogramCell = metrics.proxy_duration.labels(kind)
+        self.received: Cell = metrics.proxy_bytes.labels(kind, "request")  # client -> backend
+        self.sent: Cell = metrics.proxy_bytes.labels(kind, "response")  # backend -> client
+        self.codes: dict[int, Cell] = {}
 
     def count(self, status: int) -> None:
-        child = self.codes.get(status)
-        if child is None:
-            child = self.codes[status] = self.metrics.proxy_requests.labels(
-                self.kind, _code(status)
-            )
-        child.inc()
+        cell = self.codes.get(status)
+        if cell is None:
+            cell = self.codes[status] = self.metrics.proxy_requests.labels(self.kind, _code(status))
+        cell.value += 1
 
 
 class APIMetrics:
-    """The metric objects of one server and the per-request bookkeeping that feeds them."""
+    """The metrics of one server (its own registry) and the per-request bookkeeping."""
 
     def __init__(self, *, proxy_target_limit: int = 0) -> None:
-        self.registry = registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
+        self.requests = Family(
             "apiserver_request_total",
             "Counter of apiserver requests broken out for each verb, group, version, "
             "resource, scope, component, and HTTP response code.",
             (*REQUEST_LABELS, "code"),
-            registry=registry,
+            "counter",
         )
-        self.durations = Histogram(
+        self.durations = Family(
             "apiserver_request_duration_seconds",
             "Response latency distribution in seconds for each verb, group, version, "
             "resource, subresource, scope and component.",
             REQUEST_LABELS,
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+            "histogram",
+            DURATION_BUCKETS,
         )
-        self.sizes = Histogram(
+        self.sizes = Family(
             "apiserver_response_sizes",
             "Response size distribution in bytes for each group, version, verb, resource, "
             "subresource, scope and component.",
             REQUEST_LABELS,
-            buckets=SIZE_BUCKETS,
-            registry=registry,
+            "histogram",
+            SIZE_BUCKETS,
         )
-        self.long_running = Gauge(
+        self.long_running = Family(
             "apiserver_longrunning_requests",
             "Gauge of all active long-running apiserver requests broken out by verb, group, "
             "version, resource, scope and component.",
             REQUEST_LABELS,
-            registry=registry,
+            "gauge",
         )
-        self.watchers = Gauge(
+        self.watchers = Family(
             "apiserver_registered_watchers",
             "Number of currently registered watchers for a given resource.",
             ("group", "version", "kind"),
-            registry=registry,
+            "gauge",
         )
-        authn = Counter(
-            "authentication_attempts",
-            "Counter of authenticated attempts.",
-            ("result",),
-            registry=registry,
+        authn = Family(
+            "authentication_attempts", "Counter of authenticated attempts.", ("result",), "counter"
         )
         self.authn_success = authn.labels("success")
         self.authn_failure = authn.labels("failure")  # no credential recognised
         self.authn_error = authn.labels("error")  # a credential presented and refused
-        authz = Counter(
+        authz = Family(
             "apiserver_authorization_decisions_total",
             "Total number of terminal decisions made by the authorizer.",
             ("decision",),
-            registry=registry,
+            "counter",
         )
         self.authz_allowed = authz.labels("allowed")
         self.authz_denied = authz.labels("denied")
-        self.proxy_requests = Counter(
+        self.proxy_requests = Family(
             "kubegate_proxy_requests_total",
             "Requests to the services/pods/nodes proxy subresources by target kind and code.",
             ("kind", "code"),
-            registry=registry,
+            "counter",
         )
-        self.proxy_duration = Histogram(
+        self.proxy_duration = Family(
             "kubegate_proxy_request_duration_seconds",
             "Duration of proxied requests (streams and upgraded connections until they end).",
             ("kind",),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+            "histogram",
+            DURATION_BUCKETS,
         )
-        self.proxy_bytes = Counter(
+        self.proxy_bytes = Family(
             "kubegate_proxy_bytes_total",
             "Body bytes through the proxy: request (client to backend), response (back).",
             ("kind", "direction"),
-            registry=registry,
+            "counter",
         )
-        upstream_errors = Counter(
+        upstream_errors = Family(
             "kubegate_proxy_upstream_errors_total",
             "Failures talking to proxy backends, by kind (retried attempts included).",
             ("kind",),
-            registry=registry,
+            "counter",
         )
         self._upstream_errors = {k: upstream_errors.labels(k) for k in UPSTREAM_ERROR_KINDS}
+        families = [
+            self.requests,
+            self.durations,
+            self.sizes,
+            self.long_running,
+            self.watchers,
+            authn,
+            authz,
+            self.proxy_requests,
+            self.proxy_duration,
+            self.proxy_bytes,
+            upstream_errors,
+        ]
         self.proxy_target_limit = proxy_target_limit
-        self.proxy_targets: Counter | None = None
+        self.proxy_targets: Family | None = None
         self._targets: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-        self._target_codes: dict[tuple[tuple[str, str, str], int], Any] = {}
         if proxy_target_limit > 0:
-            self.proxy_targets = Counter(
+            self.proxy_targets = Family(
                 "kubegate_proxy_target_requests_total",
                 f"Proxied requests per target (the first {proxy_target_limit} targets seen; "
                 f"later ones are counted as {OTHER_TARGET}).",
                 ("kind", "namespace", "name", "code"),
-                registry=registry,
+                "counter",
             )
-        self._series: dict[tuple[str, ...], _Series] = {}
+            families.append(self.proxy_targets)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_FamiliesCollector(families))
+        self._series: dict[tuple[Any, ...], _Series] = {}
         self._proxy: dict[str, _ProxySeries] = {}
-        self._watchers: dict[tuple[str, str, str], Any] = {}
+        self._watchers: dict[tuple[str, str, str], Cell] = {}
 
     # -- collectors read at scrape time -----------------------------------------------------
 
@@ -284,36 +390,50 @@ class APIMetrics:
 
     # -- per request --------------------------------------------------------------------------
 
-    def series(self, info: RequestInfo, method: str, content_type: str | None) -> _Series:
-        # Keyed by the bounded label values, never by anything the client wrote.
-        labels = request_labels(info, method, content_type)
-        found = self._series.get(labels)
+    def series(self, info: RequestInfo, method: str, apply: bool = False) -> _Series:
+        """The cells of this request's labels. Cached by the request's raw attributes only
+        once they proved to be a served type (so the cache is as bounded as the labels)."""
+        key = (
+            info.is_resource_request,
+            method,
+            info.verb,
+            info.api_group,
+            info.api_version,
+            info.resource,
+            info.subresource,
+            bool(info.name),
+            bool(info.namespace),
+            apply,
+        )
+        found = self._series.get(key)
         if found is None:
-            found = self._series[labels] = _Series(self, labels)
+            labels = request_labels(info, method, apply)
+            found = self._series.get(labels)
+            if found is None:
+                found = self._series[labels] = _Series(self, labels)
+            if _cacheable(info, labels):
+                self._series[key] = found
         return found
 
-    def long_running_gauge(self, info: RequestInfo, method: str) -> Any:
-        """The bound gauge child counting one long-running request's kind."""
-        series = self.series(info, method, None)
+    def long_running_gauge(self, info: RequestInfo, method: str) -> Cell:
+        """The apiserver_longrunning_requests cell of a long-running request's labels."""
+        series = self.series(info, method)
         if series.running is None:
             series.running = self.long_running.labels(*series.labels)
         return series.running
 
-    def watcher_gauge(self, rt: ResourceType) -> Any:
+    def watcher_gauge(self, rt: ResourceType) -> Cell:
         key = (rt.group, rt.version, rt.kind)
-        child = self._watchers.get(key)
-        if child is None:
-            child = self._watchers[key] = self.watchers.labels(*key)
-        return child
+        cell = self._watchers.get(key)
+        if cell is None:
+            cell = self._watchers[key] = self.watchers.labels(*key)
+        return cell
 
     def observe(self, ctx: RequestContext, status: int, size: int, seconds: float) -> None:
         """Count one finished request (every request, rejected ones included)."""
         request, info = ctx.request, ctx.info
-        series = self.series(
-            info,
-            request.method,
-            request.header("content-type") if info.verb == "patch" else None,
-        )
+        apply = info.verb == "patch" and request.header("content-type") == APPLY_PATCH
+        series = self.series(info, request.method, apply)
         series.count(status)
         series.duration.observe(seconds)
         if status != 101:
@@ -335,14 +455,14 @@ class APIMetrics:
         if tunnelled is not None:  # (client -> backend, backend -> client) of an upgrade
             received += tunnelled[0]
             size += tunnelled[1]
-        if received:
-            proxy.received.inc(received)
-        if size:
-            proxy.sent.inc(size)
-        for error_kind in state.get("proxy_upstream_errors", ()):
-            counter = self._upstream_errors.get(error_kind)
-            if counter is not None:
-                counter.inc()
+        proxy.received.value += received
+        proxy.sent.value += size
+        errors = state.get("proxy_upstream_errors")
+        if errors:
+            for error_kind in errors:
+                cell = self._upstream_errors.get(error_kind)
+                if cell is not None:
+                    cell.value += 1
         if (
             self.proxy_targets is not None
             and ctx.audit_annotations.get("authorization.k8s.io/decision") == "allow"
@@ -359,25 +479,30 @@ class APIMetrics:
                 self._targets[key] = labels
             else:
                 labels = (kind, OTHER_TARGET, OTHER_TARGET)  # not remembered: stays bounded
-        child = self._target_codes.get((labels, status))
-        if child is None:
-            child = self._target_codes[(labels, status)] = self.proxy_targets.labels(
-                *labels, _code(status)
-            )
-        child.inc()
+        self.proxy_targets.labels(*labels, _code(status)).value += 1
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _cacheable(info: RequestInfo, labels: LabelValues) -> bool:
+    """Whether a raw key may be remembered: only for a served resource type and a
+    subresource it has, whose raw attributes form a set as bounded as the labels. (A
+    non-resource path's group and version are whatever the client wrote; its labels are
+    cheap to compute every time.)"""
+    if not info.is_resource_request:
+        return False
+    return labels is not _UNKNOWN_RESOURCE and labels[4] == info.subresource
 
 
 class _PoolCollector(Collector):
     def __init__(self, stats: Callable[[], PoolStats]) -> None:
         self._stats = stats
 
-    def describe(self) -> list[Any]:
-        return []  # unchecked collector: created fresh on every scrape
+    def describe(self) -> list[Metric]:
+        return []  # unchecked: built fresh on every scrape
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         stats = self._stats()
         conns = GaugeMetricFamily(
             "kubegate_proxy_upstream_connections",
@@ -398,29 +523,27 @@ class _LimiterCollector(Collector):
     def __init__(self, limiter: RequestLimiter) -> None:
         self._limiter = limiter
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[Metric]:
         return []
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         from kubegate.server.limits import RequestKind
 
         inflight = self._limiter.inflight
         current = GaugeMetricFamily(
             "apiserver_current_inflight_requests",
-            "Maximal number of currently used inflight request limit of this apiserver per "
-            "request kind (system:masters, exempt, not counted).",
+            "Requests being served per request kind (system:masters, exempt, not counted).",
             labels=("request_kind",),
         )
         current.add_metric(("readOnly",), inflight[RequestKind.READ_ONLY])
         current.add_metric(("mutating",), inflight[RequestKind.MUTATING])
         yield current
-        long_running = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "kubegate_current_long_running_requests",
             "Long-running requests (watches, proxy and other connect subresources) counted "
             "against --max-long-running-requests.",
             value=inflight[RequestKind.LONG_RUNNING],
         )
-        yield long_running
         rejected = CounterMetricFamily(
             "kubegate_rejected_requests",
             "Requests answered 429 by a limit: an in-flight cap by request kind, or userRate.",
