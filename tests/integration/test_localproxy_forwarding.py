@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from integration.proxy.client import Connection, request_bytes
-from kubegate.client.localproxy import LocalProxy, LocalProxySettings, resolve_api_server
+from kubegate.client.api_forwarder import resolve_api_server
+from kubegate.client.localproxy import LocalProxy, LocalProxySettings
 from kubegate.client.service_mode import ServiceTarget
 from kubegate.http import HTTPServer, Request, ResponseWriter
 
@@ -26,6 +27,9 @@ class FakeCredentials:
 
     def ssl_context(self) -> None:
         return None
+
+    def invalidate(self) -> None:
+        pass
 
 
 @dataclass
@@ -136,7 +140,7 @@ async def test_request_headers_reaching_the_api_server(running: Running) -> None
     seen = running.api.seen[-1]
     headers = dict(seen.headers)
     assert seen.target == "/api/v1/pods?watch=1"
-    assert headers["host"] == f"127.0.0.1:{running.proxy.api.port}"
+    assert headers["host"] == f"127.0.0.1:{running.proxy.forwarder.api.port}"
     assert "x-drop-me" not in headers and "keep-alive" not in headers
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["impersonate-user"] == "jane"
@@ -162,8 +166,8 @@ async def test_upstream_connections_are_kept_alive(running: Running) -> None:
     """Sequential requests reuse one connection to the API server."""
     for _ in range(20):
         assert (await running.request("GET", "/version", TOKEN)).status == 200
-    assert running.proxy.pool is not None
-    assert running.proxy.pool.stats().opened == 1
+    pool = running.proxy.forwarder.pool
+    assert pool is not None and pool.stats().opened == 1
 
 
 async def test_client_disconnect_ends_a_quiet_stream_upstream(running: Running) -> None:

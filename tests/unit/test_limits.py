@@ -213,9 +213,7 @@ def test_rejections_are_counted_by_limit():
 def test_user_rate_limit_retry_after_comes_from_the_bucket():
     """At 0.25 QPS an empty bucket answers Retry-After 4 (the seconds to the next token)."""
     clock = Clock()
-    limiter = RequestLimiter(
-        LimitSettings(user_rate_limit=0.25, user_rate_burst=2), clock=clock
-    )
+    limiter = RequestLimiter(LimitSettings(user_rate_limit=0.25, user_rate_burst=2), clock=clock)
     for _ in range(2):
         limiter.admit(info(*LIST), "GET", ALICE, ALICE).release()
     with pytest.raises(TooManyRequests) as caught:
@@ -309,19 +307,20 @@ def test_a_slot_is_released_when_the_request_raises():
 async def test_slots_are_released_when_requests_are_cancelled():
     """Requests cancelled while waiting (client gone, shutdown) give their slots back."""
     limiter, gauge = counting_limiter()
-    entered = asyncio.Event()
+    requests = (LIST, LIST, WATCH, PROXY)
+    entered = [asyncio.Event() for _ in requests]
 
-    async def hold(request) -> None:
+    async def hold(request, inside: asyncio.Event) -> None:
         with limiter.admit(info(*request), request[0], ALICE, ALICE):
-            entered.set()
+            inside.set()
             await asyncio.Event().wait()
 
     tasks = [
-        asyncio.create_task(hold(r), name=f"held-{n}")
-        for n, r in enumerate((LIST, LIST, WATCH, PROXY))
+        asyncio.create_task(hold(r, e), name=f"held-{n}")
+        for n, (r, e) in enumerate(zip(requests, entered, strict=True))
     ]
-    while sum(limiter.inflight.values()) < 4:
-        await asyncio.sleep(0)
+    await asyncio.gather(*(e.wait() for e in entered))
+    assert sum(limiter.inflight.values()) == 4
     assert gauge.value == 2
     for task in tasks:
         task.cancel()

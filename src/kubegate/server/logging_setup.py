@@ -5,11 +5,13 @@ logged while a request is being served, ``auditID`` — the request's ``Audit-Id
 audit record id (``REQUEST_ID``, a context variable set by the app for each request; tasks a
 request starts inherit it). Text lines are ``time level logger: message [audit-id=...]``.
 
-Log injection (security.md §2.9): JSON escapes every control character; in text, CR, LF and
-the other C0 controls of the message are written as ``\\r``, ``\\n``, ``\\xNN``. The access
-log (``--access-log``, one ``kubegate.access`` line per request) records the method, the
-path without its query string (where credentials such as ``access_token`` would be), the
-status, duration, user, audit id and response body bytes — never headers or bodies.
+Log injection (security.md §2.9): JSON escapes every control character (and, ASCII-only,
+the Unicode line separators); in text, CR, LF, the other C0 controls and the Unicode line
+separators of the message are written as ``\\r``, ``\\n``, ``\\xNN``, ``\\u2028``.
+
+The access log (``--access-log``, one ``kubegate.access`` line per request) records the
+method, the path without its query string (where credentials such as ``access_token`` would
+be), the status, duration, user, audit id and response body bytes — never headers or bodies.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ if TYPE_CHECKING:
 REQUEST_ID: ContextVar[str] = ContextVar("kubegate_request_id", default="")
 ACCESS_LOGGER = "kubegate.access"
 LOG_FORMATS = ("text", "json")
-# C0 controls and DEL, written visibly in text logs.
-_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0D: "\\r", 0x0A: "\\n"}
+# C0 controls, DEL and the Unicode line breaks (NEL, LS, PS: str.splitlines splits on them),
+# written visibly in text logs.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, 0x85)}
+_ESCAPES |= {0x0D: "\\r", 0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def escape(text: str) -> str:
