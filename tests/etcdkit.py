@@ -11,9 +11,11 @@ import contextlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ETCD = shutil.which("etcd")
@@ -26,13 +28,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class EtcdTLS:
+    """PEM files for an etcd that serves TLS and requires client certificates."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
 class EtcdServer:
     """One single-member etcd cluster owned by the test session."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, tls: EtcdTLS | None = None) -> None:
         if ETCD is None:
             raise RuntimeError(MISSING)
         self.data_dir = data_dir
+        self.tls = tls
         self.client_port = 0
         self.peer_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -43,9 +57,10 @@ class EtcdServer:
         return f"127.0.0.1:{self.client_port}"
 
     def url(self, prefix: str = "", **options: str) -> str:
-        """An ``etcd://`` store URL for this server."""
+        """An ``etcd://`` store URL for this server (``etcds://`` when it serves TLS)."""
         query = "&".join(f"{name}={value}" for name, value in options.items())
-        return f"etcd://{self.endpoint}{prefix}" + (f"?{query}" if query else "")
+        scheme = "etcds" if self.tls else "etcd"
+        return f"{scheme}://{self.endpoint}{prefix}" + (f"?{query}" if query else "")
 
     def start(self, timeout: float = 20) -> None:
         """Start etcd (on new ports the first time, the same ports after) and wait for it."""
@@ -86,7 +101,8 @@ class EtcdServer:
 
     def _spawn(self) -> None:
         assert ETCD is not None
-        client = f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        client = f"{scheme}://127.0.0.1:{self.client_port}"
         peer = f"http://127.0.0.1:{self.peer_port}"
         cmd = [
             ETCD,
@@ -100,17 +116,28 @@ class EtcdServer:
             "--logger=zap",
             "--log-level=warn",
         ]
+        if self.tls:
+            cmd += [
+                f"--cert-file={self.tls.server_cert}",
+                f"--key-file={self.tls.server_key}",
+                f"--trusted-ca-file={self.tls.ca}",
+                "--client-cert-auth",
+            ]
         with self._log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
     def _wait_healthy(self, timeout: float) -> bool:
+        context = None
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.tls.ca))
+            context.load_cert_chain(self.tls.client_cert, self.tls.client_key)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 return False  # exited: most likely a port taken in the meantime
             with contextlib.suppress(OSError):
-                url = f"http://{self.endpoint}/health"
-                with urllib.request.urlopen(url, timeout=1) as response:
+                url = f"{'https' if self.tls else 'http'}://{self.endpoint}/health"
+                with urllib.request.urlopen(url, timeout=1, context=context) as response:
                     if b'"health":"true"' in response.read():
                         return True
             time.sleep(0.05)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import ServerProcess
+from conftest import ServerProcess, kubectl_binary
 from integration.localproxy_harness import (
     DEMO,
     LocalProxyProcess,
@@ -135,6 +136,33 @@ async def test_unix_socket_through_either_proxy(
         assert response.status == 200 and "gitVersion" in response.json()
     finally:
         running.stop()
+
+
+def test_kubectl_works_through_kubegate_proxy(
+    both: tuple[LocalProxyProcess, LocalProxyProcess], tmp_path: Path
+) -> None:
+    """kubectl pointed at kubegate proxy (no credentials of its own) lists and creates."""
+    ours, _ = both
+    empty = tmp_path / "empty-kubeconfig"
+    empty.write_text("apiVersion: v1\nkind: Config\n")
+    base = [
+        kubectl_binary(),
+        "--kubeconfig",
+        str(empty),
+        "--server",
+        f"http://localhost:{ours.port}",
+    ]
+    base += ["--cache-dir", str(tmp_path / "cache")]
+
+    def run(*args: str) -> str:
+        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "webapp" in run("get", "services", "-n", "kube-system")
+    run("create", "configmap", "via-kubegate-proxy", "--from-literal=a=b")
+    assert "via-kubegate-proxy" in run("get", "configmaps")
+    run("delete", "configmap", "via-kubegate-proxy")
 
 
 COMPARED = [

@@ -394,6 +394,53 @@ async def test_seed_example_on_port_8080(kg: ServerProcess) -> None:
         assert running.stop() == 0
 
 
+async def test_rebinding_host_cannot_change_state_with_wide_accept_hosts(
+    kg: ServerProcess,
+) -> None:
+    """With --accept-hosts '.*', a foreign Host may read (as kubectl) but not POST or upgrade."""
+    running = start_kubegate_proxy(kg.kubeconfig, "--accept-hosts", "^.*$")
+    try:
+        host = f"attacker.example:{running.port}"
+        assert (await running.request("GET", "/version", host=host)).status == 200
+        target = "/api/v1/namespaces/default/configmaps"
+        posted = await running.request(
+            "POST", target, [("Content-Type", "application/json")], b"{}", host=host
+        )
+        assert posted.status == 403 and b"DNS rebinding" in posted.body
+        upgrade = [("Connection", "Upgrade"), ("Upgrade", "websocket")]
+        ws = await running.request("GET", f"{DEMO}/webapp/proxy/ws", upgrade, host=host)
+        assert ws.status == 403
+        browser = [("Sec-Fetch-Site", "same-origin")]
+        assert (await running.request("GET", "/version", browser, host=host)).status == 403
+    finally:
+        assert running.stop() == 0
+
+
+def test_risky_settings_are_warned_about(kg: ServerProcess) -> None:
+    """A non-loopback address and a disabled filter are warned about on stderr."""
+    running = start_kubegate_proxy(kg.kubeconfig, "--address", "0.0.0.0", "--disable-filter")
+    try:
+        assert running.stdout[0].startswith("Starting to serve on 0.0.0.0:")
+    finally:
+        assert running.stop() == 0
+    warnings = "\n".join(running.stderr)
+    assert "not a loopback address" in warnings
+    assert "Request filter disabled, your proxy is vulnerable to XSRF attacks" in warnings
+
+
+async def test_ipv6_loopback_listener(kg: ServerProcess) -> None:
+    """--address ::1 is printed bracketed, as Go prints it, and serves."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    running = start_kubegate_proxy(kg.kubeconfig, "--address", "::1")
+    try:
+        assert running.address.startswith("[::1]:")
+        response = await running.request("GET", "/version", host=f"[::1]:{running.port}")
+        assert response.status == 200
+    finally:
+        assert running.stop() == 0
+
+
 async def test_unreachable_api_server_is_kubectls_500(tmp_path: Path) -> None:
     """A dial failure is 500 text/plain with the error, as kubectl's responder writes it."""
     with socket.socket() as closed:

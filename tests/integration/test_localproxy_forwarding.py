@@ -39,11 +39,19 @@ class FakeApi:
     seen: list[Request] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
     stream_ended: asyncio.Event = field(default_factory=asyncio.Event)
+    upgrade_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         self.seen.append(request)
         body = await request.body.read(1 << 30)
         self.bodies.append(body)
+        if request.path == "/hanging-upgrade":  # never answers; waits for the proxy to leave
+            self.upgrade_arrived.set()
+            try:
+                await response.client_gone()
+            finally:
+                self.stream_ended.set()
+            return
         if request.path == "/quiet-stream":
             await response.start(200, [("Content-Type", "application/json")])
             await response.write(b'{"type":"ADDED"}\n')
@@ -177,6 +185,18 @@ async def test_client_disconnect_ends_a_quiet_stream_upstream(running: Running) 
     head = await conn.read_head()
     assert head.status == 200
     await conn.reader.readuntil(b"ADDED")
+    await conn.close()
+    async with asyncio.timeout(5):
+        await running.api.stream_ended.wait()
+
+
+async def test_client_disconnect_abandons_a_pending_upgrade(running: Running) -> None:
+    """A client leaving while the API server has not answered its upgrade frees that request."""
+    conn = await Connection.open("127.0.0.1", running.port)
+    upgrade = [*TOKEN, ("Connection", "Upgrade"), ("Upgrade", "websocket")]
+    await conn.send(request_bytes("GET", "/hanging-upgrade", f"localhost:{running.port}", upgrade))
+    async with asyncio.timeout(5):
+        await running.api.upgrade_arrived.wait()
     await conn.close()
     async with asyncio.timeout(5):
         await running.api.stream_ended.wait()

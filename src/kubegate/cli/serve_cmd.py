@@ -84,7 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="where certificates, kubeconfig and the default store live (default ./.kubegate)",
     )
     storage.add_argument(
-        "--store", default="", help="sqlite:PATH (default sqlite:<data-dir>/state.db) or memory:"
+        "--store",
+        default="",
+        help="sqlite:PATH (default sqlite:<data-dir>/state.db), memory:, or "
+        "etcd://HOST:PORT[,HOST:PORT][/PREFIX] (etcds:// for TLS; see docs/ha.md)",
     )
     cluster = p.add_argument_group("cluster")
     cluster.add_argument(
@@ -263,9 +266,13 @@ def run(args: argparse.Namespace) -> int:
     import uvloop
 
     from kubegate.server.serve import serve_forever
+    from kubegate.store.base import StoreError
 
     try:
         uvloop.run(serve_forever(settings))
+    except StoreError as exc:  # e.g. etcd unreachable at startup
+        print(f"error: cannot open the store: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlsplit
@@ -185,19 +185,8 @@ class ApiForwarder:
         if upgrade is not None:
             await self._upgrade(request, response, target, target_path, headers)
             return
-        task = asyncio.current_task()
-        assert task is not None and self.pool is not None
-        gone = asyncio.ensure_future(response.client_gone())  # a Future already: no task
-        cancelled_for_gone = False
-
-        def on_gone(_: object) -> None:
-            nonlocal cancelled_for_gone
-            if not cancelled_for_gone:
-                cancelled_for_gone = True
-                task.cancel()
-
-        gone.add_done_callback(on_gone)
-        try:
+        assert self.pool is not None
+        with _cancelled_when_client_leaves(response):
             body, length = await _request_body(request)
             try:
                 upstream = await self.pool.request(
@@ -216,13 +205,6 @@ class ApiForwarder:
             if upstream.status == 401:
                 self.credentials.invalidate()  # client-go's exec authenticator does the same
             await self._relay(request, response, upstream)
-        except asyncio.CancelledError:
-            if cancelled_for_gone and task.uncancel() == 0:
-                raise ConnectionResetError("client disconnected") from None
-            raise
-        finally:
-            gone.remove_done_callback(on_gone)
-            gone.cancel()
 
     async def _relay(
         self, request: Request, response: ResponseWriter, upstream: UpstreamResponse
@@ -258,7 +240,8 @@ class ApiForwarder:
     ) -> None:
         assert self.pool is not None
         try:
-            result = await self.pool.upgrade(target, request.method, target_path, headers)
+            with _cancelled_when_client_leaves(response):
+                result = await self.pool.upgrade(target, request.method, target_path, headers)
         except UpstreamError as exc:
             log.error("Error while proxying request: %s", exc)
             await response.send(500, TEXT_HEADERS, f"{exc.message}\n".encode())
@@ -284,6 +267,34 @@ class ApiForwarder:
             idle_timeout=_TUNNEL_IDLE,
             closing=self.closing,
         )
+
+
+@contextlib.contextmanager
+def _cancelled_when_client_leaves(response: ResponseWriter) -> Iterator[None]:
+    """Cancel the current task if the client disconnects inside the block; that surfaces as
+    ConnectionResetError (Go cancels the backend request with the client's context)."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = asyncio.ensure_future(response.client_gone())  # a Future already: no new task
+    active, fired = True, False
+
+    def on_gone(_: object) -> None:
+        nonlocal fired
+        if active and not fired:
+            fired = True
+            task.cancel()
+
+    gone.add_done_callback(on_gone)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:
+            raise ConnectionResetError("client disconnected") from None
+        raise
+    finally:
+        active = False  # a callback already scheduled must not cancel what follows
+        gone.remove_done_callback(on_gone)
+        gone.cancel()
 
 
 async def _request_body(

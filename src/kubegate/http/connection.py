@@ -68,6 +68,7 @@ class HTTPConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] | None = None
+        self.cancel_on_disconnect = False  # set per request by ResponseWriter.cancel_on_disconnect()
         # the one timer
         self._deadline = 0.0
         self._deadline_kind = _T_HEADER
@@ -130,6 +131,10 @@ class HTTPConnection(asyncio.Protocol):
             waiter.set_result(None)  # drain() sees CLOSED and raises
         if self._gone is not None and not self._gone.done():
             self._gone.set_result(None)
+        if self.cancel_on_disconnect and self.task is not None and not self.task.done():
+            # The application asked for it (a proxy exchange): nobody is left to answer, so
+            # stop waiting on the backend now instead of at some timeout (security.md A38).
+            self.task.cancel()
         if self.task is None:
             self._server.unregister(self)
 
@@ -202,6 +207,7 @@ class HTTPConnection(asyncio.Protocol):
             upgrade=head.upgrade,
         )
         self._writer = writer = ConnectionWriter(self, head.method == "HEAD", head.version == "1.0")
+        self.cancel_on_disconnect = False
         self.task = self._loop.create_task(self._run(request, writer), name="kubegate-http-request")
 
     def _reject(self, status: int, message: str) -> None:

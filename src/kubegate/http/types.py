@@ -102,6 +102,9 @@ class ResponseWriter(Protocol):
     def client_gone(self) -> Awaitable[None]:
         """Completes when the client disconnects (for long-running streams)."""
 
+    def cancel_on_disconnect(self) -> None:
+        """Cancel the handler's task if the client disconnects before it finishes."""
+
     async def detach(self) -> tuple[asyncio.Transport, bytes]:
         """Take over the raw connection of an upgrade request: the transport (reading
         paused) and the bytes already received after the head. The layer never touches the

@@ -109,6 +109,11 @@ class ConnectionWriter:
     def client_gone(self) -> asyncio.Future[None]:
         return asyncio.shield(self._conn.gone())
 
+    def cancel_on_disconnect(self) -> None:
+        """Cancel this request's handler task if the client disconnects before it finishes
+        (cheaper than a watcher task per request). Cleared for the next request."""
+        self._conn.cancel_on_disconnect = True
+
     async def detach(self) -> tuple[asyncio.Transport, bytes]:
         """Hand the raw connection of an upgrade request to the caller.
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qs
 
 from kubegate.core.proxy_headers import (
@@ -45,6 +45,7 @@ log = logging.getLogger("kubegate.proxy")
 _T = TypeVar("_T")
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_WHOLE_BODY_MAX = 64 * 1024
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
 
@@ -84,7 +85,9 @@ class ProxyHandler:
             upgrade = validate_upgrade(request.headers) if request.upgrade else None
         except UpgradeNotAllowed as exc:
             raise BadRequest(str(exc)) from exc
-        location = redirect_for_root(request.method, request.path, request.query, upgrade is not None)
+        location = (
+            None if info.subpath else redirect_for_root(request.method, request.path, request.query, upgrade is not None)
+        )
         if location is not None:
             headers = [("audit-id", audit_id), ("cache-control", "no-cache, private"), ("location", location)]
             await ctx.response.send(301, headers)
@@ -104,7 +107,11 @@ class ProxyHandler:
         if upgrade is not None:
             await self._upgrade(ctx, resolved.candidates[0], context, target_path, prefix, upgrade)
             return
-        await _until_client_gone(response, self._forward(ctx, resolved.candidates, context, target_path, prefix))
+        # Go's ReverseProxy cancels the backend exchange with the client's request context;
+        # without this a backend still thinking, or a quiet stream, would hold its connection
+        # for nobody until a timeout minutes later (security.md A38).
+        response.cancel_on_disconnect()
+        await self._forward(ctx, resolved.candidates, context, target_path, prefix)
 
     # ------------------------------------------------------------------ pieces
     def _upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
@@ -180,6 +187,16 @@ class ProxyHandler:
         response = ctx.response
         try:
             headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
+            if (
+                upstream.complete
+                and upstream.buffered <= _WHOLE_BODY_MAX
+                and ctx.request.method != "HEAD"
+                and upstream.status not in (204, 304)
+            ):
+                # The whole (small) body is already here: head and body in one write.
+                body = await upstream.read(_WHOLE_BODY_MAX + 1)
+                await response.send(upstream.status, headers, body)
+                return
             await response.start(upstream.status, headers, length=upstream.length)
             async for chunk in upstream:
                 await response.write(chunk)
@@ -197,9 +214,10 @@ class ProxyHandler:
     ) -> None:
         request, response = ctx.request, ctx.response
         try:
-            result = await _until_client_gone(response, self.pool.upgrade(
+            response.cancel_on_disconnect()
+            result = await self.pool.upgrade(
                 self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
-            ))
+            )
         except UpstreamError as exc:
             _note_error(request, exc)
             raise _upstream_status(exc) from exc
@@ -223,26 +241,6 @@ class ProxyHandler:
             client, client_buffered, result.transport, result.buffered,
             idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing,
         )
-
-
-async def _until_client_gone(response: ResponseWriter, exchange: Coroutine[Any, Any, _T]) -> _T:
-    """Run one exchange with the backend, cancelling it the moment the client disconnects.
-
-    Go's ReverseProxy cancels the backend request with the client's request context; without
-    this a backend still thinking, or a stream gone quiet, would hold its connection for
-    nobody until a timeout minutes later (security.md A38)."""
-    work = asyncio.create_task(exchange, name="kubegate-proxy-exchange")
-    gone = asyncio.ensure_future(response.client_gone())
-    try:
-        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()  # a shield: the connection's own future is untouched
-        if not work.done():
-            work.cancel()  # the pool aborts the backend connection
-            await asyncio.wait((work,))
-    if work.cancelled():
-        raise ConnectionResetError("client disconnected")
-    return work.result()
 
 
 def _note_error(request: Request, exc: UpstreamError) -> None:

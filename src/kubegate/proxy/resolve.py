@@ -33,6 +33,7 @@ from kubegate.proxy.cache import ProxyCache
 
 DNS_TIMEOUT = 5.0
 MAX_ENDPOINT_ATTEMPTS = 3
+_VERDICT_CACHE = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +81,28 @@ class Resolver:
     def __init__(self, cache: ProxyCache, policy: AddressPolicy) -> None:
         self.cache = cache
         self.policy = policy
+        self._verdicts: dict[tuple[str, int], str] = {}  # (ip, port) -> canonical ip, "" = refused
 
     def _checked(self, ip: str, port: int) -> str:
+        """The canonical form of an allowed destination; 400 otherwise. Verdicts are
+        memoised: the policy is fixed for the server's life and this runs per request."""
+        verdict = self._verdicts.get((ip, port))
+        if verdict is None:
+            verdict = self._verdict(ip, port)
+            if len(self._verdicts) >= _VERDICT_CACHE:
+                self._verdicts.clear()
+            self._verdicts[(ip, port)] = verdict
+        if not verdict:
+            raise BadRequest("address not allowed")
+        return verdict
+
+    def _verdict(self, ip: str, port: int) -> str:
         try:
             addr = check_destination(ip, allow=self.policy.allow)
-        except AddressNotAllowed as exc:
-            raise BadRequest("address not allowed") from exc
+        except AddressNotAllowed:
+            return ""
         if is_self(str(addr), port, self.policy.listen):
-            raise BadRequest("address not allowed")
+            return ""
         return str(addr)
 
     async def resolve(self, resource: str, namespace: str, raw_id: str) -> ResolvedTarget:

@@ -35,8 +35,8 @@ key's lease (``ignore_lease``). The other backends have no TTL yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 
 from aetcd import rpc
 
@@ -87,8 +87,8 @@ class EtcdStore:
         etcd cannot be reached within the timeout."""
         if self._state != "new":
             raise RuntimeError("EtcdStore was already started")
-        self._client.connect()
         try:
+            self._client.connect()
             probe = rpc.RangeRequest(key=self._keys.to_etcd("/registry"), keys_only=True)
             self._revision = (await self._client.range(probe)).header.revision
             feeder = WatchFeeder(
@@ -123,9 +123,6 @@ class EtcdStore:
         if self._feeder is not None:
             await self._feeder.close()
         await self._client.close()
-        # gRPC finishes each cancelled call's status on the loop a tick or two later.
-        for _ in range(3):
-            await asyncio.sleep(0)
 
     @property
     def revision(self) -> int:
@@ -154,9 +151,7 @@ class EtcdStore:
     ) -> RawListResult:
         self._check_open()
         start, end = self._keys.range_after(prefix, start_after)
-        response = await self._client.range(
-            rpc.RangeRequest(key=start, range_end=end, limit=limit)
-        )
+        response = await self._client.range(rpc.RangeRequest(key=start, range_end=end, limit=limit))
         revision = response.header.revision
         self._saw(revision)
         kvs = response.kvs
@@ -169,7 +164,8 @@ class EtcdStore:
         assert self._feeder is not None
         # "From now" is the newest revision this store knows of: everything it has
         # acknowledged, so nothing written after this call can be missed.
-        return self._feeder.watch(prefix, from_revision or self.revision)
+        now = max(self.revision, self._feeder.hub.revision)
+        return self._feeder.watch(prefix, from_revision or now)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -238,7 +234,9 @@ class EtcdStore:
     async def _acknowledged(self, value: bytes, revision: int) -> JSON:
         """The caller's copy of what was stored at ``revision``, once watchers have it."""
         assert self._feeder is not None
-        await self._feeder.published(revision, min(_PUBLISH_WAIT, self.config.timeout))
+        with contextlib.suppress(TimeoutError):  # a slow watch must not fail a done write
+            async with asyncio.timeout(min(_PUBLISH_WAIT, self.config.timeout)):
+                await self._feeder.published(revision)
         return etcd_codec.decode(etcd_codec.stamp(value, revision))
 
     # -- helpers -----------------------------------------------------------------------------
@@ -251,7 +249,7 @@ class EtcdStore:
         if revision > self._revision:
             self._revision = revision
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _in_order(self, key: str) -> AsyncIterator[None]:
         """Serialize this store's writes to ``key`` in call order (asyncio.Lock is FIFO)."""
         lock, users = self._key_locks.setdefault(key, (asyncio.Lock(), [0]))

@@ -80,9 +80,10 @@ class EtcdClient:
     def endpoint(self) -> str:
         return self.config.endpoints[self._current]
 
-    def fail_over(self) -> None:
-        """Use the next endpoint from now on."""
-        self._current = (self._current + 1) % len(self.config.endpoints)
+    def fail_over(self, away_from: str) -> None:
+        """Use the next endpoint from now on, unless another failure already moved away."""
+        if self.endpoint == away_from:
+            self._current = (self._current + 1) % len(self.config.endpoints)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -124,23 +125,24 @@ class EtcdClient:
                 return await method(index)(request, timeout=self.timeout)
             except grpc.aio.AioRpcError as exc:
                 code = exc.code()
-                if code in _UNREACHABLE and index == self._current:
-                    self.fail_over()
+                if code in _UNREACHABLE:
+                    self.fail_over(self.config.endpoints[index])
                 if code == grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
                     continue  # a read, and there is another endpoint to ask
-                raise translate(exc, what, self.config.endpoints[index]) from exc
+                raise translate(exc, what) from exc
             except grpc.aio.UsageError as exc:  # the channel was closed under the request
                 raise StoreUnavailable(f"etcd {what} failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def translate(exc: grpc.aio.AioRpcError, what: str, endpoint: str) -> Exception:
-    """The store error for a failed etcd request."""
+def translate(exc: grpc.aio.AioRpcError, what: str) -> Exception:
+    """The store error for a failed etcd request. (API clients see the message in a 503
+    Status, so it names no etcd address.)"""
     details = exc.details() or ""
     if "request is too large" in details:
         # etcd's --max-request-bytes (1.5 MiB by default): no point retrying, the object is.
         return ValueError(f"the object is too large for etcd: {details}")
-    return StoreUnavailable(f"etcd {what} at {endpoint} failed: {exc.code().name}: {details}")
+    return StoreUnavailable(f"etcd {what} failed: {exc.code().name}: {details}")
 
 
 def _credentials(tls: TLSFiles) -> grpc.ChannelCredentials:

@@ -86,7 +86,8 @@ def encode(obj: JSON) -> bytes:
 
 def stamp(value: bytes, revision: int) -> bytes:
     """The object's JSON with ``metadata.resourceVersion`` = ``revision``, spliced into the
-    stored bytes (about 0.3 us for a Service, against ~25 us to decode and encode)."""
+    stored bytes: ~1.7 us for an 840-byte Service, against ~36 us to decode and re-encode it
+    (measured on the 2-core dev VM), so stamping a 10,000-item list_raw costs ~17 ms."""
     at = value.find(_METADATA)
     if at < 0:  # not written by encode(): take the slow, general way
         obj = json.loads(value)

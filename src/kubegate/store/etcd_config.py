@@ -49,7 +49,9 @@ class EtcdConfig:
         if not self.prefix.startswith("/") or self.prefix.endswith("/"):
             raise ValueError(f"etcd key prefix {self.prefix!r} must start and not end with '/'")
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
-            raise ValueError(f"etcd timeout must be a positive number of seconds, not {self.timeout}")
+            raise ValueError(
+                f"etcd timeout must be a positive number of seconds, not {self.timeout}"
+            )
 
     @classmethod
     def from_url(cls, url: str) -> EtcdConfig:

@@ -71,7 +71,9 @@ class WatchFeeder:
         self._sequence = itertools.count()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"kubegate-etcd-watch:{self._keys.prefix}")
+        self._task = asyncio.create_task(
+            self._run(), name=f"kubegate-etcd-watch:{self._keys.prefix}"
+        )
 
     async def close(self) -> None:
         """Stop following etcd and end every watch cleanly."""
@@ -86,15 +88,16 @@ class WatchFeeder:
     def watch(self, prefix: str, from_revision: int) -> EtcdWatch:
         return EtcdWatch(self, self.hub.watch(prefix, from_revision))
 
-    async def published(self, revision: int, timeout: float) -> None:
-        """Wait (at most ``timeout``) until the change at ``revision`` reached the hub, so after
-        a write returns every watcher on this replica has it, as with the local backends. No
-        wait while the etcd watch is down: the write has succeeded either way."""
+    async def published(self, revision: int) -> None:
+        """Wait until the change at ``revision`` has reached the hub, so that after a write
+        returns every watcher on this replica has it, as with the local backends. Returns at
+        once while the etcd watch is down (the write has succeeded either way); callers bound
+        the wait."""
         if self.hub.revision >= revision or not self.connected.is_set():
             return
         waiter = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, next(self._sequence), waiter))
-        await asyncio.wait([waiter], timeout=timeout)
+        await waiter
 
     def _release(self, revision: int | None) -> None:
         """Wake writers waiting for ``revision`` or older (None: all of them)."""
@@ -109,8 +112,9 @@ class WatchFeeder:
     async def _run(self) -> None:
         delay = _MIN_DELAY
         while True:
+            endpoint = self._client.endpoint
             try:
-                await self._follow()
+                await self._follow(endpoint)
             except _Compacted as exc:
                 log.warning("etcd watch lost its place (%s); open watches end with Expired", exc)
                 self._restart_at(exc.revision)
@@ -120,14 +124,16 @@ class WatchFeeder:
                 if self.connected.is_set():
                     delay = _MIN_DELAY  # it had worked: retry soon
                 log.warning("etcd watch broke (%s); resuming in %.1fs", exc, delay)
+            except Exception:  # a bug must not silently end every watch of the replica
+                log.exception("etcd watch failed; resuming in %.1fs", delay)
             finally:
                 self.connected.clear()
                 self._release(None)
-            self._client.fail_over()
+            self._client.fail_over(endpoint)
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_DELAY)
 
-    async def _follow(self) -> None:
+    async def _follow(self, endpoint: str) -> None:
         start, end = self._keys.range_after(etcd_codec.STORE_ROOT + "/", "")
         create = rpc.WatchCreateRequest(
             key=start,
@@ -136,10 +142,7 @@ class WatchFeeder:
             prev_kv=True,
             progress_notify=True,
         )
-        endpoint = self._client.endpoint
         call = self._client.open_watch()
-        finished = asyncio.get_running_loop().create_future()
-        call.add_done_callback(lambda _: finished.done() or finished.set_result(None))
         try:
             async with asyncio.timeout(self._client.timeout):
                 await call.write(rpc.WatchRequest(create_request=create))
@@ -152,14 +155,11 @@ class WatchFeeder:
                     self.connected.set()
                 response = await call.read()
         except grpc.aio.AioRpcError as exc:
-            raise translate(exc, "watch", endpoint) from exc
+            raise translate(exc, f"watch on {endpoint}") from exc
         except TimeoutError:
             raise StoreUnavailable(f"etcd at {endpoint} did not start a watch in time") from None
         finally:
             call.cancel()
-            # gRPC settles a cancelled call on its own task a few milliseconds later; wait
-            # for that, so closing the store leaves no task of ours behind.
-            await finished
 
     def _handle(self, response: rpc.WatchResponse) -> None:
         if response.compact_revision:

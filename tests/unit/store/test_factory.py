@@ -34,14 +34,37 @@ async def test_relative_sqlite_path_is_relative_to_the_working_directory(
     assert (tmp_path / "state.db").is_file()
 
 
-def test_etcd_url_is_refused_for_now() -> None:
-    """The etcd backend is named but not implemented yet."""
-    with pytest.raises(ValueError, match="etcd store not available yet"):
-        open_store("etcd://127.0.0.1:2379")
+@pytest.mark.parametrize(
+    ("url", "endpoints", "tls"),
+    [
+        ("etcd://127.0.0.1:2379", ("127.0.0.1:2379",), False),
+        ("etcd://a:1,b:2/kubegate", ("a:1", "b:2"), False),
+        ("etcds://etcd.example:2379?cacert=/ca.pem", ("etcd.example:2379",), True),
+    ],
+)
+def test_etcd_urls_open_an_etcd_store(url: str, endpoints: tuple[str, ...], tls: bool) -> None:
+    """'etcd://' and 'etcds://' name the etcd backend (built, not connected yet)."""
+    from kubegate.store.etcd import EtcdStore
+
+    store = open_store(url)
+    assert isinstance(store, EtcdStore)
+    assert store.config.endpoints == endpoints and (store.config.tls is not None) == tls
 
 
 @pytest.mark.parametrize(
-    "url", ["", "memory", "memory:extra", "sqlite:", "sqlite:///abs.db", "mysql://x", "C:\\x"]
+    "url",
+    [
+        "",
+        "memory",
+        "memory:extra",
+        "sqlite:",
+        "sqlite:///abs.db",
+        "mysql://x",
+        "C:\\x",
+        "etcd://",
+        "etcd://host:99999",
+        "etcd://host:2379?cacert=/ca.pem",
+    ],
 )
 def test_bad_urls_are_refused(url: str) -> None:
     """Anything but the documented forms is a ValueError."""

@@ -9,12 +9,8 @@ from kubegate.core.requestinfo import parse_request_info
 from kubegate.http.body import EmptyBody
 from kubegate.http.types import Request
 from kubegate.server.context import RequestContext
-from kubegate.server.metrics import (
-    OTHER_TARGET,
-    APIMetrics,
-    HistogramCell,
-    request_labels,
-)
+from kubegate.server.metric_families import HistogramCell
+from kubegate.server.metrics import OTHER_TARGET, APIMetrics, request_labels
 
 
 def ctx_for(method: str, target: str, *, headers=(), state=None) -> RequestContext:
