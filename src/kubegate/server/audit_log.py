@@ -235,6 +235,9 @@ class AuditedResponse:
     def client_gone(self) -> Awaitable[None]:
         return self._inner.client_gone()
 
+    def cancel_on_disconnect(self) -> None:
+        self._inner.cancel_on_disconnect()
+
     async def detach(self) -> tuple[asyncio.Transport, bytes]:
         return await self._inner.detach()
 
