@@ -80,7 +80,7 @@ examples:
   python -m bench proxy --subjects nginx,kubegate --duration 5
   python -m bench proxy --profile-server /tmp/proxy.prof   # cProfile the kubegate subject
 subjects (in run order):
-  direct nginx nginx-tls kubectl kubectl-pooled kubegate kubegate-mt
+  direct nginx nginx-tls kubectl kubectl-pooled kubegate kubegate-mt kubegate-allow
 transport: kubegate and nginx-tls are measured over HTTPS (TLS 1.3); direct, nginx and
 kubectl proxy over plain HTTP. The "TLS-to-TLS" rows compare kubegate with nginx-tls.
 results: a table on stdout and bench/results/<UTC timestamp>-proxy.json

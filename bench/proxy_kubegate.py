@@ -60,6 +60,7 @@ def kubegate_server(
     *,
     malloc_tuned: bool,
     profile: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[KubegateServer]:
     """Start a server, register the backend, wait until the proxy answers; stop on exit."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +84,7 @@ def kubegate_server(
         "memory:",
         "--proxy-allow-cidrs",
         "127.0.0.0/8",
+        *extra_args,
     ]
     with Daemon("kubegate", argv, data_dir / "server.log", env=env) as daemon:
         url = _wait_listening(daemon)

@@ -22,6 +22,7 @@ RPS_VS_NGINX = Target(0.4, "x", at_least=True)
 P99_VS_NGINX = Target(2.0, "x")  # report.Target upper bounds are strict: "< 2 x"
 TRANSFER_VS_NGINX = Target(0.6, "x", at_least=True)
 STREAM_GROWTH_MIB = Target(50, "MiB")
+AUTHZ_OVERHEAD = Target(1.15, "x")  # RBAC vs AlwaysAllow CPU per request: "< 1.15 x"
 KIB = 1024
 
 
@@ -76,6 +77,13 @@ def _ratio_specs(
             lambda r, s: _rps(r, s, 50),
             "rps",
             RPS_VS_KUBECTL,
+        ),
+        (
+            f"{kubegate} / kubegate-allow CPU per request c50 (authn+authz cost)",
+            "kubegate-allow",
+            lambda r, s: _get(r, s, "c50", "median", "subject_cpu_us_per_request"),
+            "us",
+            AUTHZ_OVERHEAD,
         ),
         (f"{kubegate} / nginx rps c50", "nginx", lambda r, s: _rps(r, s, 50), "rps", RPS_VS_NGINX),
         (

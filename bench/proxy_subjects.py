@@ -13,6 +13,7 @@ kubectl         http   ``kubectl proxy`` as shipped (client-go's DefaultTranspor
 kubectl-pooled  http   the same with ``proxy-url`` in the kubeconfig (a pooled transport)
 kubegate        https  ``kubegate serve``: service proxy, admin bearer token
 kubegate-mt     https  the same with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set
+kubegate-allow  https  the same with --authorization-mode AlwaysAllow (the authz cost baseline)
 =============== ====== =================================================================
 """
 
@@ -110,16 +111,18 @@ def _kubectl(pooled: bool) -> Callable[[Stage], AbstractContextManager[Live]]:
     return start
 
 
-def _kubegate(malloc_tuned: bool) -> Callable[[Stage], AbstractContextManager[Live]]:
+def _kubegate(
+    malloc_tuned: bool, name: str = "kubegate", extra_args: tuple[str, ...] = ()
+) -> Callable[[Stage], AbstractContextManager[Live]]:
     @contextmanager
     def start(stage: Stage) -> Iterator[Live]:
-        name = "kubegate-mt" if malloc_tuned else "kubegate"
         with kubegate_server(
             stage.workdir / name,
             stage.backend_port,
             stage.server_prefix,
             malloc_tuned=malloc_tuned,
-            profile=None if malloc_tuned else stage.profile,
+            profile=None if malloc_tuned or extra_args else stage.profile,
+            extra_args=extra_args,
         ) as server:
             endpoint = Endpoint(
                 server.url + PROXY_PATH,
@@ -141,7 +144,14 @@ SUBJECTS = {
         Subject("kubectl", "http", _kubectl(pooled=False)),
         Subject("kubectl-pooled", "http", _kubectl(pooled=True)),
         Subject("kubegate", "https", _kubegate(malloc_tuned=False)),
-        Subject("kubegate-mt", "https", _kubegate(malloc_tuned=True)),
+        Subject("kubegate-mt", "https", _kubegate(malloc_tuned=True, name="kubegate-mt")),
+        # The same token, authorized by AlwaysAllow instead of RBAC: kubegate's row against
+        # this one is the cost of authentication + authorization (issue: at most +15%).
+        Subject(
+            "kubegate-allow",
+            "https",
+            _kubegate(malloc_tuned=False, name="kubegate-allow", extra_args=("--authorization-mode", "AlwaysAllow")),
+        ),
     )
 }
 
