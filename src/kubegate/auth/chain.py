@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kubegate.auth.types import MASTERS_GROUP, Attributes, Authenticator, Decision, UserInfo
+from kubegate.auth.types import Attributes, Authenticator, Decision, UserInfo
 from kubegate.http.types import Request
 
 
@@ -26,12 +26,3 @@ class AuthenticatorChain:
 class AlwaysAllow:
     def authorize(self, attributes: Attributes) -> Decision:
         return Decision(True, "AlwaysAllow")
-
-
-class MastersOnly:
-    """Members of system:masters may do anything; everyone else nothing."""
-
-    def authorize(self, attributes: Attributes) -> Decision:
-        if MASTERS_GROUP in attributes.user.groups:
-            return Decision(True)
-        return Decision(False)

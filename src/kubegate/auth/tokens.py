@@ -9,8 +9,6 @@ import hashlib
 import hmac
 
 from kubegate.auth.types import UserInfo
-from kubegate.errors import Unauthorized
-from kubegate.http.types import Request
 
 
 class StaticTokens:
@@ -29,22 +27,6 @@ class StaticTokens:
             if hmac.compare_digest(known, digest):
                 found = user
         return found
-
-
-class TokenAuthenticator:
-    """Bearer tokens from a StaticTokens table; an unknown bearer token is a 401."""
-
-    def __init__(self, tokens: StaticTokens) -> None:
-        self.tokens = tokens
-
-    def authenticate(self, request: Request) -> UserInfo | None:
-        token = bearer_token(request.header("authorization"))
-        if token is None:
-            return None
-        user = self.tokens.authenticate(token)
-        if user is None:
-            raise Unauthorized("Unauthorized")
-        return user
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
+from kubegate.controllers.lifecycle import ControllerLifecycle
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
 from kubegate.core.rbac import LabeledRole, aggregate_rules, aggregation_selectors, rules_from_json
 from kubegate.store.base import JSON, KeyNotFound, Store, collection_prefix, object_key
@@ -33,7 +34,7 @@ def _labeled(obj: JSON) -> LabeledRole:
     )
 
 
-class ClusterRoleAggregationController:
+class ClusterRoleAggregationController(ControllerLifecycle):
     def __init__(
         self,
         store: Store,
@@ -51,37 +52,13 @@ class ClusterRoleAggregationController:
         self._queue: WorkQueue[str] = WorkQueue(
             base_delay=retry_base_delay, max_delay=retry_max_delay
         )
-        self._stop_requested = asyncio.Event()
-        self._finished = asyncio.Event()
-        self._running = False
+        super().__init__(self._queue)
 
-    async def run(self) -> None:
-        """Run until cancelled or ``stop()``; a controller runs once."""
-        if self._running or self._finished.is_set():
-            raise RuntimeError("a ClusterRoleAggregationController runs only once")
-        self._running = True
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(
-                        self._informer.run(), name="clusterrole-aggregation-informer"
-                    ),
-                    group.create_task(self._worker(), name="clusterrole-aggregation-worker"),
-                ]
-                await self._stop_requested.wait()
-                self._queue.shut_down()
-                for task in tasks:
-                    task.cancel()
-        finally:
-            self._queue.shut_down()
-            self._running = False
-            self._finished.set()
-
-    async def stop(self) -> None:
-        """Ask ``run`` to finish and wait until it has (no-op if it is not running)."""
-        self._stop_requested.set()
-        if self._running:
-            await self._finished.wait()
+    def _start_tasks(self, group: asyncio.TaskGroup) -> list[asyncio.Task[Any]]:
+        return [
+            group.create_task(self._informer.run(), name="clusterrole-aggregation-informer"),
+            group.create_task(self._worker(), name="clusterrole-aggregation-worker"),
+        ]
 
     @property
     def idle(self) -> bool:

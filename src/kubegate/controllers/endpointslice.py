@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from kubegate.controllers.lifecycle import ControllerLifecycle
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
 from kubegate.core import endpointslices as eps
 from kubegate.store.base import (
@@ -71,7 +72,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class EndpointSliceController:
+class EndpointSliceController(ControllerLifecycle):
     """Reconciles EndpointSlices and Endpoints for every Service in ``store``."""
 
     def __init__(
@@ -105,41 +106,18 @@ class EndpointSliceController:
             Informer(store, collection_prefix("nodes"), self._nodes, self._on_node),
         ]
         self._initial: set[ServiceKey] | None = None  # keys still to reconcile before ready
-        self._stop_requested = asyncio.Event()
-        self._finished = asyncio.Event()
-        self._running = False
+        super().__init__(self._queue)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Run until cancelled or ``stop()``; a controller runs once."""
-        if self._running or self._finished.is_set():
-            raise RuntimeError("an EndpointSliceController runs only once")
-        self._running = True
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(inf.run(), name=f"endpointslice-informer:{inf.prefix}")
-                    for inf in self._informers
-                ]
-                waiting = group.create_task(
-                    self._start_workers(group, tasks), name="endpointslice-start"
-                )
-                tasks.append(waiting)
-                await self._stop_requested.wait()
-                self._queue.shut_down()
-                for task in tasks:
-                    task.cancel()
-        finally:
-            self._queue.shut_down()
-            self._running = False
-            self._finished.set()
-
-    async def stop(self) -> None:
-        """Ask ``run`` to finish and wait until it has (no-op if it is not running)."""
-        self._stop_requested.set()
-        if self._running:
-            await self._finished.wait()
+    def _start_tasks(self, group: asyncio.TaskGroup) -> list[asyncio.Task[Any]]:
+        tasks = [
+            group.create_task(inf.run(), name=f"endpointslice-informer:{inf.prefix}")
+            for inf in self._informers
+        ]
+        # Workers join this same list once the caches have synced, so stop() cancels them too.
+        tasks.append(group.create_task(self._start_workers(group, tasks), name="endpointslice-start"))
+        return tasks
 
     async def _start_workers(
         self, group: asyncio.TaskGroup, tasks: list[asyncio.Task[Any]]

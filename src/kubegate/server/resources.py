@@ -277,10 +277,7 @@ class ResourceHandlers:
         metadata: JSON = {"resourceVersion": str(page.revision)}
         if page.continue_key:
             metadata["continue"] = encode_continue(page.revision, page.continue_key)
-        head = encode_json(
-            {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata}
-        )
-        body = b"".join((head[:-1], b',"items":[', b",".join(page.items), b"]}"))
+        body = _list_envelope(rt, metadata, page.items)
         ctx.request.state["audit_response_body"] = body
         await send_json(ctx.response, 200, None, ctx.audit_id, body=body)
 
@@ -533,7 +530,11 @@ def _unsupported_patch(content_type: str) -> APIError:
 
 
 def _list_body(rt: ResourceType, metadata: JSON, items: list[JSON]) -> bytes:
-    """Encode a list; items are encoded one by one so the envelope is built around them."""
+    """Encode a list of decoded objects."""
+    return _list_envelope(rt, metadata, [encode_json(i) for i in items])
+
+
+def _list_envelope(rt: ResourceType, metadata: JSON, encoded_items: list[bytes]) -> bytes:
+    """A List object built around already-encoded items (stored bytes are never re-encoded)."""
     head = encode_json({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata})
-    parts = [head[:-1], b',"items":[', b",".join(encode_json(i) for i in items), b"]}"]
-    return b"".join(parts)
+    return b"".join((head[:-1], b',"items":[', b",".join(encoded_items), b"]}"))
