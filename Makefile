@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the tests need, installed only when missing (see scripts/apt-deps).
-APT_PACKAGES := etcd-server
+APT_PACKAGES := etcd-server chromium fish zsh
 
 .PHONY: setup setup-test run test test-all lint bench clean
 

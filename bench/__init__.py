@@ -5,6 +5,9 @@ A suite is one module with ``main(argv) -> int``, listed in :data:`SUITES`:
 api     a fresh API server under create, list, watch fan-out and memory load (the default)
 store   the Store backends in-process, without HTTP (``bench/store_bench.py``)
 proxy   kubegate's service proxy next to nginx and ``kubectl proxy`` (``bench/proxy.py``)
+rewrite HTML rewriting on the service proxy vs plain proxying (``bench/rewrite.py``)
+localproxy  ``kubegate proxy`` next to ``kubectl proxy`` in front of one API server
+ha      replicas on one etcd: proxy rps behind HAProxy, watch fan-out over 3 (``bench/ha.py``)
 
 ``python -m bench all`` runs the suites of :data:`ALL_SUITES` in turn with the options they
 share (``--quick``, ``--no-pin``, ``--results-dir``).
@@ -17,6 +20,9 @@ SUITES = {
     "api": "bench.api",
     "store": "bench.store_bench",
     "proxy": "bench.proxy",
+    "localproxy": "bench.localproxy",
+    "ha": "bench.ha",
+    "rewrite": "bench.rewrite",
 }
 DEFAULT_SUITE = "api"
-ALL_SUITES = ("api", "proxy")
+ALL_SUITES = ("api", "proxy", "localproxy", "rewrite")

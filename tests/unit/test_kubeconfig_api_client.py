@@ -18,6 +18,7 @@ from aiohttp import web
 
 from kubegate.client.api import APIClient, APIClientError, APIConnectionError
 from kubegate.client.kubeconfig import ClientConfig, ExecConfig
+from kubegate.core.forward_proxy import ForwardProxy
 
 Handler = Callable[[web.Request], Any]
 
@@ -191,11 +192,20 @@ async def test_connection_refused_is_kubectl_text():
     )
 
 
-async def test_proxy_url_is_refused_clearly(api_server: FakeAPI):
-    """proxy-url is not implemented: the error says so instead of bypassing the proxy."""
-    async with APIClient(config(api_server.url, proxy_url="http://proxy:3128")) as api:
-        with pytest.raises(APIConnectionError, match="proxy-url"):
+async def test_a_proxy_is_dialed_instead_of_the_server(api_server: FakeAPI):
+    """With a forward proxy the server is never dialed directly: a closed proxy port is the
+    error, named as the proxy's (not "the connection to the server was refused")."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proxy = ForwardProxy("http", "127.0.0.1", port)
+    async with APIClient(config(api_server.url, proxy=proxy)) as api:
+        with pytest.raises(APIConnectionError) as info:
             await api.get_json("/api")
+    assert info.value.kubectl_text() == (
+        "Unable to connect to the server: proxyconnect tcp: dial tcp "
+        f"127.0.0.1:{port}: connect: connection refused"
+    )
     assert api_server.requests == []
 
 

@@ -16,8 +16,10 @@ Durability, and why the write is synchronous:
 * Nothing is queued, so nothing is dropped for being slow: a disk that cannot keep up slows
   the server down (kube's ``blocking`` audit mode), it does not lose records.
 * A write that fails (``ENOSPC``, ``EIO``) is undone (the file is truncated back to its last
-  whole line), counted in ``failures`` and logged once per run of failures; the server keeps
-  serving. Records written while the disk is full are lost — the counter says how many.
+  whole line), counted in ``failures``, logged once per run of failures, and reported to the
+  caller (``write`` returns False; ``failing`` stays True until a write succeeds again). What
+  the server does about it is its audit mode's business (``server/audit_log.py``): refuse
+  requests (``blocking-strict``), or keep serving and lose the records (``blocking``).
 
 Rotation (as kube's lumberjack logger): before a line would take the file past
 ``max_bytes`` it is renamed to ``<stem>-<UTC timestamp><ext>`` and a new file is opened;
@@ -59,6 +61,7 @@ class AuditFile:
         self.max_age_days = max_age_days
         self.sync_interval = sync_interval
         self.failures = 0  # records that could not be written
+        self.written = 0  # records written
         self._fd = -1
         self._size = 0
         self._dirty = False
@@ -102,11 +105,17 @@ class AuditFile:
                 os.close(fd)
 
     # ------------------------------------------------------------------ writing
-    def write(self, line: bytes) -> None:
-        """Append one whole line. Never raises: failures are counted and logged."""
+    @property
+    def failing(self) -> bool:
+        """Whether the last write failed (and none has succeeded since)."""
+        return self._failing
+
+    def write(self, line: bytes) -> bool:
+        """Append one whole line; whether it was written. Never raises: failures are counted
+        and logged."""
         if self._closed or self._fd < 0:
             self._failed(OSError("the audit log is closed"))
-            return
+            return False
         if self.max_bytes and self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
         start = self._size
@@ -119,12 +128,14 @@ class AuditFile:
             if self.path is not None and view.nbytes != len(line):
                 self._truncate(start)
             self._failed(exc)
-            return
+            return False
         self._size = start + len(line)
         self._dirty = True
+        self.written += 1
         if self._failing:
             self._failing = False
             log.warning("audit log writable again (%d records lost so far)", self.failures)
+        return True
 
     def _truncate(self, size: int) -> None:
         try:
@@ -136,7 +147,7 @@ class AuditFile:
         self.failures += 1
         if not self._failing:
             self._failing = True
-            log.error("audit log write failed, records are being lost (still serving): %s", exc)
+            log.error("audit log write failed: %s", exc)
 
     # ------------------------------------------------------------------ rotation
     def _rotate(self) -> None:

@@ -37,7 +37,7 @@ import bcrypt
 
 from kubegate.auth.throttle import FailureThrottle
 from kubegate.auth.tokenfile import AuthFileError, ReloadingFile, csv_records, groups_column
-from kubegate.auth.types import UserInfo
+from kubegate.auth.types import BROWSER_CREDENTIAL, UserInfo
 from kubegate.errors import TooManyRequests, Unauthorized
 from kubegate.http.types import Request
 
@@ -173,7 +173,16 @@ class BasicAuthenticator:
         if scheme.lower() != "basic":
             return None
         username, password = basic_credentials(value)
-        source = request.peer[0]
+        user = self.check_password(request.peer[0], username, password)
+        if user is None:
+            raise Unauthorized("Unauthorized")
+        request.state[BROWSER_CREDENTIAL] = "basic"
+        return user
+
+    def check_password(self, source: str, username: str, password: str) -> UserInfo | None:
+        """The user if the password is theirs, else None (counted as a failure for
+        ``source``); raises TooManyRequests while ``source`` is throttled for ``username``.
+        The login page checks passwords through here too, so both share one throttle."""
         wait = self._throttle.retry_after(source, username)
         if wait > 0:
             raise TooManyRequests(
@@ -183,6 +192,6 @@ class BasicAuthenticator:
         user = self._file.current().check(username, password, self._clock())
         if user is None:
             self._throttle.failed(source, username)
-            raise Unauthorized("Unauthorized")
+            return None
         self._throttle.succeeded(source, username)
         return user

@@ -61,6 +61,10 @@ class OIDCConfig:
     groups_prefix: str = ""
     jwks_file: Path | None = None
     ca_file: Path | None = None
+    # The browser login's authorization-code flow (auth/oidc_flow.py); not kube's flags.
+    client_secret_file: Path | None = None  # None: a public client (PKCE alone)
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    redirect_url: str = ""  # "": https://<the Host the browser used>/oauth2/callback
 
     def validate(self) -> None:
         """Kube's flag checks; raises ValueError."""
@@ -70,6 +74,10 @@ class OIDCConfig:
             raise ValueError("--oidc-client-id is required with --oidc-issuer-url")
         if not self.username_claim:
             raise ValueError("--oidc-username-claim must not be empty")
+        if "openid" not in self.scopes:
+            raise ValueError("--oidc-scopes must include openid")
+        if self.redirect_url and not self.redirect_url.startswith("https://"):
+            raise ValueError(f"--oidc-redirect-url ({self.redirect_url!r}) must be an https URL")
 
     @property
     def effective_username_prefix(self) -> str:
@@ -125,6 +133,7 @@ class OIDCKeys:
         self._clock = clock
         self._keys: dict[str, list[PyJWK]] = {}
         self._last_refresh = -REFRESH_INTERVAL
+        self._last_forced = -REFRESH_INTERVAL
         self._wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         if config.jwks_file is not None:
@@ -184,6 +193,19 @@ class OIDCKeys:
                 log.info("fetched %d OIDC signing keys", sum(map(len, self._keys.values())))
             except Exception as exc:  # a flaky issuer must not take the server down
                 log.warning("fetching the OIDC signing keys failed: %s", exc)
+
+    async def refresh_now(self) -> None:
+        """Fetch the keys at once (the login flow, which cannot ask the client to retry);
+        rate-limited like an unknown kid. Raises what fetching raises."""
+        now = self._clock()
+        if now - self._last_forced < REFRESH_INTERVAL:
+            return
+        self._last_forced = self._last_refresh = now
+        if self.config.jwks_file is not None:
+            self._keys = self._read_file()
+            return
+        async with asyncio.timeout(2 * FETCH_TIMEOUT + 1):
+            self._keys = await self.fetch_remote()
 
     async def fetch_remote(self) -> dict[str, list[PyJWK]]:
         issuer = self.config.issuer_url

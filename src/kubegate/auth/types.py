@@ -17,6 +17,10 @@ AUTHENTICATED_GROUP = "system:authenticated"
 UNAUTHENTICATED_GROUP = "system:unauthenticated"
 ANONYMOUS_USER = "system:anonymous"
 MASTERS_GROUP = "system:masters"
+# The ``request.state`` key under which the authenticator of a credential a browser may send
+# by itself records which one decided ("session" or "basic"): the app then applies the CSRF
+# and ambient-credential rules (core/csrf.py, core/browser_access.py) to that request.
+BROWSER_CREDENTIAL = "kubegate.browser_credential"
 
 
 @dataclass(frozen=True, slots=True)

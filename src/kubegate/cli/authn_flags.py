@@ -113,6 +113,40 @@ def add_authn_flags(group: argparse._ArgumentGroup) -> None:
         default=None,
         help="the issuer's signing keys as a local JWKS file (default: from its discovery document)",
     )
+    group.add_argument(
+        "--oidc-client-secret-file",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="the client secret for the browser sign-in's code flow (default: a public client, PKCE only)",
+    )
+    group.add_argument(
+        "--oidc-scopes",
+        metavar="SCOPES",
+        default="openid,profile,email",
+        help="comma-separated scopes the browser sign-in asks for (default openid,profile,email)",
+    )
+    group.add_argument(
+        "--oidc-redirect-url",
+        metavar="URL",
+        default="",
+        help="the redirect URI registered with the issuer "
+        "(default https://<the host the browser used>/oauth2/callback)",
+    )
+    group.add_argument(
+        "--session-idle-timeout",
+        metavar="DURATION",
+        type=parse_duration,
+        default=3600,
+        help="a browser session ends after this long without a request (default 1h)",
+    )
+    group.add_argument(
+        "--session-max-age",
+        metavar="DURATION",
+        type=parse_duration,
+        default=12 * 3600,
+        help="a browser session ends this long after sign-in, active or not (default 12h)",
+    )
 
 
 def authn_settings(args: argparse.Namespace) -> AuthnSettings:
@@ -128,10 +162,23 @@ def authn_settings(args: argparse.Namespace) -> AuthnSettings:
             groups_prefix=args.oidc_groups_prefix,
             jwks_file=args.oidc_jwks_file,
             ca_file=args.oidc_ca_file,
+            client_secret_file=args.oidc_client_secret_file,
+            scopes=tuple(s.strip() for s in args.oidc_scopes.split(",") if s.strip()),
+            redirect_url=args.oidc_redirect_url,
         )
         oidc.validate()
-    elif args.oidc_client_id or args.oidc_jwks_file:
-        raise ValueError("--oidc-client-id and --oidc-jwks-file need --oidc-issuer-url")
+    elif (
+        args.oidc_client_id
+        or args.oidc_jwks_file
+        or args.oidc_client_secret_file
+        or args.oidc_redirect_url
+    ):
+        raise ValueError(
+            "--oidc-client-id, --oidc-jwks-file, --oidc-client-secret-file and "
+            "--oidc-redirect-url need --oidc-issuer-url"
+        )
+    if args.session_idle_timeout <= 0 or args.session_max_age <= 0:
+        raise ValueError("--session-idle-timeout and --session-max-age must be positive")
     if args.service_account_max_token_expiration < 600:
         raise ValueError("--service-account-max-token-expiration must be at least 10m")
     return AuthnSettings(
@@ -142,4 +189,6 @@ def authn_settings(args: argparse.Namespace) -> AuthnSettings:
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=args.service_account_max_token_expiration,
         oidc=oidc,
+        session_idle_timeout=float(args.session_idle_timeout),
+        session_max_age=float(args.session_max_age),
     )

@@ -19,7 +19,9 @@ __all__ = ["KUBECONFIG_HELP", "add_kubeconfig_flags", "client_config_from_args"]
 
 KUBECONFIG_HELP = """\
 kubeconfig: --kubeconfig FILE, else the files listed in $KUBECONFIG (merged, the first to
-define a name wins), else ~/.kube/config — the same rules and the same files as kubectl."""
+define a name wins), else ~/.kube/config — the same rules and the same files as kubectl.
+forward proxy: the cluster's proxy-url (http://, https://, socks5://, user:password@ allowed),
+else $HTTPS_PROXY / $HTTP_PROXY less $NO_PROXY — as kubectl."""
 
 
 def add_kubeconfig_flags(

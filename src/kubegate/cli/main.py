@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kubegate import __version__
-from kubegate.cli import clusterinfo_cmd, proxy_cmd, serve_cmd, url_cmd
+from kubegate.cli import clusterinfo_cmd, completion_cmd, proxy_cmd, serve_cmd, url_cmd
 
 EPILOG = """\
 commands:
@@ -15,6 +15,7 @@ commands:
   proxy         a local proxy to the API server (a drop-in for kubectl proxy)
   cluster-info  the control plane and cluster service URLs (as kubectl cluster-info); dump
   url           the proxy URL of a service, pod or node (--check: verify it can work)
+  completion    a shell completion script: source <(kubegate completion bash)
 examples:
   kubegate serve --demo
   kubegate serve --secure-port 0 --store memory:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy_cmd.register(sub)
     clusterinfo_cmd.register(sub)
     url_cmd.register(sub)
+    completion_cmd.register(sub)
     return parser
 
 

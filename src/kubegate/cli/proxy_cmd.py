@@ -236,9 +236,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=err)
         return 1
-    if config.proxy_url:
-        print("error: the kubeconfig's proxy-url is not supported by kubegate proxy", file=err)
-        return 1
     www = Path(args.www) if args.www else None
     if www is not None and not www.is_dir():
         print(f"warning: failed to open static directory {args.www}: not a directory", file=err)
@@ -312,4 +309,5 @@ async def _serve(settings, config, out: TextIO) -> None:  # type: ignore[no-unty
         Credentials(config),
         ready=ready,
         stopped=stopped.wait(),
+        forward_proxy=config.proxy,
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from kubegate.cli.authn_flags import add_authn_flags, authn_settings
+from kubegate.cli.leader_flags import add_leader_flags, election_config
+from kubegate.cli.mirror_flags import add_mirror_flags, mirror_settings
+from kubegate.cli.operations_flags import add_operations_flags, operations_settings
+from kubegate.core.app_hosts import is_valid_apps_domain
 from kubegate.server.limits import LimitSettings
 from kubegate.server.logging_setup import configure_logging
 from kubegate.server.settings import ServeSettings
@@ -111,6 +116,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         help="verify https backends against this CA bundle (default: no verification, as kube)",
     )
+    proxy.add_argument(
+        "--proxy-rewrite-max-bytes",
+        type=int,
+        default=10 * 1024 * 1024,
+        metavar="N",
+        help="rewrite at most the first N bytes of each proxied HTML/CSS body; the rest "
+        "passes unchanged (default 10 MiB)",
+    )
+    proxy.add_argument(
+        "--apps-domain",
+        default="",
+        metavar="DOMAIN",
+        help="also serve each service port on its own origin, "
+        "https://<port>--<service>--<namespace>.DOMAIN:<secure-port>/ (e.g. apps.localhost, "
+        "which browsers resolve to loopback; otherwise point a wildcard DNS record here)",
+    )
+    proxy.add_argument(
+        "--apps-main-host",
+        default="",
+        metavar="HOST",
+        help="the host name users reach kubegate's own pages at, where app origins send "
+        "browsers to sign in (default: localhost for *.localhost app domains, else the "
+        "advertise address)",
+    )
     audit = p.add_argument_group("audit")
     audit.add_argument(
         "--audit-log-path",
@@ -143,6 +172,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     audit.add_argument("--audit-log-maxsize-bytes", type=int, default=None, help=argparse.SUPPRESS)
     add_limit_flags(p)
+    add_leader_flags(p)
+    add_mirror_flags(p)
+    add_operations_flags(p, audit=audit)
     logs = p.add_argument_group("logging and metrics")
     logs.add_argument(
         "--log-format",
@@ -226,9 +258,15 @@ def run(args: argparse.Namespace) -> int:
     if min(args.audit_log_maxsize, args.audit_log_maxbackups, args.audit_log_maxage) < 0:
         print("error: --audit-log-max* values cannot be negative", file=sys.stderr)
         return 2
+    if args.apps_domain and not is_valid_apps_domain(args.apps_domain.strip().lower().strip(".")):
+        print(f"error: --apps-domain {args.apps_domain!r} is not a DNS name like apps.localhost", file=sys.stderr)
+        return 2
     try:
         authn = authn_settings(args)
         limits = limit_settings(args)
+        election = election_config(args)
+        mirror = mirror_settings(args, os.environ, Path.cwd())
+        operations = operations_settings(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -249,8 +287,13 @@ def run(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         metrics_proxy_target_labels=max(0, args.metrics_proxy_target_labels),
         limits=limits,
+        leader_elect=args.leader_elect,
+        leader_election=election,
         proxy_allow_cidrs=tuple(c.strip() for c in args.proxy_allow_cidrs.split(",") if c.strip()),
         proxy_ca_file=args.proxy_ca_file,
+        proxy_rewrite_max_bytes=max(0, args.proxy_rewrite_max_bytes),
+        apps_domain=args.apps_domain.strip().lower().strip("."),
+        apps_main_host=args.apps_main_host.strip().lower(),
         authorization_mode=args.authorization_mode,
         audit_log_path=args.audit_log_path,
         audit_policy_file=args.audit_policy_file,
@@ -262,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
         audit_log_max_backups=args.audit_log_maxbackups,
         audit_log_max_age_days=args.audit_log_maxage,
         authn=authn,
+        mirror=mirror,
+        operations=operations,
     )
     import uvloop
 

@@ -3,6 +3,8 @@
 ``APIClient(config)`` sends GETs to the kubeconfig's server through an ``UpstreamPool``
 (keep-alive, TLS with the kubeconfig's CA and client certificate). The server's host name is
 resolved once, with ``loop.getaddrinfo``; TLS checks the host name (or ``tls-server-name``).
+With a forward proxy (``config.proxy``) every connection goes through it and the proxy
+resolves the name.
 
 Errors::
 
@@ -174,11 +176,6 @@ class APIClient:
     # -- internals ----------------------------------------------------------------------------
 
     async def _get(self, target_path: str, accept: str) -> tuple[int, bytes]:
-        if self.config.proxy_url:
-            raise APIConnectionError(
-                f"proxy-url ({self.config.proxy_url}) is not supported by kubegate's API "
-                f'client yet; remove it from cluster "{self.config.cluster_name}" or use kubectl'
-            )
         headers = [
             ("Host", self._netloc),
             ("Accept", accept),
@@ -196,9 +193,9 @@ class APIClient:
                 f"the server did not answer within {self.timeout:g}s", host=self._netloc
             ) from None
         except UpstreamError as exc:
-            raise APIConnectionError(
-                exc.message, host=self._netloc, refused="connection refused" in exc.message
-            ) from exc
+            # kubectl says "refused" of the server even when it was the proxy: be exact here.
+            refused = self.config.proxy is None and "connection refused" in exc.message
+            raise APIConnectionError(exc.message, host=self._netloc, refused=refused) from exc
         except ConnectionError as exc:
             raise APIConnectionError(
                 f"the connection to {self._netloc} was lost: {exc}", host=self._netloc
@@ -209,12 +206,16 @@ class APIClient:
 
     def _pool_for(self) -> UpstreamPool:
         if self._pool is None:
-            self._pool = UpstreamPool(connect_timeout=min(self.timeout, 10.0))
+            # Dialing (a proxy's CONNECT included) gets at most half the budget, so that a
+            # dead route is reported as such rather than as a server that did not answer.
+            self._pool = UpstreamPool(connect_timeout=min(self.timeout / 2, 10.0))
         return self._pool
 
     async def _target(self) -> UpstreamTarget:
+        proxy = self.config.proxy
         if self._ip is None:
-            self._ip = await self._resolve()
+            # Through a proxy the name is the proxy's to resolve (CONNECT host:port).
+            self._ip = self._host if proxy is not None else await self._resolve()
         context = self.credentials.ssl_context() if self._tls else None
         return UpstreamTarget(
             ip=self._ip,
@@ -222,6 +223,7 @@ class APIClient:
             tls=self._tls,
             server_hostname=(self.config.tls_server_name or self._host) if self._tls else None,
             ssl_context=context,
+            via=proxy,
         )
 
     async def _resolve(self) -> str:

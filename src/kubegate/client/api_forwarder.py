@@ -5,7 +5,9 @@ Headers: the client's, less hop-by-hop ones, ``X-Forwarded-*`` claims, the clien
 credentials; ``Host`` is the API server's (kubectl's UseLocationHost) and ``X-Forwarded-For``
 the client's address, as Go's ReverseProxy adds it. The API server's name is resolved once
 (:func:`resolve_api_server`); every connection goes to that address, with the name as TLS
-server name, over kubegate's keep-alive pool. Bodies stream both ways with back-pressure;
+server name, over kubegate's keep-alive pool. With a forward proxy (kubeconfig ``proxy-url``
+or ``HTTPS_PROXY``) every connection, upgrades included, is opened through the proxy, which
+resolves the name. Bodies stream both ways with back-pressure;
 WebSocket and SPDY upgrades are tunnelled after the API server's 101 (a fresh connection
 each, TCP keep-alive set as ``--keepalive`` says).
 
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from kubegate.client.kubeconfig import KubeconfigError
 from kubegate.client.proxy_filters import TOKEN_HEADER
+from kubegate.core.forward_proxy import ForwardProxy
 from kubegate.core.proxy_headers import (
     downstream_response_headers,
     upstream_request_headers,
@@ -79,10 +82,14 @@ class ApiServer:
     port: int
     server_name: str | None
     base_path: str  # the URL's path without a trailing slash ("" for none)
+    via: ForwardProxy | None = None  # dial through this proxy; ``ip`` is then the host name
 
 
-async def resolve_api_server(server_url: str, tls_server_name: str | None) -> ApiServer:
-    """Parse the kubeconfig ``server`` URL and resolve its host once (``OSError`` if not)."""
+async def resolve_api_server(
+    server_url: str, tls_server_name: str | None, proxy: ForwardProxy | None = None
+) -> ApiServer:
+    """Parse the kubeconfig ``server`` URL and resolve its host once (``OSError`` if not);
+    through a ``proxy`` the host is left for the proxy to resolve."""
     url = urlsplit(server_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ValueError(f"unsupported server URL {server_url!r}")
@@ -92,10 +99,13 @@ async def resolve_api_server(server_url: str, tls_server_name: str | None) -> Ap
     try:
         ip = str(ipaddress.ip_address(host))
     except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-        ip = str(infos[0][4][0])
+        if proxy is not None:
+            ip = host
+        else:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+            ip = str(infos[0][4][0])
     authority = url.netloc.rpartition("@")[2]
     return ApiServer(
         tls=tls,
@@ -104,6 +114,7 @@ async def resolve_api_server(server_url: str, tls_server_name: str | None) -> Ap
         port=port,
         server_name=(tls_server_name or host) if tls else None,
         base_path=url.path.rstrip("/"),
+        via=proxy,
     )
 
 
@@ -128,7 +139,7 @@ class ApiForwarder:
         self.rewrite = rewrite
         self.pool: UpstreamPool | None = None
         self._context: ssl.SSLContext | None = None
-        self._target = UpstreamTarget(api.ip, api.port, api.tls, api.server_name, None)
+        self._target = UpstreamTarget(api.ip, api.port, api.tls, api.server_name, None, api.via)
 
     def start(self) -> None:
         self.pool = UpstreamPool(
@@ -158,7 +169,14 @@ class ApiForwarder:
         # kubectl forwards a caller's Impersonate-* headers (client-go's impersonation
         # wrapper steps aside); the API server still authorizes them for the kubeconfig user.
         headers.extend((n, v) for n, v in request.headers if n.startswith("impersonate-"))
-        headers.extend(await self.credentials.auth_headers())
+        credentials = await self.credentials.auth_headers()
+        if any(n.lower() == "authorization" and v[:6].lower() == "basic " for n, v in credentials):
+            # This proxy already judged the browser (proxy_filters.browser_refusal) and the
+            # basic credentials are the kubeconfig's, not ones a browser attached by itself:
+            # kubegate serve must not take them for ambient browser credentials (its CSRF and
+            # session-isolation rules key on Origin and Sec-Fetch-*).
+            headers = [(n, v) for n, v in headers if n != "origin" and not n.startswith("sec-fetch-")]
+        headers.extend(credentials)
         return headers
 
     def _upstream_target(self) -> UpstreamTarget:
@@ -166,7 +184,9 @@ class ApiForwarder:
         if context is not self._context:
             self._context = context
             api = self.api
-            self._target = UpstreamTarget(api.ip, api.port, api.tls, api.server_name, context)
+            self._target = UpstreamTarget(
+                api.ip, api.port, api.tls, api.server_name, context, api.via
+            )
         return self._target
 
     async def forward(self, request: Request, response: ResponseWriter, target_path: str) -> None:

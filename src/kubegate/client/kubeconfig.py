@@ -12,7 +12,9 @@ kubectl's rules (client-go ``tools/clientcmd``: ``loader.go``, ``client_config.g
   ``-n`` its namespace (``default`` when none is set);
 - file references (certificate-authority, client-certificate, client-key, tokenFile, and an
   exec command containing a ``/``) are relative to the directory of the file that holds them;
-  ``*-data`` fields are inline base64.
+  ``*-data`` fields are inline base64;
+- the forward proxy is the cluster's ``proxy-url``, else ``HTTPS_PROXY``/``HTTP_PROXY`` less
+  ``NO_PROXY`` from ``env`` (:mod:`kubegate.client.kubeconfig_proxy`).
 
 Unlike kubectl, an empty configuration is an error rather than a silent
 ``http://localhost:8080`` (unless ``KUBERNETES_MASTER`` names a server, or the process runs
@@ -33,7 +35,9 @@ from typing import Any
 
 import yaml
 
+from kubegate.client.kubeconfig_proxy import ProxyURLError, choose_proxy
 from kubegate.client.kubeconfig_validation import EXEC_API_VERSIONS, validate
+from kubegate.core.forward_proxy import ForwardProxy
 
 __all__ = [
     "IN_CLUSTER_ROOT",
@@ -89,6 +93,8 @@ class ClientConfig:
     cluster_name: str
     user_name: str
     host_as_written: str  # the cluster's server as kubectl's REST config holds it
+    # Dial the server through this: proxy-url, else HTTPS_PROXY/HTTP_PROXY less NO_PROXY.
+    proxy: ForwardProxy | None = None
 
 
 @dataclass(slots=True)
@@ -306,8 +312,10 @@ def _client_config(
     if provider:
         token = _auth_provider_token(user_name, provider)
     written = str(cluster["server"])
+    server = _normalise_server(written, bool(ca_data or client_cert or insecure))
+    proxy_url = _str_or_none(cluster.get("proxy-url"))
     return ClientConfig(
-        server=_normalise_server(written, bool(ca_data or client_cert or insecure)),
+        server=server,
         ca_data=ca_data,
         insecure=insecure,
         tls_server_name=_str_or_none(cluster.get("tls-server-name")),
@@ -318,13 +326,23 @@ def _client_config(
         username=_str_or_none(user.get("username")),
         password=_str_or_none(user.get("password")),
         exec=_exec_config(user.get("exec"), cluster),
-        proxy_url=_str_or_none(cluster.get("proxy-url")),
+        proxy_url=proxy_url,
         namespace=namespace,
         context=context_name,
         cluster_name=cluster_name,
         user_name=user_name,
         host_as_written=_rest_config_host(written),
+        proxy=_proxy(cluster_name, proxy_url, server, env),
     )
+
+
+def _proxy(
+    cluster_name: str, proxy_url: str | None, server: str, env: Mapping[str, str]
+) -> ForwardProxy | None:
+    try:
+        return choose_proxy(cluster_name, proxy_url, server, env)
+    except ProxyURLError as exc:
+        raise KubeconfigError(str(exc)) from None
 
 
 def _data(entry: dict[str, Any], field: str, origin: str) -> bytes | None:
@@ -407,7 +425,7 @@ def _fallback_config(
     """With no cluster chosen: ``KUBERNETES_MASTER``, or client-go's in-cluster config."""
     master = env.get("KUBERNETES_MASTER")
     if master:
-        return _bare_config(master, namespace)
+        return _bare_config(master, namespace, env)
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     token_file = in_cluster_root / "token"
     if not (empty and host and port and token_file.exists()):
@@ -420,17 +438,24 @@ def _fallback_config(
     return _bare_config(
         f"https://{hostport}",
         namespace,
+        env,
         ca_data=ca_file.read_bytes() if ca_file.exists() else None,
         token_file=str(token_file),
     )
 
 
 def _bare_config(
-    server: str, namespace: str, *, ca_data: bytes | None = None, token_file: str | None = None
+    server: str,
+    namespace: str,
+    env: Mapping[str, str],
+    *,
+    ca_data: bytes | None = None,
+    token_file: str | None = None,
 ) -> ClientConfig:
     """A configuration that no kubeconfig cluster describes (KUBERNETES_MASTER, in-cluster)."""
+    normalised = _normalise_server(server, False)
     return ClientConfig(
-        server=_normalise_server(server, False),
+        server=normalised,
         ca_data=ca_data,
         insecure=False,
         tls_server_name=None,
@@ -447,4 +472,5 @@ def _bare_config(
         cluster_name="",
         user_name="",
         host_as_written=server,
+        proxy=_proxy("", None, normalised, env),
     )

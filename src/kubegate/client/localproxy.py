@@ -40,6 +40,7 @@ from kubegate.client.proxy_filters import (
 )
 from kubegate.client.service_mode import ServiceTarget, root_location, upstream_path
 from kubegate.client.static_files import serve_static
+from kubegate.core.forward_proxy import ForwardProxy
 from kubegate.http import HTTPServer, Limits, Request, ResponseWriter
 
 __all__ = ["LocalProxy", "LocalProxySettings", "run_local_proxy"]
@@ -254,9 +255,11 @@ async def run_local_proxy(
     *,
     ready: Callable[[str], None],
     stopped: Awaitable[object],
+    forward_proxy: ForwardProxy | None = None,
 ) -> None:
-    """Resolve the API server, listen, call ``ready(address)``, serve until ``stopped``."""
-    api = await resolve_api_server(server_url, tls_server_name)
+    """Resolve the API server, listen, call ``ready(address)``, serve until ``stopped``;
+    every connection to the API server goes through ``forward_proxy`` when one is given."""
+    api = await resolve_api_server(server_url, tls_server_name, forward_proxy)
     proxy = LocalProxy(settings, api, credentials)
     try:
         ready(await proxy.start())

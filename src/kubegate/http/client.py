@@ -14,6 +14,7 @@ Modules::
     client_send.py      request bodies toward the backend (streamed, 100-continue)
     pool.py             UpstreamPool: keep-alive per target, retries, upgrades
     tunnel.py           the byte pump between two detached transports
+    via_proxy.py        connections through a forward proxy (HTTP(S) CONNECT, SOCKS5)
 
 Errors: every failure that is the backend's (or the network's) is an ``UpstreamError`` with a
 ``kind``; foreign exceptions (``OSError``, ``ssl.SSLError``, framing errors) are translated
@@ -38,6 +39,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
+from kubegate.core.forward_proxy import ForwardProxy
 from kubegate.http.types import Headers
 
 ErrorKind = Literal["connect", "tls", "timeout", "protocol", "reset"]
@@ -66,6 +68,9 @@ class UpstreamTarget:
     # None with tls=True: the shared context that does not verify (what kube-apiserver does
     # for https service proxying); the caller logs that once per target.
     ssl_context: ssl.SSLContext | None = None
+    # Connect through this forward proxy (http/via_proxy.py); ``ip`` may then be a host name,
+    # which the proxy resolves (kubectl's proxy-url / HTTPS_PROXY).
+    via: ForwardProxy | None = None
 
     @property
     def address(self) -> str:

@@ -24,9 +24,9 @@ from kubegate.http.types import Headers, HTTPError
 
 MAX_RESPONSE_HEAD = 64 * 1024  # every head of one response, interim ones included
 
-_VERSIONS = {b"HTTP/1.1 ": "1.1", b"HTTP/1.0 ": "1.0"}
+_VERSIONS = {"HTTP/1.1 ": "1.1", "HTTP/1.0 ": "1.0"}
 _NAME_CACHE_MAX = 512
-_RESPONSE_NAMES: dict[bytes, str] = {}  # raw field name -> lower-case str, checked
+_RESPONSE_NAMES: dict[str, str] = {}  # field name as received -> lower-case, checked
 _REQUEST_NAMES: dict[str, str] = {}  # field name as given -> lower-case, checked
 _METHODS: set[str] = set()
 _SPECIAL = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -56,8 +56,12 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
         raw = bytes(raw)
     if len(raw.translate(None, HEAD_CTL_CHARS)) != len(raw):
         raise _protocol("invalid character in response head")
-    lines = raw[:-4].split(b"\r\n")
-    if raw.count(b"\n") != len(lines) + 1 or raw.count(b"\r") != len(lines) + 1:
+    # latin-1 turns each byte into the character of the same number: the text is the bytes,
+    # one for one, and field values are handed on as latin-1 text anyway (one decode, not
+    # one per field).
+    lines = raw.decode("latin-1")[:-4].split("\r\n")
+    line_ends = len(lines) + 1
+    if raw.count(b"\n") != line_ends or raw.count(b"\r") != line_ends:
         raise _protocol("bare CR or LF in response head")  # RFC 9112 §2.2
     status_line = lines[0]
     version = _VERSIONS.get(status_line[:9])
@@ -65,26 +69,28 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
     if (
         version is None
         or len(code) != 3
-        or not code.isdigit()
-        or status_line[12:13] not in (b"", b" ")
+        or not (code.isascii() and code.isdigit())  # (str.isdigit alone accepts "²")
+        or status_line[12:13] not in ("", " ")
         or not 100 <= (status := int(code)) <= 599
     ):
         raise _protocol("malformed HTTP status line")
     headers: Headers = []
     content_length: int | None = None
-    transfer_encoding: bytes | None = None
+    transfer_encoding: str | None = None
     close = version == "1.0"
     names = _RESPONSE_NAMES
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        lname = names.get(name) or _response_name(name, colon)
-        value = value.strip(b" \t")
-        headers.append((lname, value.decode("latin-1")))
+        name, colon, value = line.partition(":")
+        lname = names.get(name) if colon else None
+        if lname is None:
+            lname = _response_name(name, colon)
+        value = value.strip(" \t")
+        headers.append((lname, value))
         if lname not in _SPECIAL:
             continue
         if lname == "content-length":
             try:
-                length = parse_content_length(value)
+                length = parse_content_length(value.encode("latin-1"))
             except HTTPError:
                 raise _protocol("invalid Content-Length in response") from None
             if content_length is not None and content_length != length:
@@ -95,29 +101,28 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
                 raise _protocol("duplicate Transfer-Encoding in response")
             transfer_encoding = value
         else:
-            for token in value.lower().split(b","):
-                token = token.strip(b" \t")
-                if token == b"close":
+            for token in value.lower().split(","):
+                token = token.strip(" \t")
+                if token == "close":
                     close = True
-                elif token == b"keep-alive" and version == "1.0":
+                elif token == "keep-alive" and version == "1.0":
                     close = False
     chunked = False
     if transfer_encoding is not None:
         if content_length is not None:
             raise _protocol("response with both Transfer-Encoding and Content-Length")
-        if transfer_encoding.lower() != b"chunked" or version == "1.0":
+        if transfer_encoding.lower() != "chunked" or version == "1.0":
             raise _protocol("unsupported Transfer-Encoding in response")
         chunked = True
-    reason = status_line[13:].decode("latin-1")
-    return ResponseHead(version, status, reason, headers, content_length, chunked, close)
+    return ResponseHead(version, status, status_line[13:], headers, content_length, chunked, close)
 
 
-def _response_name(name: bytes, colon: bytes) -> str:
+def _response_name(name: str, colon: str) -> str:
     if not colon:
         raise _protocol("malformed response header field")
-    if not is_token(name):  # also refuses obs-fold and whitespace before the colon
+    if not is_token(name.encode("latin-1")):  # also refuses obs-fold, whitespace before ":"
         raise _protocol("invalid response header field name")
-    lname = name.decode("ascii").lower()
+    lname = name.lower()  # (a token is ASCII)
     if len(_RESPONSE_NAMES) < _NAME_CACHE_MAX:
         _RESPONSE_NAMES[name] = lname
     return lname

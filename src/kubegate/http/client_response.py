@@ -109,6 +109,14 @@ class UpstreamResponse:
     async def read(self, limit: int) -> bytes:
         """The whole body, or at most ``limit`` bytes of it (the rest is dropped and the
         connection closed)."""
+        if self._complete and self._sender is None:
+            # All of it is here and nothing is left to stop: take it without iterating (the
+            # connection is back in the pool already; aclose() would only clear the chunks).
+            chunks = self._chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+            self.buffered = 0
+            return body[:limit] if len(body) > limit else body
         pieces = []
         total = 0
         async for chunk in self:

@@ -65,7 +65,7 @@ class HTTPConnection(asyncio.Protocol):
         self._dropped_input = False  # input after the last request was read and dropped
         # flow control
         self._reading_paused = False
-        self._write_paused = False
+        self.write_paused = False  # the transport's buffer is full (read by the writer)
         self._drain_waiter: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] | None = None
         self.cancel_on_disconnect = False  # set per request by ResponseWriter.cancel_on_disconnect()
@@ -139,10 +139,10 @@ class HTTPConnection(asyncio.Protocol):
             self._server.unregister(self)
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self.write_paused = False
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -213,7 +213,9 @@ class HTTPConnection(asyncio.Protocol):
     def _reject(self, status: int, message: str) -> None:
         """Answer a request the layer refuses, and close (security.md §2.1: no reuse)."""
         log.debug("refused request from %s: %d %s", self._peer[0], status, message)
-        self.transport.write(error_response(status, message))
+        on_reject = self._server.on_reject  # the application audits the refusal
+        extra = on_reject(self._peer, status, message) if on_reject is not None else b""
+        self.transport.write(error_response(status, message, extra))
         self._close(linger=True)  # the client may well have sent more
 
     # -- bodies ---------------------------------------------------------------------------
@@ -426,7 +428,7 @@ class HTTPConnection(asyncio.Protocol):
     async def drain(self) -> None:
         if self._state == _CLOSED:
             raise ConnectionResetError("client disconnected")
-        if not self._write_paused:
+        if not self.write_paused:
             return
         waiter = self._drain_waiter
         if waiter is None or waiter.done():

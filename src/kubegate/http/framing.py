@@ -233,12 +233,14 @@ def status_line(status: int) -> bytes:
     return line
 
 
-def error_response(status: int, message: str) -> bytes:
-    """A short fixed plain-text answer that closes the connection; never echoes input."""
+def error_response(status: int, message: str, extra_headers: bytes = b"") -> bytes:
+    """A short fixed plain-text answer that closes the connection; never echoes input.
+    ``extra_headers``: CRLF-terminated lines the application adds (its Audit-Id)."""
     body = (message + "\n").encode()
     return b"".join(
         (
             status_line(status),
+            extra_headers,
             b"Content-Type: text/plain; charset=utf-8\r\n",
             b"X-Content-Type-Options: nosniff\r\n",
             b"Content-Length: %d\r\n" % len(body),

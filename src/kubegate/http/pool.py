@@ -35,6 +35,7 @@ from kubegate.http.client_conn import DETACHED, DONE, IDLE, UpstreamConnection
 from kubegate.http.client_head import framing_field, request_head
 from kubegate.http.client_response import UpstreamResponse
 from kubegate.http.client_send import SendProgress, send_body
+from kubegate.http.via_proxy import open_via
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPGRADE_ERROR_BODY = 64 * 1024  # of a non-101 answer to an upgrade, relayed at most
@@ -374,17 +375,22 @@ class UpstreamPool:
     async def _connect(
         self, conn: UpstreamConnection, target: UpstreamTarget, deadline: float
     ) -> None:
-        ipaddress.ip_address(target.ip)  # a literal, never a name: nothing is resolved here
         loop = self.loop
         address = target.address
-        try:
-            async with asyncio.timeout_at(deadline):
-                transport, _ = await loop.create_connection(lambda: conn, target.ip, target.port)
-        except TimeoutError:
-            raise UpstreamError("connect", f"dial tcp {address}: i/o timeout") from None
-        except OSError as exc:
-            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-            raise UpstreamError("connect", f"dial tcp {address}: connect: {reason}") from exc
+        if target.via is not None:  # a forward proxy dials (and resolves) the target
+            transport = await open_via(target.via, loop, lambda: conn, target, deadline)
+        else:
+            ipaddress.ip_address(target.ip)  # a literal, never a name: nothing is resolved here
+            try:
+                async with asyncio.timeout_at(deadline):
+                    transport, _ = await loop.create_connection(
+                        lambda: conn, target.ip, target.port
+                    )
+            except TimeoutError:
+                raise UpstreamError("connect", f"dial tcp {address}: i/o timeout") from None
+            except OSError as exc:
+                reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+                raise UpstreamError("connect", f"dial tcp {address}: connect: {reason}") from exc
         if not target.tls:
             return
         context = target.ssl_context or INSECURE_CONTEXT
@@ -407,7 +413,9 @@ class UpstreamPool:
             if isinstance(exc, ssl.SSLError | OSError):
                 raise UpstreamError("tls", f"{address}: tls handshake: {exc}") from exc
             raise
-        if tls_transport is None:
+        # uvloop's start_tls can return a closed transport when the peer closed during the
+        # handshake (connection_lost already delivered): waiting on it would hang.
+        if tls_transport is None or tls_transport.is_closing():
             raise UpstreamError("tls", f"{address}: connection closed during the TLS handshake")
         conn.transport = tls_transport
         ssl_object = tls_transport.get_extra_info("ssl_object")

@@ -20,7 +20,7 @@ import os
 import socket
 import ssl
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kubegate.http.connection import HTTPConnection
 from kubegate.http.limits import Limits
@@ -47,12 +47,21 @@ class HTTPServer:
         self._servers: list[asyncio.Server] = []
         self._connections: set[HTTPConnection] = set()
         self._all_closed: asyncio.Future[None] | None = None
+        # Told of every request this layer refuses before any handler runs (400, 408, 414,
+        # 431, ...): (peer, status, message) -> extra CRLF-terminated header lines for the
+        # answer (an Audit-Id). The application audits and counts them; it must not raise.
+        self.on_reject: Callable[[tuple[str, int], int, str], bytes] | None = None
 
     async def start(
-        self, host: str | Sequence[str] = "127.0.0.1", port: int = 0
+        self,
+        host: str | Sequence[str] = "127.0.0.1",
+        port: int = 0,
+        *,
+        reuse_port: bool = False,
     ) -> list[tuple[str, int]]:
         """Listen on ``host`` (a name, an address, or several) and ``port`` (0: a free one
-        per host); returns the bound (host, port) pairs."""
+        per host); returns the bound (host, port) pairs. ``reuse_port`` (SO_REUSEPORT) lets
+        another process listen on the same port at the same time (a restart's handover)."""
         if self._servers:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
@@ -65,6 +74,7 @@ class HTTPServer:
                 ssl=self.ssl_context,
                 ssl_handshake_timeout=self.limits.header_timeout if self.ssl_context else None,
                 reuse_address=True,
+                reuse_port=reuse_port or None,
                 backlog=1024,
             )
             self._servers.append(server)

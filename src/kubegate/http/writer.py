@@ -8,6 +8,9 @@ of ``length``. Header values are checked for CR and LF (response splitting).
 A client that has gone away makes ``write()`` raise ``ConnectionResetError`` (so that a
 stream stops), while ``send()`` quietly does nothing: a one-shot answer nobody will read is
 not the handler's error.
+
+``body_bytes`` counts the body bytes the application handed over (for metrics and the access
+log), so that nobody needs to wrap the writer just to count.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class ConnectionWriter:
         "_http10",
         "_no_body",
         "_remaining",
+        "body_bytes",
         "finished",
         "started",
         "status",
@@ -50,8 +54,10 @@ class ConnectionWriter:
         self.started = False
         self.finished = False
         self.status = 0
+        self.body_bytes = 0  # body bytes handed to send() and write(), sent or not
 
     async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        self.body_bytes += len(body)
         conn = self._conn
         if conn.closed and not self.started:
             # The client is gone: there is no one to answer. Not an error for the handler,
@@ -69,8 +75,9 @@ class ConnectionWriter:
             transport.writelines((head, body))
         self._remaining = 0
         self._finish()
-        with contextlib.suppress(ConnectionError):
-            await conn.drain()  # back-pressure only: the response is out of our hands
+        if conn.write_paused:  # (a coroutine per response only when there is anything to wait for)
+            with contextlib.suppress(ConnectionError):
+                await conn.drain()  # back-pressure only: the response is out of our hands
 
     async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
         self._conn.transport.write(self._head(status, headers, length))
@@ -79,6 +86,7 @@ class ConnectionWriter:
     async def write(self, data: bytes) -> None:
         if not self.started or self.finished:
             raise RuntimeError("write() outside a started, unfinished response")
+        self.body_bytes += len(data)
         conn = self._conn
         if conn.closed:
             raise ConnectionResetError("client disconnected")
@@ -93,7 +101,8 @@ class ConnectionWriter:
                     raise RuntimeError("response body longer than its Content-Length")
                 self._remaining -= len(data)
             conn.transport.write(data)
-        await conn.drain()
+        if conn.write_paused:  # (the state cannot have changed since the check above)
+            await conn.drain()
 
     async def end(self) -> None:
         if not self.started:

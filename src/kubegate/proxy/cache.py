@@ -2,7 +2,11 @@
 
 A proxy request never touches the store: Services, EndpointSlices, Pods and Nodes are
 mirrored by informers (list + watch), and EndpointSlices are indexed by the Service they
-belong to (label ``kubernetes.io/service-name``)."""
+belong to (label ``kubernetes.io/service-name``).
+
+``generation`` counts the changes the informers have applied: a view derived from the cache
+(the resolver's memoised resolutions) is current exactly while the generation it was built
+at is still the cache's."""
 
 from __future__ import annotations
 
@@ -24,23 +28,24 @@ def _slice_owner(obj: JSON) -> Iterable[Hashable]:
         yield (meta.get("namespace", ""), service)
 
 
-def _ignore(key: str, old: JSON | None, new: JSON | None) -> None:
-    return None
-
-
 class ProxyCache:
     def __init__(self, store: Store) -> None:
         self.services = ObjectCache()
         self.slices = ObjectCache({"service": _slice_owner})
         self.pods = ObjectCache()
         self.nodes = ObjectCache()
+        self.generation = 0
         self._informers = [
-            Informer(store, collection_prefix("services"), self.services, _ignore),
-            Informer(store, collection_prefix("endpointslices"), self.slices, _ignore),
-            Informer(store, collection_prefix("pods"), self.pods, _ignore),
-            Informer(store, collection_prefix("nodes"), self.nodes, _ignore),
+            Informer(store, collection_prefix("services"), self.services, self._changed),
+            Informer(store, collection_prefix("endpointslices"), self.slices, self._changed),
+            Informer(store, collection_prefix("pods"), self.pods, self._changed),
+            Informer(store, collection_prefix("nodes"), self.nodes, self._changed),
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._synced = False
+
+    def _changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        self.generation += 1
 
     def start(self) -> None:
         for informer in self._informers:
@@ -57,7 +62,9 @@ class ProxyCache:
 
     @property
     def synced(self) -> bool:
-        return all(i.synced.is_set() for i in self._informers)
+        if not self._synced:  # an informer never becomes unsynced once it has listed
+            self._synced = all(i.synced.is_set() for i in self._informers)
+        return self._synced
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -39,6 +39,8 @@ from kubegate.http.pool import UpstreamPool
 from kubegate.http.tunnel import tunnel
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.resolve import Backend, Resolver
+from kubegate.proxy.rewrite import DEFAULT_POLICY, ResponseRewriter, RewritePolicy, RewriteSettings
+from kubegate.proxy.rewrite_stream import relay_rewritten
 from kubegate.proxy.trust import BackendTrust
 
 log = logging.getLogger("kubegate.proxy")
@@ -47,22 +49,27 @@ _T = TypeVar("_T")
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _WHOLE_BODY_MAX = 64 * 1024
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_MEMO_MAX = 1024  # entries of each per-process memo below; all dropped when full
+_MEMO_KEY_MAX = 512
+_BACKEND_PATHS: dict[str, str] = {}  # raw sub-path -> backend path
 _LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
 
 
 @dataclass(slots=True)
 class ProxySettings:
     session_cookie: str | None = None
+    rewrite: RewriteSettings = field(default_factory=RewriteSettings)
     tunnel_idle_timeout: float = 3600.0
     _warned_insecure: set[tuple[str, int]] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # (not frozen: built per request, and a frozen __init__ costs more)
 class _Exchange:
     request: Request
     response: ResponseWriter
     info: RequestInfo
     audit_id: str
+    policy: RewritePolicy = DEFAULT_POLICY  # the Service's rewriting annotations
 
 
 class ProxyHandler:
@@ -74,12 +81,20 @@ class ProxyHandler:
         self.pool = pool
         self.settings = settings
         self.closing = closing
+        self.rewriter = ResponseRewriter(settings.rewrite, settings.session_cookie)
+        self._targets: dict[tuple[Backend, ssl.SSLContext | None], UpstreamTarget] = {}
 
-    async def __call__(self, request: Request, response: ResponseWriter, info: RequestInfo, audit_id: str) -> None:
+    async def __call__(
+        self, request: Request, response: ResponseWriter, info: RequestInfo, audit_id: str, *, prefix: str | None = None
+    ) -> None:
+        """Proxy one request; ``prefix`` overrides the path prefix the client sees (``""``
+        for an app served at the root of its own origin, server/ui/apps.py)."""
         ctx = _Exchange(request, response, info, audit_id)
         if request.method not in PROXY_METHODS:
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
-        if "dryRun" in parse_qs(request.query, keep_blank_values=True):
+        query = request.query
+        # (parse_qs only when the parameter could be there: spelt out, or percent-encoded)
+        if query and ("dryRun" in query or "%" in query) and "dryRun" in parse_qs(query, keep_blank_values=True):
             raise BadRequest("dryRun is not supported")
         try:
             upgrade = validate_upgrade(request.headers) if request.upgrade else None
@@ -92,15 +107,15 @@ class ProxyHandler:
             headers = [("audit-id", audit_id), ("cache-control", "no-cache, private"), ("location", location)]
             await ctx.response.send(301, headers)
             return
-        try:
-            path = backend_path(info.subpath)
-        except PathNotAllowed as exc:
-            raise BadRequest(str(exc)) from exc
+        path = _BACKEND_PATHS.get(info.subpath) or self._backend_path(info.subpath)
         target_path = f"{path}?{request.query}" if request.query else path
         if not self.resolver.cache.synced:
             await self.resolver.cache.wait_synced(5.0)
         resolved = await self.resolver.resolve(info.resource, info.namespace, info.name)
-        prefix = proxy_prefix(request.path, info.subpath)
+        if info.resource == "services":  # annotations can opt out of rewriting (proxy/rewrite.py)
+            ctx.policy = RewritePolicy.for_service(self.resolver.cache.service(info.namespace, resolved.name))
+        if prefix is None:
+            prefix = proxy_prefix(request.path, info.subpath)
         context = None
         if resolved.candidates[0].scheme == "https":
             context = await self.trust.context_for(resolved.namespace, resolved.ca_ref)
@@ -114,7 +129,31 @@ class ProxyHandler:
         await self._forward(ctx, resolved.candidates, context, target_path, prefix)
 
     # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _backend_path(subpath: str) -> str:
+        """``backend_path``, memoised (a pure function of the sub-path; refusals are not kept)."""
+        try:
+            path = backend_path(subpath)
+        except PathNotAllowed as exc:
+            raise BadRequest(str(exc)) from exc
+        if len(subpath) <= _MEMO_KEY_MAX:
+            if len(_BACKEND_PATHS) >= _MEMO_MAX:
+                _BACKEND_PATHS.clear()
+            _BACKEND_PATHS[subpath] = path
+        return path
+
     def _upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
+        """The pool's target for ``backend``; the same object for the same backend and
+        context (Backends are shared by the resolver's memo, so this is a dict hit)."""
+        key = (backend, context)
+        target = self._targets.get(key)
+        if target is None:
+            if len(self._targets) >= _MEMO_MAX:
+                self._targets.clear()
+            target = self._targets[key] = self._new_upstream(backend, context)
+        return target
+
+    def _new_upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
         tls = backend.scheme == "https"
         context = context if tls else None
         if tls and context is None and (backend.ip, backend.port) not in self.settings._warned_insecure:
@@ -153,6 +192,7 @@ class ProxyHandler:
                     continue
                 value = new
             rewritten.append((name, value))
+        rewritten = self.rewriter.headers(rewritten, policy=ctx.policy, prefix=prefix)
         rewritten.append(("audit-id", ctx.audit_id))
         return rewritten
 
@@ -187,6 +227,17 @@ class ProxyHandler:
         response = ctx.response
         try:
             headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
+            plan = self.rewriter.plan(
+                ctx.request, upstream.status, headers, policy=ctx.policy, prefix=prefix,
+                backend_host=backend.host_header, backend_scheme=backend.scheme, declared_length=upstream.length,
+            )  # None (after one look at Content-Type) unless the body is HTML or CSS
+            if plan is not None:
+                headers = plan.headers
+                if plan.transformer is not None:
+                    await relay_rewritten(
+                        response, upstream, upstream.status, headers, plan.transformer, whole_max=_WHOLE_BODY_MAX
+                    )
+                    return
             if (
                 upstream.complete
                 and upstream.buffered <= _WHOLE_BODY_MAX

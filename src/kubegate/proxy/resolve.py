@@ -4,6 +4,13 @@ The pure rules live in ``core.proxy_target`` (grammar, port and endpoint selecti
 ``core.addresses`` (which destinations are allowed); this module feeds them objects from the
 watch-fed cache, resolves node hostnames exactly once, and returns literal, checked IPs so
 the connection layer never looks a name up again (CVE-2020-8562).
+
+Resolutions of services and pods are memoised per ``(resource, namespace, id)``: the work
+from the id to checked backends (grammar, port choice, EndpointSlice walk, address policy)
+is done once and kept until the cache's ``generation`` moves, i.e. until any Service,
+EndpointSlice, Pod or Node changes — never one request behind what the cache knows. Only the
+random choice among a Service's endpoints is made per request. Failures are not memoised
+(each is worked out again), node targets neither (a node's name may need a DNS lookup).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from kubegate.proxy.cache import ProxyCache
 DNS_TIMEOUT = 5.0
 MAX_ENDPOINT_ATTEMPTS = 3
 _VERDICT_CACHE = 65536
+_RESOLVED_CACHE = 4096  # memoised resolutions; all dropped when full (the keys are the client's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +85,82 @@ def _translate(exc: ProxyResolutionError) -> APIError:
     return cls(exc.message)
 
 
+class _ServiceChoice:
+    """A Service's resolution before the per-request random pick: every endpoint of the
+    chosen port as its checked Backend (None: the address policy refuses it), split into
+    the primary IP family and the rest (the order ``service_endpoints`` gives)."""
+
+    __slots__ = ("ca_ref", "first", "name", "namespace", "only", "rest")
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        first: list[Backend | None],
+        rest: list[Backend | None],
+        ca_ref: str | None,
+    ) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.first = first
+        self.rest = rest
+        self.ca_ref = ca_ref
+        # One endpoint, allowed: nothing to choose, the same answer every time.
+        self.only: ResolvedTarget | None = None
+        if len(first) + len(rest) == 1 and (first or rest)[0] is not None:
+            backend = (first or rest)[0]
+            assert backend is not None
+            self.only = ResolvedTarget("services", name, (backend,), namespace, ca_ref)
+
+    def pick(self) -> ResolvedTarget:
+        """Random within the primary IP family first, at most MAX_ENDPOINT_ATTEMPTS
+        allowed candidates among the first few endpoints of that order."""
+        if self.only is not None:
+            return self.only
+        first, rest = self.first[:], self.rest[:]
+        random.shuffle(first)
+        random.shuffle(rest)
+        candidates = []
+        refused = False
+        for backend in (first + rest)[: MAX_ENDPOINT_ATTEMPTS * 4]:
+            if backend is None:
+                refused = True
+                continue
+            candidates.append(backend)
+            if len(candidates) == MAX_ENDPOINT_ATTEMPTS:
+                break
+        if not candidates:
+            if refused:
+                raise BadRequest("address not allowed")
+            raise ServiceUnavailable(f'no endpoints available for service "{self.name}"')
+        return ResolvedTarget("services", self.name, tuple(candidates), self.namespace, self.ca_ref)
+
+
 class Resolver:
     def __init__(self, cache: ProxyCache, policy: AddressPolicy) -> None:
         self.cache = cache
         self.policy = policy
         self._verdicts: dict[tuple[str, int], str] = {}  # (ip, port) -> canonical ip, "" = refused
+        # (resource, namespace, raw id) -> what it resolved to, valid for one cache generation
+        self._resolved: dict[tuple[str, str, str], _ServiceChoice | ResolvedTarget] = {}
+        self._generation = -1
 
     def _checked(self, ip: str, port: int) -> str:
-        """The canonical form of an allowed destination; 400 otherwise. Verdicts are
-        memoised: the policy is fixed for the server's life and this runs per request."""
+        """The canonical form of an allowed destination; 400 otherwise."""
+        verdict = self._verdict_of(ip, port)
+        if not verdict:
+            raise BadRequest("address not allowed")
+        return verdict
+
+    def _verdict_of(self, ip: str, port: int) -> str:
+        """The canonical form of an allowed destination, "" if refused. Memoised: the
+        policy is fixed for the server's life."""
         verdict = self._verdicts.get((ip, port))
         if verdict is None:
             verdict = self._verdict(ip, port)
             if len(self._verdicts) >= _VERDICT_CACHE:
                 self._verdicts.clear()
             self._verdicts[(ip, port)] = verdict
-        if not verdict:
-            raise BadRequest("address not allowed")
         return verdict
 
     def _verdict(self, ip: str, port: int) -> str:
@@ -106,52 +173,59 @@ class Resolver:
         return str(addr)
 
     async def resolve(self, resource: str, namespace: str, raw_id: str) -> ResolvedTarget:
+        key = (resource, namespace, raw_id)
+        if resource != "nodes":
+            generation = self.cache.generation
+            if generation != self._generation:
+                self._resolved.clear()  # something changed: every resolution is stale
+                self._generation = generation
+            found = self._resolved.get(key)
+            if found is not None:
+                return found.pick() if isinstance(found, _ServiceChoice) else found
         try:
             pid = parse_proxy_id(raw_id, resource)  # type: ignore[arg-type]
             if resource == "services":
-                return self._service(namespace, pid.scheme, pid.name, pid.port)
+                choice = self._service(namespace, pid.scheme, pid.name, pid.port)
+                self._remember(key, choice)
+                return choice.pick()
             if resource == "pods":
-                return self._pod(namespace, pid.scheme, pid.name, pid.port)
+                target = self._pod(namespace, pid.scheme, pid.name, pid.port)
+                self._remember(key, target)
+                return target
             return await self._node(pid.scheme, pid.name, pid.port)
         except ProxyResolutionError as exc:
             raise _translate(exc) from exc
         except ValueError as exc:  # InvalidProxyId carries kube's message
             raise BadRequest(str(exc)) from exc
 
-    def _service(self, namespace: str, scheme: str, name: str, port: str) -> ResolvedTarget:
+    def _remember(self, key: tuple[str, str, str], value: _ServiceChoice | ResolvedTarget) -> None:
+        if len(self._resolved) >= _RESOLVED_CACHE:
+            self._resolved.clear()
+        self._resolved[key] = value
+
+    def _service(self, namespace: str, scheme: str, name: str, port: str) -> _ServiceChoice:
         service = self.cache.service(namespace, name)
         if service is None:
             raise NotFound(f'services "{name}" not found', name=name, kind="services")
         choice = resolve_service_port(service, port)
         endpoints = service_endpoints(service, self.cache.endpoint_slices(namespace, name), choice.port_name)
         scheme = scheme or "http"
-        # Random within the primary IP family first (the order service_endpoints gives).
-        primary = endpoints[0].address_type if endpoints else ""
-        first = [e for e in endpoints if e.address_type == primary]
-        rest = [e for e in endpoints if e.address_type != primary]
-        random.shuffle(first)
-        random.shuffle(rest)
-        picked = first + rest
         annotations = (service.get("metadata") or {}).get("annotations") or {}
         server_name = annotations.get(SERVER_NAME_ANNOTATION) or f"{name}.{namespace}.svc"
-        candidates = []
-        refused: BadRequest | None = None
-        for endpoint in picked[:MAX_ENDPOINT_ATTEMPTS * 4]:
-            try:
-                ip = self._checked(endpoint.ip, endpoint.port)
-            except BadRequest as exc:
-                refused = exc
-                continue
-            candidates.append(
-                Backend(ip, endpoint.port, scheme, _host_port(ip, endpoint.port), server_name)
+        # The primary IP family first (the order service_endpoints gives); each endpoint
+        # checked against the address policy once, here, not per request.
+        primary = endpoints[0].address_type if endpoints else ""
+        first: list[Backend | None] = []
+        rest: list[Backend | None] = []
+        for endpoint in endpoints:
+            verdict = self._verdict_of(endpoint.ip, endpoint.port)
+            backend = (
+                Backend(verdict, endpoint.port, scheme, _host_port(verdict, endpoint.port), server_name)
+                if verdict
+                else None
             )
-            if len(candidates) == MAX_ENDPOINT_ATTEMPTS:
-                break
-        if not candidates:
-            if refused is not None:
-                raise refused
-            raise ServiceUnavailable(f'no endpoints available for service "{name}"')
-        return ResolvedTarget("services", name, tuple(candidates), namespace, annotations.get(CA_ANNOTATION))
+            (first if endpoint.address_type == primary else rest).append(backend)
+        return _ServiceChoice(name, namespace, first, rest, annotations.get(CA_ANNOTATION))
 
     def _pod(self, namespace: str, scheme: str, name: str, port: str) -> ResolvedTarget:
         pod = self.cache.pod(namespace, name)

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from kubegate.api import discovery
 from kubegate.api.openapi import openapi_response
 from kubegate.api.resources import lookup
 from kubegate.auth.attributes import attributes_for, needs_create_for_upgrade
-from kubegate.auth.types import Authenticator, Authorizer, UserInfo, forbidden_message
-from kubegate.core.requestinfo import PathError, RequestInfo, parse_request_info
+from kubegate.auth.types import (
+    BROWSER_CREDENTIAL,
+    Authenticator,
+    Authorizer,
+    UserInfo,
+    forbidden_message,
+)
+from kubegate.core.browser_access import browser_navigation
+from kubegate.core.requestinfo import PathError, RequestInfo
 from kubegate.errors import (
     APIError,
     BadRequest,
@@ -29,17 +34,22 @@ from kubegate.errors import (
     Unauthorized,
 )
 from kubegate.http.types import Request, ResponseWriter
-from kubegate.server.audit_log import AuditedResponse
+from kubegate.server.audit_log import AuditedResponse, audit_unavailable
 from kubegate.server.auditing import Auditor
-from kubegate.server.context import RequestContext
+from kubegate.server.browser_guard import guard_browser_credential
+from kubegate.server.context import RequestContext, new_audit_id, request_info
 from kubegate.server.limits import RequestLimiter
 from kubegate.server.logging_setup import REQUEST_ID, AccessLog
+from kubegate.server.login import LOGIN_ROUTES, LoginPages
 from kubegate.server.metrics import APIMetrics, CountingResponse, serve_metrics
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.respond import base_headers, send_error, send_json
 from kubegate.server.reviews import review
+from kubegate.server.rootpaths import root_paths
 from kubegate.server.tokenrequest import TokenAPI
+from kubegate.server.ui.apps import AppsGateway
+from kubegate.server.ui.pages import BrowserPages
 from kubegate.server.watch import WatchSettings, serve_watch
 from kubegate.store.base import Store
 
@@ -86,14 +96,22 @@ class APIServer:
         self.metrics: APIMetrics | None = None
         self.access_log: AccessLog | None = None
         self.limiter: RequestLimiter | None = None
+        # Set by serve.py: kubegate's own browser pages (server/ui) and, with --apps-domain,
+        # the app origins, whose requests never reach the API.
+        self.ui: BrowserPages | None = None
+        # Set by serve.py: /login, /logout, /oauth2/callback (server/login.py).
+        self.login: LoginPages | None = None
+        self.apps: AppsGateway | None = None
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
-        audit_id = str(uuid.UUID(int=random.getrandbits(128), version=4))  # no getrandom syscall per request
+        audit_id = new_audit_id()
         request_id = REQUEST_ID.set(audit_id)  # log lines inside this request carry it
         started = time.perf_counter()
         counted = None
         if self.metrics is not None or self.access_log is not None:
-            response = counted = CountingResponse(response)
+            # The connection's writer counts body bytes itself; anything else is wrapped.
+            counted = response if hasattr(response, "body_bytes") else CountingResponse(response)
+            response = counted
         ctx = RequestContext(request, response, _UNPARSED, audit_id)
         received = time.time()
         audited = None
@@ -123,7 +141,7 @@ class APIServer:
             if audited is not None:
                 audited.complete()  # no-op unless the response never completed
             if counted is not None:
-                self._observe(ctx, counted.bytes, time.perf_counter() - started)
+                self._observe(ctx, counted.body_bytes, time.perf_counter() - started)
             REQUEST_ID.reset(request_id)
 
     def _observe(self, ctx: RequestContext, size: int, seconds: float) -> None:
@@ -135,13 +153,22 @@ class APIServer:
 
     async def _handle(self, ctx: RequestContext) -> None:
         request = ctx.request
+        if self.apps is not None and self.apps.is_app_host(request):
+            await self.apps.serve(ctx)
+            return
         try:
-            ctx.info = info = parse_request_info(request.method, request.path, request.query)
+            ctx.info = info = request_info(request.method, request.path, request.query)
         except PathError as exc:
             raise BadRequest(str(exc)) from exc
         path = request.path
         if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             await self._health_or_version(ctx)
+            return
+        if self.auditor is not None and not self.auditor.accepting():
+            raise audit_unavailable()  # strict audit mode: nothing is served unaudited
+        login = self.login
+        if login is not None and path in LOGIN_ROUTES:
+            await login.serve(ctx)  # how a browser gets a credential: before authentication
             return
         metrics = self.metrics
         try:
@@ -149,11 +176,13 @@ class APIServer:
         except Unauthorized as exc:
             if metrics is not None:
                 metrics.authn_error.inc()  # a credential was presented and refused
-            raise Unauthorized(exc.message, headers=self.unauthorized_headers) from None
+            await self._unauthenticated(ctx, exc.message)
+            return
         if user is None:
             if metrics is not None:
                 metrics.authn_failure.inc()  # no credential recognised
-            raise Unauthorized("Unauthorized", headers=self.unauthorized_headers)
+            await self._unauthenticated(ctx, "Unauthorized")
+            return
         if metrics is not None:
             metrics.authn_success.inc()
         if request.header("authorization") is not None:
@@ -161,6 +190,9 @@ class APIServer:
             # the proxy, audit) can see or forward it.
             request.headers[:] = [h for h in request.headers if h[0] != "authorization"]
         ctx.user = ctx.authenticated_user = user
+        credential = request.state.get(BROWSER_CREDENTIAL)
+        if credential is not None:
+            guard_browser_credential(ctx, credential)  # CSRF, CSWSH, ambient credentials
         if self.impersonation is not None:
             ctx.user = self.impersonation(request, user, self.authorizer)
         if self.limiter is None:
@@ -170,7 +202,23 @@ class APIServer:
         with self.limiter.admit(info, request.method, ctx.user, user):
             await self._authorized(ctx, info)
 
+    async def _unauthenticated(self, ctx: RequestContext, message: str) -> None:
+        """A browser loading a page goes to the sign-in page; anyone else gets the 401."""
+        request = ctx.request
+        if self.login is not None and browser_navigation(
+            request.method,
+            request.header("accept"),
+            request.header("authorization"),
+            request.upgrade is not None,
+        ):
+            await self.login.redirect_to_login(ctx)
+            return
+        raise Unauthorized(message, headers=self.unauthorized_headers)
+
     async def _authorized(self, ctx: RequestContext, info: RequestInfo) -> None:
+        if self.ui is not None and self.ui.claims(ctx.request):
+            await self.ui.serve(ctx)  # any authenticated user; the content is RBAC-filtered
+            return
         self._authorize(ctx, info)
         if info.is_resource_request:
             await self._resource(ctx)
@@ -213,7 +261,9 @@ class APIServer:
             ("content-type", "text/plain; charset=utf-8"),
             ("x-content-type-options", "nosniff"),
         ]
-        if self.closing.is_set() and path.startswith("/readyz"):
+        if path.startswith("/readyz") and (
+            self.closing.is_set() or (self.auditor is not None and not self.auditor.accepting())
+        ):
             ok = False
         await ctx.response.send(200 if ok else 503, headers, b"ok" if ok else b"not ready")
 
@@ -228,7 +278,9 @@ class APIServer:
             await serve_metrics(ctx, self.metrics)
             return
         doc: object | None = None
-        if path == "/api":
+        if path == "/":
+            doc = root_paths(metrics=self.metrics is not None)
+        elif path == "/api":
             doc = discovery.api_versions(self.server_address)
         elif path == "/apis":
             doc = discovery.api_group_list()
@@ -316,6 +368,8 @@ class APIServer:
             await handler(ctx)
             return
         if info.subresource == "proxy" and self.proxy is not None:
+            # Who the request acts as: a mirror's via-apiserver proxy impersonates them.
+            ctx.request.state["user"] = ctx.user
             await self.proxy(ctx.request, ctx.response, info, ctx.audit_id)
             return
         if info.subresource == "token" and self.token_api is not None:

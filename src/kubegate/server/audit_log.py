@@ -11,6 +11,21 @@ even if the server is killed right after. Long-running requests (watches, proxie
 upgraded connections) get that single ResponseComplete record when they end; kube's extra
 ResponseStarted record is not written (one record per request).
 
+When a record cannot be written (the disk is full, an I/O error): with
+``--audit-log-mode=blocking-strict`` (the default) nothing is served unaudited — new requests
+are refused with 503 until a record can be written again (each refusal's own record is the
+probe that notices), and a request whose record fails at completion does not get its answer:
+a one-shot response is replaced by the 503 Status, a streamed one is cut before its last
+bytes. With ``blocking`` (kube's default) the request is answered and the record is lost.
+Either way the loss is counted (``apiserver_audit_error_total``) and logged with the
+request's audit id, verb, path (no query) and user, so the server log keeps what the audit
+log could not.
+
+Requests refused by the HTTP layer itself (malformed or oversized heads, header timeouts:
+400, 408, 414, 431) never reach the filter chain; ``record_rejected`` gives them a minimal
+record — no user, no URI (it was not parsed), the status, the source IP — and their answer
+an ``Audit-Id`` header.
+
 Bodies: at level Request the decoded request object of resource writes is logged
 (``request.state["audit_request_body"]``: raw bytes and content type, decoded only when the
 level asks for it); at RequestResponse also the response object of resource requests
@@ -37,10 +52,12 @@ from kubegate.auth.audit_event import (
 from kubegate.auth.audit_file import AuditFile
 from kubegate.auth.audit_policy import DEFAULT_POLICY, AuditConfig, Level, Policy, load_policy
 from kubegate.auth.types import Attributes, UserInfo
-from kubegate.errors import APIError, InternalError
+from kubegate.errors import APIError, InternalError, ServiceUnavailable
 from kubegate.http.types import Headers, ResponseWriter
 from kubegate.server.codec import decode_object
-from kubegate.server.context import RequestContext
+from kubegate.server.context import RequestContext, new_audit_id
+from kubegate.server.respond import encode_json
+from kubegate.server.operations_settings import AUDIT_BLOCKING_STRICT
 from kubegate.server.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -53,22 +70,78 @@ _NO_BODY_STATUS = frozenset({204, 304})
 
 
 class FileAuditor:
-    """Writes one Event line per request to an ``AuditFile``; never raises."""
+    """Writes one Event line per request to an ``AuditFile``; never raises.
 
-    def __init__(self, policy: Policy, sink: AuditFile) -> None:
+    ``strict`` (``--audit-log-mode=blocking-strict``): ``record`` says False when the record
+    could not be written, so that the response is withheld, and ``accepting`` is False while
+    the log is failing, so that new requests are refused before they do anything."""
+
+    def __init__(self, policy: Policy, sink: AuditFile, *, strict: bool = False) -> None:
         self.policy = policy
         self.sink = sink
+        self.strict = strict
 
-    def record(self, ctx: RequestContext, received: float) -> None:
+    def accepting(self) -> bool:
+        """Whether requests may be served (False: strict, and the log cannot be written)."""
+        return not (self.strict and self.sink.failing)
+
+    def record(self, ctx: RequestContext, received: float) -> bool:
+        """Write the request's record; False when it was lost and the mode is strict."""
         try:
             line = self.line(ctx, received, time.time())
         except Exception:
             # A record we cannot render is a lost record: count it, never fail the request.
             self.sink.failures += 1
             log.exception("audit record for %s could not be rendered", ctx.audit_id)
-            return
-        if line is not None:
-            self.sink.write(line)
+            return True
+        if line is None or self.sink.write(line):
+            return True
+        user = ctx.authenticated_user or ctx.user
+        log.error(
+            "audit record lost: %s %s user=%r code=%d",
+            ctx.info.verb or ctx.request.method,
+            ctx.request.path,
+            user.name if user is not None else "",
+            ctx.response.status,
+        )
+        # Health probes are answered anyway: /readyz reports the failure itself, and a
+        # liveness probe restarting the server would not free the disk.
+        return not self.strict or _is_probe(ctx.request.path)
+
+    def record_rejected(self, peer: tuple[str, int], status: int, message: str) -> bytes:
+        """Record a request the HTTP layer refused before parsing it; the header lines that
+        give its answer the record's ``Audit-Id``."""
+        audit_id = new_audit_id()
+        try:
+            line = self._rejected_line(audit_id, peer[0], status, message)
+        except Exception:
+            self.sink.failures += 1
+            log.exception("audit record for a refused request could not be rendered")
+            return b""
+        if line is not None and not self.sink.write(line):
+            log.error("audit record lost: refused request from %s code=%d", peer[0], status)
+        return b"Audit-Id: %s\r\n" % audit_id.encode()
+
+    def _rejected_line(
+        self, audit_id: str, source_ip: str, status: int, message: str
+    ) -> bytes | None:
+        attrs = Attributes(user=_NOBODY, verb="", resource_request=False, path="")
+        config = self.policy.evaluate(attrs, authenticated=False)
+        if config.level == Level.NONE or "ResponseComplete" in config.omit_stages:
+            return None
+        now = time.time()
+        event = AuditEvent(
+            level=min(config.level, Level.METADATA),  # nothing was parsed to log beyond that
+            audit_id=audit_id,
+            request_uri="",
+            verb="",
+            source_ip=source_ip,
+            received=now,
+            completed=now,
+            code=status,
+            annotations={"kubegate.io/refused-by": "http", "kubegate.io/reason": message},
+        )
+        return encode_line(render(event))
 
     def close(self) -> None:
         self.sink.close()
@@ -132,6 +205,13 @@ class FileAuditor:
         return encode_line(render(event))
 
 
+def _is_probe(path: str) -> bool:
+    return path.rstrip("/") in _PROBES or path.startswith(("/healthz/", "/livez/", "/readyz/"))
+
+
+_PROBES = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
 def _failure(error: Exception) -> dict[str, Any]:
     # Unexpected exceptions are answered as a detail-free 500; log the same, never the text.
     api_error = (
@@ -180,17 +260,36 @@ def _response_object(
 class AuditedResponse:
     """A ResponseWriter that calls ``on_complete`` once, just before the response's last
     bytes are handed to the connection (or, for a response that never completes — a dropped
-    client, an upgraded connection — when ``complete()`` is called at the end)."""
+    client, an upgraded connection — when ``complete()`` is called at the end).
 
-    __slots__ = ("_bodiless", "_done", "_inner", "_on_complete", "_remaining", "_status")
+    ``on_complete`` returning False means the record could not be written and the answer
+    must not go out (strict audit mode): a response not yet started is replaced by a 503
+    Status, one already started is cut (``ConnectionAbortedError``) before its last bytes."""
+
+    __slots__ = (
+        "_bodiless",
+        "_done",
+        "_inner",
+        "_ok",
+        "_on_complete",
+        "_remaining",
+        "_replaced",
+        "_status",
+    )
 
     def __init__(
-        self, inner: ResponseWriter, on_complete: Callable[[], None], *, head_request: bool = False
+        self,
+        inner: ResponseWriter,
+        on_complete: Callable[[], bool | None],
+        *,
+        head_request: bool = False,
     ) -> None:
         self._inner = inner
         self._on_complete = on_complete
         self._bodiless = head_request
         self._done = False
+        self._ok = True
+        self._replaced = False  # the 503 went out instead; the handler's writes are dropped
         self._remaining: int | None = None
         self._status = 0
 
@@ -202,34 +301,47 @@ class AuditedResponse:
     def status(self) -> int:
         return self._status or self._inner.status
 
-    def complete(self) -> None:
-        """Record now unless already recorded (idempotent)."""
+    def complete(self) -> bool:
+        """Record now unless already recorded (idempotent); whether the answer may go out."""
         if not self._done:
             self._done = True
-            self._on_complete()
+            self._ok = self._on_complete() is not False
+        return self._ok
 
     async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
         if not self._inner.started:
             self._status = status
-        self.complete()
+        if not self.complete() and not self._inner.started:
+            status, headers, body = _unaudited(headers)
+            self._status = status
         await self._inner.send(status, headers, body)
 
     async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
         self._status = status
         if status != 101 and (length == 0 or self._bodiless or status in _NO_BODY_STATUS):
-            self.complete()  # the head is all there is
+            if not self.complete():  # the head is all there is
+                self._replaced = True
+                status, headers, body = _unaudited(headers)
+                self._status = status
+                await self._inner.send(status, headers, body)
+                return
         self._remaining = length
         await self._inner.start(status, headers, length=length)
 
     async def write(self, data: bytes) -> None:
+        if self._replaced:
+            return
         if self._remaining is not None and data:
             self._remaining -= len(data)
-            if self._remaining <= 0:
-                self.complete()
+            if self._remaining <= 0 and not self.complete():
+                raise ConnectionAbortedError(_UNAUDITED_MESSAGE)
         await self._inner.write(data)
 
     async def end(self) -> None:
-        self.complete()
+        if self._replaced:
+            return
+        if not self.complete():
+            raise ConnectionAbortedError(_UNAUDITED_MESSAGE)
         await self._inner.end()
 
     def client_gone(self) -> Awaitable[None]:
@@ -240,6 +352,27 @@ class AuditedResponse:
 
     async def detach(self) -> tuple[asyncio.Transport, bytes]:
         return await self._inner.detach()
+
+
+_UNAUDITED_MESSAGE = "the request could not be audited: the audit log cannot be written"
+
+
+def audit_unavailable() -> ServiceUnavailable:
+    """The error of a request refused because its record could not be written."""
+    return ServiceUnavailable(_UNAUDITED_MESSAGE, retry_after=1)
+
+
+def _unaudited(headers: Headers) -> tuple[int, Headers, bytes]:
+    """The 503 Status that replaces an answer whose audit record was lost (strict mode)."""
+    error = audit_unavailable()
+    replacement: list[tuple[str, str]] = [h for h in headers if h[0].lower() == "audit-id"]
+    replacement += [
+        ("cache-control", "no-cache, private"),
+        ("content-type", "application/json"),
+        ("x-content-type-options", "nosniff"),
+        ("retry-after", "1"),
+    ]
+    return error.code, replacement, encode_json(error.to_status())
 
 
 def open_auditor(settings: ServeSettings) -> FileAuditor | None:
@@ -259,4 +392,5 @@ def open_auditor(settings: ServeSettings) -> FileAuditor | None:
         max_age_days=settings.audit_log_max_age_days,
     )
     sink.open()
-    return FileAuditor(policy, sink)
+    strict = settings.operations.audit_log_mode == AUDIT_BLOCKING_STRICT
+    return FileAuditor(policy, sink, strict=strict)

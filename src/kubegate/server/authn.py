@@ -7,6 +7,7 @@ The chain, in order (the first that recognises a credential decides; an invalid 
     x509 client certificate
     bearer token: the admin token, --token-auth-file, ServiceAccount JWTs, OIDC ID tokens
     basic auth (--basic-auth-file)
+    the session cookie (kubegate_session, issued by the sign-in pages: server/login.py)
     anonymous (--anonymous-auth; only when no credential at all was presented)
 
 Every file is read here, before the server binds, so a malformed one stops the start with
@@ -21,18 +22,23 @@ from kubegate.auth.anonymous import AnonymousAuthenticator
 from kubegate.auth.basic import CHALLENGE, BasicAuthenticator
 from kubegate.auth.bearer import AgnosticTokens, BearerAuthenticator, TokenSource
 from kubegate.auth.chain import AuthenticatorChain
-from kubegate.auth.oidc import OIDCAuthenticator, OIDCKeys
+from kubegate.auth.oidc import OIDCAuthenticator, OIDCConfig, OIDCKeys
+from kubegate.auth.oidc_flow import OIDCLogin
 from kubegate.auth.serviceaccount import (
     ServiceAccountCache,
     ServiceAccountTokens,
     SigningKey,
     TokenIssuer,
 )
-from kubegate.auth.tokenfile import TokenFile
+from kubegate.auth.session_authn import SessionAuthenticator
+from kubegate.auth.sessions import SessionLimits, SessionStore
+from kubegate.auth.throttle import FailureThrottle
+from kubegate.auth.tokenfile import AuthFileError, TokenFile
 from kubegate.auth.tokens import StaticTokens
 from kubegate.auth.types import Authenticator, UserInfo
 from kubegate.auth.x509 import X509Authenticator
 from kubegate.server.datadir import ADMIN_GROUPS, ADMIN_USER, DataDir
+from kubegate.server.login import LoginMethods, LoginPages
 from kubegate.server.settings import AuthnSettings
 from kubegate.server.tokenrequest import TokenAPI
 from kubegate.store.base import Store
@@ -46,10 +52,16 @@ class Authentication:
     # Headers every 401 carries: the Basic challenge when basic auth is on.
     challenges: tuple[tuple[str, str], ...] = ()
     oidc_keys: OIDCKeys | None = None
+    sessions: SessionStore | None = None
+    login: LoginPages | None = None
 
     async def start(self) -> None:
-        """Start the watch-fed caches and key refresh; wait until accounts are known."""
+        """Start the watch-fed caches and key refresh; wait until accounts (and sessions)
+        are known."""
         self.accounts.start()
+        if self.sessions is not None:
+            self.sessions.start()
+            await self.sessions.wait_synced()
         await self.accounts.wait_synced()
         if self.oidc_keys is not None:
             self.oidc_keys.start()
@@ -57,6 +69,8 @@ class Authentication:
     async def stop(self) -> None:
         if self.oidc_keys is not None:
             await self.oidc_keys.stop()
+        if self.sessions is not None:
+            await self.sessions.stop()
         await self.accounts.stop()
 
 
@@ -72,18 +86,27 @@ def build_authentication(settings: AuthnSettings, datadir: DataDir, store: Store
     accounts = ServiceAccountCache(store)
     issuer = settings.service_account_issuer
     sources.append(ServiceAccountTokens(key, issuer, accounts.get))
-    oidc_keys = None
+    oidc_keys = oidc_login = None
     if settings.oidc is not None:
         settings.oidc.validate()
         oidc_keys = OIDCKeys(settings.oidc)
         oidc = OIDCAuthenticator(settings.oidc, oidc_keys)
         sources.append(AgnosticTokens(oidc.lookup, audiences))
+        oidc_login = OIDCLogin(oidc, client_secret=_client_secret(settings.oidc))
     bearer = BearerAuthenticator(sources, audiences)
     chain: list[Authenticator] = [X509Authenticator(), bearer]
     challenges: tuple[tuple[str, str], ...] = ()
+    throttle = FailureThrottle()  # one count of failures for basic auth and the sign-in page
+    basic = None
     if settings.basic_auth_file is not None:
-        chain.append(BasicAuthenticator(settings.basic_auth_file))
+        basic = BasicAuthenticator(settings.basic_auth_file, throttle)
+        chain.append(basic)
         challenges = (CHALLENGE,)
+    limits = SessionLimits(settings.session_idle_timeout, settings.session_max_age)
+    limits.check()
+    sessions = SessionStore(store, limits)
+    chain.append(SessionAuthenticator(sessions))
+    login = LoginPages(sessions, LoginMethods(bearer, throttle, basic, oidc_login))
     if settings.anonymous_auth:
         chain.append(AnonymousAuthenticator())
     token_api = TokenAPI(
@@ -93,4 +116,19 @@ def build_authentication(settings: AuthnSettings, datadir: DataDir, store: Store
         bearer,
         max_expiration=settings.service_account_max_token_expiration,
     )
-    return Authentication(AuthenticatorChain(chain), token_api, accounts, challenges, oidc_keys)
+    return Authentication(
+        AuthenticatorChain(chain), token_api, accounts, challenges, oidc_keys, sessions, login
+    )
+
+
+def _client_secret(config: OIDCConfig) -> str | None:
+    path = config.client_secret_file
+    if path is None:
+        return None
+    try:
+        secret = path.read_text().strip()
+    except OSError as exc:
+        raise AuthFileError(f"--oidc-client-secret-file '{path}': {exc.strerror}") from None
+    if not secret:
+        raise AuthFileError(f"--oidc-client-secret-file '{path}' is empty")
+    return secret

@@ -16,6 +16,7 @@
     kubegate_proxy_upstream_errors_total{kind=connect|tls|timeout|protocol|reset}
     kubegate_proxy_upstream_connections{state=idle|active}, ..._opened_total   read at scrape
     kubegate_proxy_target_requests_total{kind,namespace,name,code}   opt-in, capped
+    leader_election_master_status{name}        gauge, read at scrape (server/leadership.py)
 
 Cardinality (security.md §1.12, CVE-2020-8552: a ``client`` label let anyone grow the
 apiserver's memory without bound). Every label value comes from a fixed set: verbs are
@@ -397,13 +398,14 @@ def _cacheable(info: RequestInfo, labels: LabelValues) -> bool:
 
 class CountingResponse:
     """A ResponseWriter that counts the body bytes handed to it (for sizes and the access
-    log); everything else passes through."""
+    log); everything else passes through. The connection layer's own writer counts by
+    itself (``body_bytes``); this is for any other writer."""
 
-    __slots__ = ("bytes", "inner")
+    __slots__ = ("body_bytes", "inner")
 
     def __init__(self, inner: ResponseWriter) -> None:
         self.inner = inner
-        self.bytes = 0
+        self.body_bytes = 0
 
     @property
     def started(self) -> bool:
@@ -414,14 +416,14 @@ class CountingResponse:
         return self.inner.status
 
     async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
-        self.bytes += len(body)
+        self.body_bytes += len(body)
         await self.inner.send(status, headers, body)
 
     async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
         await self.inner.start(status, headers, length=length)
 
     async def write(self, data: bytes) -> None:
-        self.bytes += len(data)
+        self.body_bytes += len(data)
         await self.inner.write(data)
 
     async def end(self) -> None:

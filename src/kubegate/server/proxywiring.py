@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from typing import TYPE_CHECKING
 
+from kubegate.auth.session_authn import COOKIE_NAME as SESSION_COOKIE
 from kubegate.http.client import tls_client_context
 from kubegate.http.pool import UpstreamPool
 from kubegate.proxy.cache import ProxyCache
 from kubegate.proxy.handler import ProxyHandler, ProxySettings
 from kubegate.proxy.resolve import AddressPolicy, Resolver
+from kubegate.proxy.rewrite import RewriteSettings, load_shim
 from kubegate.proxy.trust import BackendTrust
+from kubegate.server.mirror_settings import VIA_APISERVER
 from kubegate.server.settings import ServeSettings
 from kubegate.store.base import Store
+
+if TYPE_CHECKING:
+    from kubegate.server.mirror import Mirror
+    from kubegate.server.mirror_proxy import UpstreamAPIProxy
 
 # --demo's backends listen on loopback; only then is loopback a permitted destination
 # without the operator saying so.
@@ -27,7 +35,17 @@ def build_proxy(
     closing: asyncio.Event,
     *,
     listen: tuple[tuple[str, int], ...],
-) -> ProxyHandler:
+    mirror: Mirror | None = None,
+) -> ProxyHandler | UpstreamAPIProxy:
+    """The proxy subresources' handler: the local proxy, resolving targets from the
+    watch-fed cache — or, for a mirror with ``--mirror-proxy via-apiserver``, forwarding
+    to the upstream API server's own proxy as the authenticated user."""
+    if mirror is not None and mirror.settings.proxy_mode == VIA_APISERVER:
+        from kubegate.server.mirror_proxy import UpstreamAPIProxy
+
+        return UpstreamAPIProxy(
+            mirror.settings, mirror.credentials, pool, closing, session_cookie=SESSION_COOKIE
+        )
     cidrs = list(settings.proxy_allow_cidrs) + (list(DEMO_ALLOW) if settings.demo else [])
     allow = tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
     ca_context = None
@@ -35,4 +53,7 @@ def build_proxy(
         ca_context = tls_client_context(settings.proxy_ca_file.read_text())
     resolver = Resolver(cache, AddressPolicy(allow=allow, listen=listen))
     trust = BackendTrust(store, ca_context)
-    return ProxyHandler(resolver, pool, ProxySettings(), closing, trust)
+    # The browser session cookie never reaches a backend, and no backend may set it.
+    rewrite = RewriteSettings(max_bytes=settings.proxy_rewrite_max_bytes, shim_js=load_shim())
+    proxy_settings = ProxySettings(session_cookie=SESSION_COOKIE, rewrite=rewrite)
+    return ProxyHandler(resolver, pool, proxy_settings, closing, trust)

@@ -31,6 +31,7 @@ from kubegate.server.audit_log import open_auditor
 from kubegate.server.authn import build_authentication
 from kubegate.server.authz_wiring import escalation_check_for, start_authorizer
 from kubegate.server.datadir import build_ssl_context, ensure_data_dir
+from kubegate.server.leadership import start_controllers
 from kubegate.server.limits import RequestLimiter
 from kubegate.server.logging_setup import AccessLog
 from kubegate.server.metrics import APIMetrics
@@ -38,6 +39,7 @@ from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.proxywiring import build_proxy
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.settings import ServeSettings
+from kubegate.server.ui.wiring import install_browser_ui, serving_hosts_for_apps
 from kubegate.server.watch import WatchSettings
 from kubegate.store.base import KeyExists, Store, object_key
 from kubegate.store.factory import open_store
@@ -95,6 +97,7 @@ async def start_server(
         settings.data_dir,
         server_url=_url(host_for_url, settings.secure_port or 6443),
         advertise_address=settings.advertise_address,
+        extra_hosts=serving_hosts_for_apps(settings, host_for_url),
     )
     ssl_context = build_ssl_context(
         datadir,
@@ -110,8 +113,16 @@ async def start_server(
     await namespaces.bootstrap()
     authorizer, stop_authorizer = await start_authorizer(settings.authorization_mode, store, out)
     closing = asyncio.Event()
-    handlers = ResourceHandlers(
-        store, allocators, escalation_check=escalation_check_for(authorizer, store)
+    mirror = None
+    if settings.mirror is not None:  # mirror mode: the upstream's objects, read-only
+        from kubegate.server.mirror import Mirror
+
+        mirror = Mirror(settings.mirror, store)
+    escalation = escalation_check_for(authorizer, store)
+    handlers = (
+        ResourceHandlers(store, allocators, escalation_check=escalation)
+        if mirror is None
+        else mirror.read_only_handlers(allocators, escalation_check=escalation)
     )
     await authn.start()
     metrics = APIMetrics(proxy_target_limit=settings.metrics_proxy_target_labels)
@@ -131,6 +142,7 @@ async def start_server(
     app.impersonation = impersonate  # always on, as in kube; the authorizer decides
     app.token_api = authn.token_api
     app.unauthorized_headers = authn.challenges
+    app.login = authn.login  # /login, /logout, /oauth2/callback; sessions in the store
     app.metrics = metrics
     app.limiter = RequestLimiter(settings.limits, long_running_gauge=metrics.long_running_gauge)
     metrics.watch_limiter(app.limiter)
@@ -142,34 +154,37 @@ async def start_server(
     proxy_cache.start()
     pool = UpstreamPool()
     metrics.watch_pool(pool.stats)
-    app.proxy = build_proxy(settings, store, proxy_cache, pool, closing, listen=tuple(bound))
+    app.proxy = build_proxy(
+        settings, store, proxy_cache, pool, closing, listen=tuple(bound), mirror=mirror
+    )
     url = _url(host_for_url, port)
     app.server_address = f"{host_for_url}:{port}"
     if port != settings.secure_port:
         datadir = ensure_data_dir(
-            settings.data_dir, server_url=url, advertise_address=settings.advertise_address
+            settings.data_dir,
+            server_url=url,
+            advertise_address=settings.advertise_address,
+            extra_hosts=serving_hosts_for_apps(settings, host_for_url),
         )
-    await _seed_kubernetes_service(store, allocators, port)
+    install_browser_ui(
+        app, settings, proxy_cache, app.proxy, advertised_host=host_for_url, sessions=authn.sessions
+    )
+    if mirror is None:  # a mirror serves the upstream's own default/kubernetes
+        await _seed_kubernetes_service(store, allocators, port)
 
-    background: list[asyncio.Task[None]] = []
-    controller = aggregation = None
-    if settings.run_controllers:
-        from kubegate.controllers.endpointslice import EndpointSliceController
-
-        controller = EndpointSliceController(store)
-        background.append(asyncio.create_task(controller.run(), name="endpointslice-controller"))
-        from kubegate.controllers.clusterrole_aggregation import ClusterRoleAggregationController
-
-        aggregation = ClusterRoleAggregationController(store)
-        background.append(
-            asyncio.create_task(aggregation.run(), name="clusterrole-aggregation-controller")
-        )
+    stop_controllers = None
+    if settings.run_controllers and mirror is None:
+        # Behind leader election: with several replicas on one etcd only one runs them.
+        _, stop_controllers = start_controllers(settings, store, metrics)
     demo = None
     if settings.demo:
         from kubegate.demo.run import start_demo
 
         demo = await start_demo(store, datadir, allocators)
-    app.ready = True
+    if mirror is not None:
+        # Not ready until every mirrored resource has been listed once.
+        mirror.start(metrics, on_synced=lambda: setattr(app, "ready", not closing.is_set()))
+    app.ready = mirror is None or mirror.synced
     print(f"kubegate API server listening on {url}", file=out, flush=True)
     print(f"Admin kubeconfig: {datadir.kubeconfig}", file=out, flush=True)
     print(f"Try: kubectl --kubeconfig {datadir.kubeconfig} get svc -A", file=out, flush=True)
@@ -177,18 +192,16 @@ async def start_server(
     async def stop() -> None:
         closing.set()
         app.ready = False
+        if stop_controllers is not None:
+            # First, and releasing the Lease: another replica takes over while we drain.
+            await stop_controllers()
         await http.shutdown(settings.shutdown_grace)
         await pool.close()
         await proxy_cache.stop()
-        if controller is not None:
-            await controller.stop()
-        if aggregation is not None:
-            await aggregation.stop()
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
         if demo is not None:
             await demo.close()
+        if mirror is not None:
+            await mirror.stop()
         await namespaces.close()
         await authn.stop()
         await stop_authorizer()

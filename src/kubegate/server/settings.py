@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubegate.auth.oidc import OIDCConfig
+from kubegate.controllers.leaderelection import ElectionConfig
 from kubegate.server.limits import LimitSettings
+from kubegate.server.mirror_settings import MirrorSettings
+from kubegate.server.operations_settings import OperationsSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,9 @@ class AuthnSettings:
     api_audiences: tuple[str, ...] = ()  # empty: the service-account issuer
     service_account_max_token_expiration: int = 48 * 3600  # seconds
     oidc: OIDCConfig | None = None
+    # Browser sessions (auth/sessions.py): seconds without a request, and since sign-in.
+    session_idle_timeout: float = 3600.0
+    session_max_age: float = 12 * 3600.0
 
     @property
     def effective_api_audiences(self) -> tuple[str, ...]:
@@ -42,12 +48,19 @@ class ServeSettings:
     watch_bookmark_interval: float = 30.0
     max_request_body: int = 3 * 1024 * 1024
     run_controllers: bool = True
+    # Only the replica holding the Lease kube-system/kubegate-controller-manager runs the
+    # controllers (kube-controller-manager's --leader-elect); False runs them unconditionally.
+    leader_elect: bool = True
+    leader_election: ElectionConfig = field(default_factory=ElectionConfig)
     log_format: str = "text"
     access_log: bool = False  # one kubegate.access log line per request
     metrics_proxy_target_labels: int = 0  # >0: per-target proxy series, at most this many
     limits: LimitSettings = field(default_factory=LimitSettings)
     proxy_allow_cidrs: tuple[str, ...] = ()
     proxy_ca_file: Path | None = None
+    proxy_rewrite_max_bytes: int = 10 * 1024 * 1024  # of each HTML/CSS body (proxy/rewrite.py)
+    apps_domain: str = ""  # --apps-domain: each service port on its own origin (server/ui/apps.py)
+    apps_main_host: str = ""  # "" : localhost for *.localhost domains, else the advertise address
     authorization_mode: str = "RBAC"  # or "AlwaysAllow" (every authenticated request allowed)
     audit_log_path: str = ""  # "" off, "-" standard output, else a file path
     audit_policy_file: Path | None = None  # None: Metadata for every request
@@ -55,6 +68,9 @@ class ServeSettings:
     audit_log_max_backups: int = 10  # 0 keeps every backup
     audit_log_max_age_days: float = 0  # 0 keeps backups whatever their age
     authn: AuthnSettings = field(default_factory=AuthnSettings)
+    mirror: MirrorSettings | None = None  # mirror mode (--upstream-kubeconfig), docs/mirror.md
+    # TLS reload, restarts, proxy timeouts, audit-failure policy (docs/operations.md)
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
 
     @property
     def effective_store_url(self) -> str:

@@ -1,0 +1,70 @@
+"""The session cookie as a credential: ``kubegate_session`` -> the session's user.
+
+A request without the cookie is not ours (None: the next authenticator may know it). A
+cookie naming no live session is a 401 — a presented credential never falls through to
+anonymous — which the app turns into a redirect to the login page for a browser asking
+for HTML.
+
+When the Cookie header carries the name more than once (a page's script may add a
+same-named cookie with a longer Path, which browsers list first), the last value is used:
+kubegate's own cookie has ``Path=/``, the shortest, and a script cannot overwrite it because
+it is HttpOnly.
+"""
+
+from __future__ import annotations
+
+from kubegate.auth.sessions import SessionStore
+from kubegate.auth.types import BROWSER_CREDENTIAL, UserInfo
+from kubegate.errors import Unauthorized
+from kubegate.http.types import Request
+
+COOKIE_NAME = "kubegate_session"
+
+
+def cookie_value(request: Request, name: str) -> str | None:
+    """The last value of cookie ``name`` in the request's Cookie headers, or None."""
+    found = None
+    for header, value in request.headers:
+        if header != "cookie":
+            continue
+        for pair in value.split(";"):
+            key, eq, cookie = pair.partition("=")
+            if eq and key.strip() == name:
+                found = cookie.strip().strip('"')
+    return found
+
+
+class SessionAuthenticator:
+    """Authenticates requests by the session cookie (see the module docstring)."""
+
+    def __init__(
+        self, sessions: SessionStore, *, cookie_name: str = COOKIE_NAME, scope: str = ""
+    ) -> None:
+        self.sessions = sessions
+        self.cookie_name = cookie_name
+        self.scope = scope
+
+    def authenticate(self, request: Request) -> UserInfo | None:
+        secret = cookie_value(request, self.cookie_name)
+        if secret is None:
+            return None
+        session = self.sessions.lookup(secret, scope=self.scope)
+        if session is None:
+            raise Unauthorized("Unauthorized")
+        request.state[BROWSER_CREDENTIAL] = "session"
+        return session.user
+
+
+def set_cookie(
+    name: str, value: str, *, path: str = "/", max_age: int | None = None
+) -> tuple[str, str]:
+    """A ``Set-Cookie`` header for one of kubegate's cookies: host-only (no ``Domain``),
+    HttpOnly, Secure (kubegate serve is always TLS), SameSite=Lax; without ``max_age`` it
+    lasts until the browser closes."""
+    lifetime = f"; Max-Age={max_age}" if max_age is not None else ""
+    return ("set-cookie", f"{name}={value}; Path={path}{lifetime}; HttpOnly; Secure; SameSite=Lax")
+
+
+def cleared_cookie(name: str, path: str = "/") -> tuple[str, str]:
+    """The ``Set-Cookie`` header that removes cookie ``name`` (set with ``path``)."""
+    return set_cookie(name, "", path=path, max_age=0)

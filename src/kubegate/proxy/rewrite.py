@@ -1,0 +1,255 @@
+"""Response rewriting for proxied web apps: which responses, which headers, the body stream.
+
+The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
+``rewrite_cookies``, ``rewrite_csp``); this module applies them to one proxied response:
+
+* **headers, every response** (:meth:`ResponseRewriter.headers`): ``Set-Cookie`` scoped to
+  the prefix, and with the ``kubegate.io/sandbox`` annotation a ``Content-Security-Policy:
+  sandbox …`` added after the backend's headers (it cannot be relaxed by them);
+* **bodies** (:meth:`ResponseRewriter.plan`): ``text/html``, ``application/xhtml+xml`` and
+  ``text/css`` with a body (not HEAD, 1xx, 204, 206, 304), in identity, ``gzip``,
+  ``deflate`` or ``br`` coding, an ASCII-compatible charset, without ``Cache-Control:
+  no-transform`` — decoded, rewritten and re-encoded as they stream. ``Content-Length`` is
+  recomputed (small bodies) or the body goes chunked; ``ETag`` becomes weak; digests and
+  ``Accept-Ranges`` go. The client-side shim is inlined into HTML documents a browser
+  navigates to (``Sec-Fetch-Dest`` document/iframe/frame, or none), its hash added to the
+  page's CSP. Everything else costs one look at ``Content-Type``.
+
+``X-Kubegate-Rewrite`` says what happened to a body that could be rewritten: ``html``,
+``css``, ``truncated-at-cap`` (the declared length is past ``max_bytes``: only the first
+``max_bytes`` are rewritten), ``skipped-encoding``, ``skipped-charset``,
+``skipped-no-transform``. A body without a declared length that turns out longer than the cap
+is rewritten up to it too; by then the header has gone, so that is only logged.
+
+Annotations on the Service (read from the watch-fed cache): ``kubegate.io/rewrite:
+"false"`` turns off body rewriting, the shim and cookie scoping; ``kubegate.io/shim:
+"false"`` only the shim; ``kubegate.io/sandbox: "<tokens>"`` adds the sandbox policy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+from kubegate.core.html_values import encode_attribute
+from kubegate.core.rewrite_cookies import scope_set_cookie
+from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy, script_hash_source
+from kubegate.core.rewrite_url import UrlRule
+from kubegate.http.types import Request
+from kubegate.proxy.body_codec import CODINGS
+from kubegate.proxy.rewrite_stream import BodyTransformer
+
+log = logging.getLogger("kubegate.proxy.rewrite")
+
+__all__ = [
+    "REWRITE_HEADER",
+    "BodyPlan",
+    "ResponseRewriter",
+    "RewritePolicy",
+    "RewriteSettings",
+    "load_shim",
+    "shim_script",
+]
+
+REWRITE_HEADER: Final = "x-kubegate-rewrite"
+REWRITE_ANNOTATION: Final = "kubegate.io/rewrite"
+SHIM_ANNOTATION: Final = "kubegate.io/shim"
+SANDBOX_ANNOTATION: Final = "kubegate.io/sandbox"
+DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+
+_KINDS: Final = {"text/html": "html", "application/xhtml+xml": "xhtml", "text/css": "css"}
+_NOT_ASCII_COMPATIBLE: Final = ("utf-16", "utf-32", "utf-7", "iso-2022-", "hz-gb-2312", "ucs-2", "ucs-4")
+_SHIM_DESTINATIONS: Final = frozenset({"document", "iframe", "frame"})
+_BODY_DEPENDENT: Final = frozenset(
+    {"content-length", "content-md5", "digest", "content-digest", "repr-digest", "accept-ranges"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RewritePolicy:
+    """What a Service's annotations allow; pods and nodes get the defaults."""
+
+    body: bool = True
+    shim: bool = True
+    sandbox: str | None = None  # the sandbox policy to add, e.g. "sandbox allow-scripts"
+
+    @classmethod
+    def for_service(cls, service: Mapping[str, Any] | None) -> RewritePolicy:
+        """The policy of a Service object from the cache (the defaults if it is gone)."""
+        if not service:
+            return DEFAULT_POLICY
+        return cls.from_annotations((service.get("metadata") or {}).get("annotations") or {})
+
+    @classmethod
+    def from_annotations(cls, annotations: Mapping[str, str]) -> RewritePolicy:
+        if not annotations:
+            return DEFAULT_POLICY
+        body = annotations.get(REWRITE_ANNOTATION, "").strip().lower() != "false"
+        shim = body and annotations.get(SHIM_ANNOTATION, "").strip().lower() != "false"
+        tokens = annotations.get(SANDBOX_ANNOTATION)
+        return cls(body, shim, sandbox_policy(tokens) if tokens is not None else None)
+
+
+DEFAULT_POLICY: Final = RewritePolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteSettings:
+    max_bytes: int = DEFAULT_MAX_BYTES  # of each body rewritten; the rest passes unchanged
+    shim_js: str | None = None  # the client-side shim's text (None: nothing injected)
+
+
+def load_shim() -> str | None:
+    """The packaged client-side shim (``kubegate/proxy/shim.js``), None if absent."""
+    try:
+        return resources.files("kubegate.proxy").joinpath("shim.js").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, str]:
+    """The inline ``<script>`` carrying ``js`` for a page under ``prefix``, and the CSP
+    hash source of its text. The prefix travels in ``data-kubegate-prefix`` (escaped as an
+    attribute; the shim reads it from ``document.currentScript``); ``window.__kubegatePrefix``
+    is set too, JSON-encoded with ``<``, ``>`` and ``&`` escaped, so it can close nothing."""
+    lowered = js.lower()
+    # </script would end the element; <!-- would let a later <script> hide its end tag.
+    if "</script" in lowered or "<!--" in lowered or (xhtml and "]]>" in js):
+        raise ValueError("the shim may not contain </script or <!-- (nor ]]> for XHTML)")
+    literal = json.dumps(prefix).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = f"window.__kubegatePrefix={literal};\n{js}"
+    if xhtml:  # XML: the script's text must be well-formed, so it goes in a CDATA section
+        text = f"//<![CDATA[\n{text}\n//]]>"
+        content = "//" + text[len("//<![CDATA[") : -len("]]>")]  # the text an XML parser sees
+    else:
+        content = text
+    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'">'
+    return head + text.encode("utf-8") + b"</script>", script_hash_source(content)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPlan:
+    """How to relay one response: its new headers and, if the body changes, how."""
+
+    headers: list[tuple[str, str]]
+    transformer: BodyTransformer | None  # None: the body is relayed unchanged
+
+
+class ResponseRewriter:
+    """The rewriting a ProxyHandler applies; one per handler, shared by its requests."""
+
+    def __init__(self, settings: RewriteSettings, session_cookie: str | None) -> None:
+        if settings.shim_js is not None:
+            try:
+                shim_script(settings.shim_js, "/check", xhtml=True)
+            except ValueError as exc:
+                log.error("not injecting the client-side shim: %s", exc)
+                settings = RewriteSettings(settings.max_bytes, None)
+        self.settings = settings
+        self.session_cookie = session_cookie
+        self._scripts: dict[tuple[str, bool], tuple[bytes, str]] = {}
+
+    def headers(
+        self, headers: list[tuple[str, str]], *, policy: RewritePolicy, prefix: str
+    ) -> list[tuple[str, str]]:
+        """Cookie scoping and the sandbox policy; the list itself when nothing applies."""
+        scope = policy.body and prefix
+        if not (policy.sandbox or (scope and any(name == "set-cookie" for name, _ in headers))):
+            return headers
+        out = []
+        for name, value in headers:
+            if name == "set-cookie" and scope:
+                scoped = scope_set_cookie(value, prefix=prefix, session_cookie=self.session_cookie)
+                if scoped is None:
+                    continue
+                value = scoped
+            out.append((name, value))
+        if policy.sandbox:
+            out.append(("content-security-policy", policy.sandbox))
+        return out
+
+    def plan(
+        self,
+        request: Request,
+        status: int,
+        headers: list[tuple[str, str]],
+        *,
+        policy: RewritePolicy,
+        prefix: str,
+        backend_host: str,
+        backend_scheme: str,
+        declared_length: int | None,
+    ) -> BodyPlan | None:
+        """How to rewrite this response's body; None to relay it untouched (fast when the
+        content type is not one that is rewritten)."""
+        content_type = next((value for name, value in headers if name == "content-type"), None)
+        if content_type is None:
+            return None
+        mime, _, params = content_type.partition(";")
+        kind = _KINDS.get(mime.strip().lower())
+        if kind is None or not policy.body or not prefix:
+            return None
+        if request.method == "HEAD" or status < 200 or status in (204, 206, 304):
+            return None
+        coding = ""
+        cache_control = ""
+        for name, value in headers:
+            if name == "content-encoding":
+                coding = f"{coding},{value}" if coding else value
+            elif name == "cache-control":
+                cache_control += value.lower()
+        coding = coding.strip().lower()
+        if coding == "identity":
+            coding = ""
+        skipped = None
+        if "no-transform" in cache_control:
+            skipped = "skipped-no-transform"
+        elif coding and coding not in CODINGS:
+            skipped = "skipped-encoding"
+        elif any(token in params.lower() for token in _NOT_ASCII_COMPATIBLE):
+            skipped = "skipped-charset"
+        if skipped is not None:
+            return BodyPlan([*headers, (REWRITE_HEADER, skipped)], None)
+        try:
+            rule = UrlRule.build(
+                prefix, backend_host=backend_host, backend_scheme=backend_scheme,
+                public_host=request.header("host"), public_scheme="https" if request.tls else "http",
+            )
+        except ValueError:
+            return None
+        inject, hash_source = b"", None
+        destination = request.header("sec-fetch-dest")
+        if kind != "css" and policy.shim and self.settings.shim_js and (destination is None or destination in _SHIM_DESTINATIONS):
+            inject, hash_source = self._script(prefix, xhtml=kind == "xhtml")
+        max_bytes = self.settings.max_bytes
+        truncated = coding == "" and declared_length is not None and declared_length > max_bytes
+        marker = "truncated-at-cap" if truncated else ("css" if kind == "css" else "html")
+        out = []
+        for name, value in headers:
+            if name in _BODY_DEPENDENT:
+                continue
+            if name == "etag" and not value.startswith("W/"):
+                value = "W/" + value
+            elif hash_source is not None and name in ("content-security-policy", "content-security-policy-report-only"):
+                value = allow_inline_script(value, hash_source)
+            out.append((name, value))
+        out.append((REWRITE_HEADER, marker))
+        transformer = BodyTransformer(
+            kind="css" if kind == "css" else "html", rule=rule, coding=coding, inject=inject, max_bytes=max_bytes
+        )
+        return BodyPlan(out, transformer)
+
+    def _script(self, prefix: str, *, xhtml: bool) -> tuple[bytes, str]:
+        key = (prefix, xhtml)
+        cached = self._scripts.get(key)
+        if cached is None:
+            assert self.settings.shim_js is not None
+            cached = shim_script(self.settings.shim_js, prefix, xhtml=xhtml)
+            if len(self._scripts) >= 1024:
+                self._scripts.clear()
+            self._scripts[key] = cached
+        return cached

@@ -1,0 +1,117 @@
+"""A rewritten body on the wire: decode → rewrite → encode, piece by piece, and its relay.
+
+Memory stays bounded by a piece (core.rewrite_html holds back at most one unfinished
+construct; body_codec decodes in bounded pieces), whatever the body's size. Once
+``max_bytes`` of decoded body went through the rewriter, the rest is passed on unrewritten
+(still re-encoded when the body was compressed: its coding cannot change mid-stream).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from kubegate.core.rewrite_css import CssStream
+from kubegate.core.rewrite_html import HtmlRewriter
+from kubegate.core.rewrite_url import UrlRule
+from kubegate.errors import BadGateway
+from kubegate.proxy.body_codec import CodingError, Decoder, Encoder, decoder_for, encoder_for
+
+if TYPE_CHECKING:
+    from kubegate.http.types import ResponseWriter
+
+log = logging.getLogger("kubegate.proxy.rewrite")
+
+__all__ = ["BodyTransformer", "relay_rewritten"]
+
+
+class BodyTransformer:
+    """One body: ``feed`` the backend's bytes, ``finish`` at its end; both return what to
+    send on."""
+
+    def __init__(self, *, kind: str, rule: UrlRule, coding: str, inject: bytes, max_bytes: int) -> None:
+        self._decoder: Decoder | None = decoder_for(coding) if coding else None
+        self._encoder: Encoder | None = encoder_for(coding) if coding else None
+        self._html: HtmlRewriter | None = None
+        self._css: CssStream | None = None
+        if kind == "css":
+            self._css = CssStream(rule.rewrite)
+        else:
+            self._html = HtmlRewriter(rule, inject=inject, max_bytes=max_bytes)
+        self.max_bytes = max_bytes
+        self._seen = 0
+        self.truncated = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self._decoder is None:
+            return self._rewrite(data)
+        return self._encode(b"".join(self._rewrite(piece) for piece in self._decoder.decode(data)))
+
+    def finish(self) -> bytes:
+        tail = b""
+        if self._decoder is not None:
+            tail = b"".join(self._rewrite(piece) for piece in self._decoder.finish())
+        if self._html is not None:
+            tail += self._html.finish()
+            self.truncated = self._html.truncated
+        elif self._css is not None:
+            tail += self._css.finish()
+        if self._encoder is None:
+            return tail
+        return self._encode(tail) + self._encoder.finish()
+
+    def _rewrite(self, data: bytes) -> bytes:
+        if self._html is not None:
+            return self._html.feed(data)
+        assert self._css is not None
+        self._seen += len(data)
+        if self._seen > self.max_bytes:
+            if not self.truncated:
+                self.truncated = True
+                return self._css.finish() + data
+            return data
+        return self._css.feed(data)
+
+    def _encode(self, data: bytes) -> bytes:
+        assert self._encoder is not None
+        return self._encoder.encode(data) if data else b""
+
+
+async def relay_rewritten(
+    response: ResponseWriter,
+    upstream,  # type: ignore[no-untyped-def]  # http.client_response.UpstreamResponse
+    status: int,
+    headers: list[tuple[str, str]],
+    transformer: BodyTransformer,
+    *,
+    whole_max: int,
+) -> None:
+    """Send the rewritten response: in one write (with Content-Length) when the backend's
+    whole body is already here and small, else streamed chunked."""
+    try:
+        if upstream.complete and upstream.buffered <= whole_max:
+            body = await upstream.read(whole_max + 1)
+            out = transformer.feed(body) + transformer.finish()
+            await response.send(status, headers, out)
+            return
+        started = False
+        async for chunk in upstream:
+            out = transformer.feed(chunk)
+            if not started:
+                await response.start(status, headers)
+                started = True
+            if out:
+                await response.write(out)
+        if not started:
+            await response.start(status, headers)
+        tail = transformer.finish()
+        if tail:
+            await response.write(tail)
+        await response.end()
+    except CodingError as exc:
+        log.info("backend body is not valid in its content coding: %s", exc)
+        if response.started:
+            raise ConnectionAbortedError(str(exc)) from exc
+        raise BadGateway(f"error reading the service's response: {exc}") from exc
+    if transformer.truncated:
+        log.info("rewriting stopped at the %d-byte cap; the rest was relayed unchanged", transformer.max_bytes)

