@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench rewrite",
         description="Benchmark HTML rewriting on kubegate's service proxy.",
     )
-    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (default 5)")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds per wrk run (default 5)"
+    )
     parser.add_argument("--runs", type=int, default=None, help="wrk runs per variant (default 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: -d2s, 1 run")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load to CPUs")
@@ -164,7 +166,9 @@ def run(scratch: Path, options: RewriteOptions, pinning: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
     config = backend_config(scratch, port, docroot)
     with nginx_daemon(scratch, "backend", config, load_prefix):
-        with kubegate_server(scratch / "kubegate", port, pinning.server_prefix(), malloc_tuned=False) as server:
+        with kubegate_server(
+            scratch / "kubegate", port, pinning.server_prefix(), malloc_tuned=False
+        ) as server:
             endpoint = Endpoint(
                 server.url + PROXY_PATH,
                 headers=tuple(server.auth_headers.items()),
@@ -173,8 +177,12 @@ def run(scratch: Path, options: RewriteOptions, pinning: Any) -> dict[str, Any]:
             )
             results["check"] = check(endpoint, files)
             script = write_wrk_script(scratch / "done.lua")
-            results["latency"] = compare(endpoint, server.daemon, "/page.html", "/page.bin", options, script)
-            results["gzip"] = compare(endpoint, server.daemon, "/gz/page.html", "/gz/page.bin", options, script)
+            results["latency"] = compare(
+                endpoint, server.daemon, "/page.html", "/page.bin", options, script
+            )
+            results["gzip"] = compare(
+                endpoint, server.daemon, "/gz/page.html", "/gz/page.bin", options, script
+            )
             results["memory"] = memory(endpoint, server.daemon)
     results["inproc"] = inproc(files["page.html"])
     return results
@@ -187,7 +195,10 @@ def check(endpoint: Endpoint, files: dict[str, bytes]) -> dict[str, Any]:
     prefix = PROXY_PATH.encode()
     original = files["page.html"]
     # Markup inside <script> is text: its href stays as it is.
-    in_scripts = sum(m.group(1).count(b'href="/') for m in re.finditer(rb"<script[^>]*>(.*?)</script>", original, re.S))
+    in_scripts = sum(
+        m.group(1).count(b'href="/')
+        for m in re.finditer(rb"<script[^>]*>(.*?)</script>", original, re.S)
+    )
     return {
         "plain_intact": plain == files["page.bin"],
         "rewritten_links": rewritten.count(b'href="' + prefix + b"/"),
@@ -198,7 +209,12 @@ def check(endpoint: Endpoint, files: dict[str, bytes]) -> dict[str, Any]:
 
 
 def compare(
-    endpoint: Endpoint, server: Daemon, rewritten: str, plain: str, options: RewriteOptions, script: Path
+    endpoint: Endpoint,
+    server: Daemon,
+    rewritten: str,
+    plain: str,
+    options: RewriteOptions,
+    script: Path,
 ) -> dict[str, Any]:
     """Alternating ``wrk -c1`` runs of both paths: median rps, mean latency, CPU per request."""
     samples: dict[str, list[dict[str, Any]]] = {"rewritten": [], "plain": []}
@@ -208,7 +224,9 @@ def compare(
         for name, path in (("plain", plain), ("rewritten", rewritten)):
             cpu = server.cpu_seconds()
             result = wrk(endpoint, path, connections=1, seconds=options.duration, script=script)
-            result["cpu_us_per_request"] = (server.cpu_seconds() - cpu) / max(1, result["requests"]) * 1e6
+            result["cpu_us_per_request"] = (
+                (server.cpu_seconds() - cpu) / max(1, result["requests"]) * 1e6
+            )
             samples[name].append(result)
     summary: dict[str, Any] = {"samples": samples}
     for name, runs in samples.items():
@@ -261,39 +279,77 @@ def inproc(data: bytes) -> dict[str, Any]:
 
 
 def build_rows(results: dict[str, Any]) -> list[Row]:
-    check, latency, gz, mem = results["check"], results["latency"], results["gzip"], results["memory"]
-    ok = check["plain_intact"] and check["rewritten_links"] == check["original_links"] and check["shim_injected"]
+    check, latency, gz, mem = (
+        results["check"],
+        results["latency"],
+        results["gzip"],
+        results["memory"],
+    )
+    ok = (
+        check["plain_intact"]
+        and check["rewritten_links"] == check["original_links"]
+        and check["shim_injected"]
+    )
     rows = [
         Row(
-            "check", "plain intact; links rewritten; shim",
+            "check",
+            "plain intact; links rewritten; shim",
             f"{check['plain_intact']}; {check['rewritten_links']}/{check['original_links']}; {check['shim_injected']}",
-            "all", ok,
+            "all",
+            ok,
         )
     ]
     for section, data in (("latency", latency), ("gzip", gz)):
         for name in ("plain", "rewritten"):
             d = data[name]
-            rows.append(row(section, f"200 KiB {name} c1: rps, mean / p99", f"{d['rps']:,.0f} rps, {d['mean_us']:.0f} / {d['p99_us']:.0f} us"))
+            rows.append(
+                row(
+                    section,
+                    f"200 KiB {name} c1: rps, mean / p99",
+                    f"{d['rps']:,.0f} rps, {d['mean_us']:.0f} / {d['p99_us']:.0f} us",
+                )
+            )
         judged = section == "latency"
-        rows.append(row(
-            section, "time per request, rewritten / plain", f"{data['time_ratio']:.2f}x",
-            data["time_ratio"] if judged else None, EXTRA_TIME if judged else None,
-        ))
-        rows.append(row(
-            section, "server CPU per request, rewritten / plain",
-            f"{data['cpu_ratio']:.2f}x ({data['rewritten']['cpu_us']:.0f} / {data['plain']['cpu_us']:.0f} us)",
-        ))
+        rows.append(
+            row(
+                section,
+                "time per request, rewritten / plain",
+                f"{data['time_ratio']:.2f}x",
+                data["time_ratio"] if judged else None,
+                EXTRA_TIME if judged else None,
+            )
+        )
+        rows.append(
+            row(
+                section,
+                "server CPU per request, rewritten / plain",
+                f"{data['cpu_ratio']:.2f}x ({data['rewritten']['cpu_us']:.0f} / {data['plain']['cpu_us']:.0f} us)",
+            )
+        )
     growth = mem["rewritten"]["growth_kib"] / 1024
-    rows.append(row(
-        "memory", "10 MiB page: peak RSS growth rewritten (plain)",
-        f"{growth:.1f} MiB ({mem['plain']['growth_kib'] / 1024:.1f} MiB)",
-        growth, Target(MEMORY_FACTOR * BIG_BYTES / 2**20, "MiB"),
-    ))
-    rows.append(row(
-        "memory", "10 MiB page: seconds rewritten (plain)",
-        f"{mem['rewritten']['seconds']:.2f} s ({mem['plain']['seconds']:.2f} s)",
-    ))
-    rows.append(row("inproc", "HtmlRewriter alone on the 200 KiB page", f"{results['inproc']['mib_per_s']:.1f} MiB/s"))
+    rows.append(
+        row(
+            "memory",
+            "10 MiB page: peak RSS growth rewritten (plain)",
+            f"{growth:.1f} MiB ({mem['plain']['growth_kib'] / 1024:.1f} MiB)",
+            growth,
+            Target(MEMORY_FACTOR * BIG_BYTES / 2**20, "MiB"),
+        )
+    )
+    rows.append(
+        row(
+            "memory",
+            "10 MiB page: seconds rewritten (plain)",
+            f"{mem['rewritten']['seconds']:.2f} s ({mem['plain']['seconds']:.2f} s)",
+        )
+    )
+    rows.append(
+        row(
+            "inproc",
+            "HtmlRewriter alone on the 200 KiB page",
+            f"{results['inproc']['mib_per_s']:.1f} MiB/s",
+        )
+    )
     return rows
 
 

@@ -24,10 +24,16 @@ def _sentence(rng: random.Random, n: int) -> str:
 
 
 def _head(rng: random.Random) -> str:
-    links = "".join(f'<link rel="stylesheet" href="/static/css/{name}.css?v=3">' for name in ("base", "layout", "theme", "code"))
-    scripts = "".join(f'<script src="/static/js/{name}.js" defer></script>' for name in ("vendor", "app", "search"))
+    links = "".join(
+        f'<link rel="stylesheet" href="/static/css/{name}.css?v=3">'
+        for name in ("base", "layout", "theme", "code")
+    )
+    scripts = "".join(
+        f'<script src="/static/js/{name}.js" defer></script>'
+        for name in ("vendor", "app", "search")
+    )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<title>Cluster overview - kubegate bench page</title>\n"
         '<link rel="icon" href="/favicon.ico">' + links + "\n<style>\n"
@@ -41,23 +47,31 @@ def _head(rng: random.Random) -> str:
 
 
 def _nav(rng: random.Random) -> str:
-    items = "".join(f'<li class="nav-item"><a class="nav-link" href="/docs/section-{i}/">{rng.choice(WORDS).title()} {i}</a></li>' for i in range(60))
+    items = "".join(
+        f'<li class="nav-item"><a class="nav-link" href="/docs/section-{i}/">{rng.choice(WORDS).title()} {i}</a></li>'
+        for i in range(60)
+    )
     return f'<body class="page">\n<header class="hero"><a href="/"><img src="/static/img/logo.png" alt="logo" width="120" height="40"></a>\n<nav><ul class="nav">{items}</ul></nav></header>\n<main id="content">\n'
 
 
 def _section(rng: random.Random, index: int) -> str:
-    prose = "".join(f"<p>{_sentence(rng, rng.randint(12, 30))} <a href=\"/docs/ref-{index}-{j}\">see also</a> {_sentence(rng, 8)}</p>\n" for j in range(3))
+    prose = "".join(
+        f'<p>{_sentence(rng, rng.randint(12, 30))} <a href="/docs/ref-{index}-{j}">see also</a> {_sentence(rng, 8)}</p>\n'
+        for j in range(3)
+    )
     rows = []
     for j in range(14):
         kind = j % 4
         href = (
             f"/api/v1/objects/{index}/{j}"
             if kind in (0, 1)
-            else (f"details/{index}-{j}.html" if kind == 2 else f"https://example.com/ext/{index}/{j}")
+            else (
+                f"details/{index}-{j}.html" if kind == 2 else f"https://example.com/ext/{index}/{j}"
+            )
         )
         rows.append(
             f'<tr class="row-{j % 2}"><td><a href="{href}">{rng.choice(WORDS)}-{j}</a></td>'
-            f"<td>{rng.randint(0, 9999)}</td><td><span class=\"badge badge-ok\" title=\"{rng.choice(WORDS)}\">ok</span></td>"
+            f'<td>{rng.randint(0, 9999)}</td><td><span class="badge badge-ok" title="{rng.choice(WORDS)}">ok</span></td>'
             f'<td><img src="/static/icons/{rng.choice(WORDS)}.svg" alt="" width="16" height="16"></td></tr>\n'
         )
     image = (
@@ -65,8 +79,8 @@ def _section(rng: random.Random, index: int) -> str:
         f'alt="figure {index}" loading="lazy"><figcaption>{_sentence(rng, 6)}</figcaption></figure>\n'
     )
     form = (
-        f'<form action="/search" method="get" class="inline"><input type="text" name="q" value="" placeholder="search">'
-        f'<button type="submit" formaction="/search/advanced">Go</button></form>\n'
+        '<form action="/search" method="get" class="inline"><input type="text" name="q" value="" placeholder="search">'
+        '<button type="submit" formaction="/search/advanced">Go</button></form>\n'
     )
     code = f"<pre><code>kubectl get --raw /api/v1/namespaces/default/services/web-{index}:http/proxy/\n&lt;div&gt; {_sentence(rng, 5)}</code></pre>\n"
     return (

@@ -31,6 +31,8 @@ def test_swagger_ui_try_it_out_under_prefix(
     prefix = urlsplit(petstore).path.rstrip("/")
     page.goto(petstore + "docs")
     op = page.locator(GET_PET)
+    op.wait_for()
+    screenshot("swagger-ui-through-proxy")
     op.locator(".opblock-summary").click()
     op.locator("button.try-out__btn").click()
     op.locator("input[placeholder='pet_id']").fill("2")
@@ -46,7 +48,7 @@ def test_swagger_ui_try_it_out_under_prefix(
     calls = [e for e in netlog.exchanges if e.resource_type == "fetch" and e.path.endswith("/pets/2")]
     assert [(c.path, c.status) for c in calls] == [(prefix + "/pets/2", 200)], netlog.summary()
     op.scroll_into_view_if_needed()
-    screenshot("swagger-ui-through-proxy")
+    screenshot("swagger-ui-try-it-out")
     assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
     assert netlog.failed(gate.origin) == [], netlog.summary()
 

@@ -37,7 +37,17 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     """One short run (1 s wrk runs), shared by the tests below."""
     results = tmp_path_factory.mktemp("bench-results")
     process = subprocess.run(
-        [sys.executable, "-m", "bench", "rewrite", "--quick", "--duration", "1", "--results-dir", str(results)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "rewrite",
+            "--quick",
+            "--duration",
+            "1",
+            "--results-dir",
+            str(results),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -60,7 +70,9 @@ def test_rewritten_page_checked(quick_run: QuickRun) -> None:
     assert line.rstrip().endswith("PASS"), line
 
 
-@pytest.mark.parametrize("metric", ["time per request, rewritten / plain", "10 MiB page: peak RSS growth"])
+@pytest.mark.parametrize(
+    "metric", ["time per request, rewritten / plain", "10 MiB page: peak RSS growth"]
+)
 def test_judged_rows_have_numbers(quick_run: QuickRun, metric: str) -> None:
     """The judged rows carry a number and a PASS or FAIL verdict."""
     line = next(x for x in quick_run.process.stdout.splitlines() if metric in x)

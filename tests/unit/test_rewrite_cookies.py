@@ -35,7 +35,9 @@ def test_scoped(cookie: str, expected: str) -> None:
     assert scope_set_cookie(cookie, prefix=P, session_cookie="kubegate_session") == expected
 
 
-@pytest.mark.parametrize("cookie", ["kubegate_session=x; Path=/", " kubegate_session =x", "kubegate_session"])
+@pytest.mark.parametrize(
+    "cookie", ["kubegate_session=x; Path=/", " kubegate_session =x", "kubegate_session"]
+)
 def test_session_cookie_dropped(cookie: str) -> None:
     """A backend cannot set (or toss) kubegate's session cookie."""
     assert scope_set_cookie(cookie, prefix=P, session_cookie="kubegate_session") is None
@@ -46,8 +48,14 @@ def test_session_cookie_dropped(cookie: str) -> None:
     [
         ("script-src 'self'", f"script-src 'self' {H}"),
         ("default-src 'self'; img-src *", f"default-src 'self' {H}; img-src *"),
-        ("default-src 'self'; script-src 'nonce-x'", f"default-src 'self'; script-src 'nonce-x' {H}"),
-        ("script-src 'self'; script-src-elem 'self'", f"script-src 'self'; script-src-elem 'self' {H}"),
+        (
+            "default-src 'self'; script-src 'nonce-x'",
+            f"default-src 'self'; script-src 'nonce-x' {H}",
+        ),
+        (
+            "script-src 'self'; script-src-elem 'self'",
+            f"script-src 'self'; script-src-elem 'self' {H}",
+        ),
         ("script-src 'none'", f"script-src {H}"),
         ("script-src 'unsafe-inline'", "script-src 'unsafe-inline'"),
         ("script-src 'unsafe-inline' 'nonce-a'", f"script-src 'unsafe-inline' 'nonce-a' {H}"),

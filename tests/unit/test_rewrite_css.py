@@ -23,7 +23,10 @@ RULE = UrlRule.build(P, backend_host="10.0.0.5:8080", backend_scheme="http")
         ('@import "/base.css";', f'@import "{P}/base.css";'),
         ("@import '/base.css' screen;", f"@import '{P}/base.css' screen;"),
         ("@IMPORT url(/base.css);", f"@IMPORT url({P}/base.css);"),
-        ("@font-face{src:url(/f.woff2) format('woff2'),url(/f.woff)}", f"@font-face{{src:url({P}/f.woff2) format('woff2'),url({P}/f.woff)}}"),
+        (
+            "@font-face{src:url(/f.woff2) format('woff2'),url(/f.woff)}",
+            f"@font-face{{src:url({P}/f.woff2) format('woff2'),url({P}/f.woff)}}",
+        ),
         ("a{b:url(/\\61 .png)}", f"a{{b:url({P}/a.png)}}"),
         ('a{b:url("/a\\"b.png")}', f'a{{b:url("{P}/a\\22 b.png")}}'),
         ("a{b:url(/a%20b.png)}", f"a{{b:url({P}/a%20b.png)}}"),
@@ -91,4 +94,7 @@ def test_byte_by_byte() -> None:
     stream = CssStream(RULE.rewrite)
     whole = stream.feed(SAMPLE) + stream.finish()
     stream = CssStream(RULE.rewrite)
-    assert b"".join(stream.feed(SAMPLE[i : i + 1]) for i in range(len(SAMPLE))) + stream.finish() == whole
+    assert (
+        b"".join(stream.feed(SAMPLE[i : i + 1]) for i in range(len(SAMPLE))) + stream.finish()
+        == whole
+    )

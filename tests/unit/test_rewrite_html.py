@@ -7,7 +7,12 @@ import html.parser
 
 import pytest
 
-from kubegate.core.html_values import decode_attribute, encode_attribute, rewrite_refresh_content, rewrite_srcset
+from kubegate.core.html_values import (
+    decode_attribute,
+    encode_attribute,
+    rewrite_refresh_content,
+    rewrite_srcset,
+)
 from kubegate.core.rewrite_html import HtmlRewriter
 from kubegate.core.rewrite_url import UrlRule
 
@@ -34,7 +39,10 @@ def rewrite(doc: bytes, *, inject: bytes = b"", chunk: int = 0, max_bytes: int =
         (b"<A HREF=/x>", b"<A HREF=" + PB + b"/x>"),
         (b'<a href = "/x" >', b'<a href = "' + PB + b'/x" >'),
         (b'<img src="/i.png"/>', b'<img src="' + PB + b'/i.png"/>'),
-        (b'<form action="/post"><button formaction="/b">', b'<form action="' + PB + b'/post"><button formaction="' + PB + b'/b">'),
+        (
+            b'<form action="/post"><button formaction="/b">',
+            b'<form action="' + PB + b'/post"><button formaction="' + PB + b'/b">',
+        ),
         (b'<video poster="/p.jpg">', b'<video poster="' + PB + b'/p.jpg">'),
         (b'<object data="/o.swf">', b'<object data="' + PB + b'/o.swf">'),
         (b'<div data="/o">', b'<div data="/o">'),
@@ -42,7 +50,10 @@ def rewrite(doc: bytes, *, inject: bytes = b"", chunk: int = 0, max_bytes: int =
         (b'<body background="/bg.png">', b'<body background="' + PB + b'/bg.png">'),
         (b'<img longdesc="/l">', b'<img longdesc="' + PB + b'/l">'),
         (b'<html manifest="/m">', b'<html manifest="' + PB + b'/m">'),
-        (b'<svg><use xlink:href="/s.svg#i"/></svg>', b'<svg><use xlink:href="' + PB + b'/s.svg#i"/></svg>'),
+        (
+            b'<svg><use xlink:href="/s.svg#i"/></svg>',
+            b'<svg><use xlink:href="' + PB + b'/s.svg#i"/></svg>',
+        ),
         (b'<base href="/">', b'<base href="' + PB + b'/">'),
         (b'<a href="http://10.0.0.5:8080/abs">', b'<a href="' + PB + b'/abs">'),
         (b'<a href="https://gw:6443/pub">', b'<a href="' + PB + b'/pub">'),
@@ -52,7 +63,10 @@ def rewrite(doc: bytes, *, inject: bytes = b"", chunk: int = 0, max_bytes: int =
         (b'<a href="/x?a=1&amp;b=2">', b'<a href="' + PB + b'/x?a=1&amp;b=2">'),
         (b'<a href="/x?a=1&copy=2">', b'<a href="' + PB + b'/x?a=1&amp;copy=2">'),
         (b'<a href="  /sp">', b'<a href="' + PB + b'/sp">'),
-        (b'<a class="x" id=y href="/x" title=\'t\'>', b'<a class="x" id=y href="' + PB + b'/x" title=\'t\'>'),
+        (
+            b'<a class="x" id=y href="/x" title=\'t\'>',
+            b'<a class="x" id=y href="' + PB + b"/x\" title='t'>",
+        ),
         (b'<a title="a>b" href="/x">', b'<a title="a>b" href="' + PB + b'/x">'),
         (b'<a href="/x"title="t">', b'<a href="' + PB + b'/x"title="t">'),
         (b'<!--> <a href="/x">', b'<!--> <a href="' + PB + b'/x">'),
@@ -139,7 +153,13 @@ def test_style_attribute() -> None:
 def test_style_element() -> None:
     """url() and @import in a <style> element are rewritten; the element is CSS, not markup."""
     doc = b'<style>@import "/i.css"; a { background: url(/a.png) } /* <a href="/x"> */</style>'
-    expected = b'<style>@import "' + PB + b'/i.css"; a { background: url(' + PB + b'/a.png) } /* <a href="/x"> */</style>'
+    expected = (
+        b'<style>@import "'
+        + PB
+        + b'/i.css"; a { background: url('
+        + PB
+        + b'/a.png) } /* <a href="/x"> */</style>'
+    )
     assert rewrite(doc) == expected
 
 
@@ -197,7 +217,18 @@ def test_huge_attribute() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [b"<a href='/x", b"<a href=/x", b"<a href", b"<a", b"<", b"<!--", b"<!-- x", b"</a", b"<![CDATA[x", b"<script>x</scr"],
+    [
+        b"<a href='/x",
+        b"<a href=/x",
+        b"<a href",
+        b"<a",
+        b"<",
+        b"<!--",
+        b"<!-- x",
+        b"</a",
+        b"<![CDATA[x",
+        b"<script>x</scr",
+    ],
 )
 def test_unfinished_at_the_end_passes_unchanged(doc: bytes) -> None:
     """A construct cut off by the end of the document is emitted as it came."""
@@ -277,9 +308,15 @@ def test_cap_passes_the_rest_unchanged() -> None:
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
-        (b"<!DOCTYPE html><html><head><title>", b"<!DOCTYPE html><html><head>" + SCRIPT + b"<title>"),
+        (
+            b"<!DOCTYPE html><html><head><title>",
+            b"<!DOCTYPE html><html><head>" + SCRIPT + b"<title>",
+        ),
         (b'<html><HEAD class="x"><meta>', b'<html><HEAD class="x">' + SCRIPT + b"<meta>"),
-        (b"<!doctype html>\n<!-- c --><html><body>", b"<!doctype html>\n<!-- c --><html>" + SCRIPT + b"<body>"),
+        (
+            b"<!doctype html>\n<!-- c --><html><body>",
+            b"<!doctype html>\n<!-- c --><html>" + SCRIPT + b"<body>",
+        ),
         (b"<p>fragment</p>", SCRIPT + b"<p>fragment</p>"),
         (b"\xef\xbb\xbf<!DOCTYPE html><head>", b"\xef\xbb\xbf<!DOCTYPE html><head>" + SCRIPT),
         (b"", SCRIPT),

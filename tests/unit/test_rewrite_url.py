@@ -7,7 +7,9 @@ import pytest
 from kubegate.core.rewrite_url import UrlRule, remove_dot_segments
 
 P = "/api/v1/namespaces/ns/services/web:http/proxy"
-RULE = UrlRule.build(P, backend_host="10.0.0.5:8080", backend_scheme="http", public_host="gw.example:6443")
+RULE = UrlRule.build(
+    P, backend_host="10.0.0.5:8080", backend_scheme="http", public_host="gw.example:6443"
+)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +33,10 @@ RULE = UrlRule.build(P, backend_host="10.0.0.5:8080", backend_scheme="http", pub
         ("/a/%2e%2e/b", P + "/b"),
         ("/a/./b/.", P + "/a/b/"),
         ("/.well-known/x", P + "/.well-known/x"),
-        ("http://10.0.0.5:8080" + P + "/x", P + "/x"),  # backend host plus prefix: only the host goes
+        (
+            "http://10.0.0.5:8080" + P + "/x",
+            P + "/x",
+        ),  # backend host plus prefix: only the host goes
     ],
 )
 def test_rewritten(url: str, expected: str) -> None:
@@ -94,7 +99,9 @@ def test_unparsable_public_host_is_ignored() -> None:
     assert rule.origins == frozenset({("http", "10.0.0.5", 8080)})
 
 
-@pytest.mark.parametrize("prefix", ["", "/a b/proxy", '/a"/proxy', "/a</proxy", "/a'/proxy", "/a(/proxy"])
+@pytest.mark.parametrize(
+    "prefix", ["", "/a b/proxy", '/a"/proxy', "/a</proxy", "/a'/proxy", "/a(/proxy"]
+)
 def test_unsafe_prefix_refused(prefix: str) -> None:
     """A prefix with characters that would need escaping in HTML or CSS is refused."""
     with pytest.raises(ValueError):
@@ -103,7 +110,14 @@ def test_unsafe_prefix_refused(prefix: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("/a/b/../c", "/a/c"), ("/..", "/"), ("/a/..", "/"), ("/a/.", "/a/"), ("/x/%2E%2E/y", "/y"), ("/a", "/a")],
+    [
+        ("/a/b/../c", "/a/c"),
+        ("/..", "/"),
+        ("/a/..", "/"),
+        ("/a/.", "/a/"),
+        ("/x/%2E%2E/y", "/y"),
+        ("/a", "/a"),
+    ],
 )
 def test_remove_dot_segments(path: str, expected: str) -> None:
     """Dot segments (also percent-encoded) are resolved and never climb above the root."""

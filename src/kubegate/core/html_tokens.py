@@ -86,7 +86,18 @@ _SEP: Final = rb"[\t\n\f\r /]++"
 
 # Elements whose content is text up to their end tag (``plaintext``: to the end).
 RAW_TEXT_NAMES: Final = frozenset(
-    {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"plaintext"}
+    {
+        b"script",
+        b"style",
+        b"textarea",
+        b"title",
+        b"xmp",
+        b"iframe",
+        b"noembed",
+        b"noframes",
+        b"noscript",
+        b"plaintext",
+    }
 )
 _RAW_SKIPPABLE: Final = rb"(?i:script|textarea|title|xmp|iframe|noembed|noframes|noscript)"
 _RAW_ANY: Final = (
@@ -100,7 +111,9 @@ _CDATA: Final = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 _BOGUS: Final = rb"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>"
 END_TAG: Final = rb"</" + _TAG_NAME + rb"(?:" + _SEP + rb"|" + ATTR + rb")*+>"
 _LT_TEXT: Final = rb"<(?=[^A-Za-z!/?])"
-_BORING_START: Final = rb"<(?!" + _RAW_ANY + rb")" + _TAG_NAME + rb"(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
+_BORING_START: Final = (
+    rb"<(?!" + _RAW_ANY + rb")" + _TAG_NAME + rb"(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
+)
 # A raw-text element none of whose attributes needs work, through its end tag.
 _BORING_RAW: Final = (
     rb"<(" + _RAW_SKIPPABLE + rb")(?=[\t\n\f\r />])(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
@@ -108,8 +121,21 @@ _BORING_RAW: Final = (
 )
 
 BORING_RE: Final = re.compile(
-    rb"(?:[^<]++|" + _BORING_START + rb"|" + END_TAG + rb"|" + COMMENT + rb"|" + _BORING_RAW
-    + rb"|" + _CDATA + rb"|" + _BOGUS + rb"|" + _LT_TEXT + rb")*+"
+    rb"(?:[^<]++|"
+    + _BORING_START
+    + rb"|"
+    + END_TAG
+    + rb"|"
+    + COMMENT
+    + rb"|"
+    + _BORING_RAW
+    + rb"|"
+    + _CDATA
+    + rb"|"
+    + _BOGUS
+    + rb"|"
+    + _LT_TEXT
+    + rb")*+"
 )
 # What to do where BORING_RE stopped: the start of a start tag (with its name), else one of
 # the constructs that were unfinished.
@@ -119,7 +145,9 @@ CDATA_RE: Final = re.compile(_CDATA)
 BOGUS_RE: Final = re.compile(_BOGUS)
 END_TAG_RE: Final = re.compile(END_TAG)
 # A whole start tag: its name, and the span of its attributes.
-START_TAG_WHOLE_RE: Final = re.compile(rb"<(" + _TAG_NAME + rb")((?:" + _SEP + rb"|" + ATTR + rb")*+)>")
+START_TAG_WHOLE_RE: Final = re.compile(
+    rb"<(" + _TAG_NAME + rb")((?:" + _SEP + rb"|" + ATTR + rb")*+)>"
+)
 # Within a start tag's attribute span: skip (in C) the attributes no rewrite looks at, stop
 # at the next one that might matter: its name, and its raw value with any quotes.
 _WATCHED: Final = (
@@ -132,7 +160,9 @@ WATCHED_ATTR_RE: Final = re.compile(
 )
 # The prologue before which nothing may come when a script is injected: a byte order mark,
 # whitespace, comments, a doctype and other bogus comments.
-PROLOGUE_RE: Final = re.compile(rb"(?:\xef\xbb\xbf)?(?:" + _WS + rb"++|" + COMMENT + rb"|" + _BOGUS + rb")*+")
+PROLOGUE_RE: Final = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:" + _WS + rb"++|" + COMMENT + rb"|" + _BOGUS + rb")*+"
+)
 
 
 def raw_text_end_re(name: bytes) -> re.Pattern[bytes]:

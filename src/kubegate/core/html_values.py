@@ -48,7 +48,7 @@ _ESCAPE: Final = {
 _UNQUOTED_ESCAPE_RE: Final = re.compile(r"[&\"'<>=`\x00-\x20\x7f]|[^\x00-\x7f\udc80-\udcff]")
 _QUOTED_ESCAPE_RE: Final = {
     quote: re.compile(r"[&" + quote + r"<>\x00-\x08\x0b\x0e-\x1f\x7f]|[^\x00-\x7f\udc80-\udcff]")
-    for quote in ("\"", "'")
+    for quote in ('"', "'")
 }
 
 
@@ -73,7 +73,9 @@ def _reference(match: re.Match[str]) -> str:
         name = text[:length]
         if name in html5:
             if not name.endswith(";"):
-                after = text[length] if length < len(text) else source[match.end() : match.end() + 1]
+                after = (
+                    text[length] if length < len(text) else source[match.end() : match.end() + 1]
+                )
                 if after == "=" or after.isalnum():
                     return whole
             return html5[name] + text[length:]

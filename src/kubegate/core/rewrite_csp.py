@@ -42,7 +42,10 @@ def allow_inline_script(header_value: str, source: str) -> str:
 
 def _policy_with(policy: str, source: str) -> str:
     directives = policy.split(";")
-    names = [directive.strip().split(None, 1)[0].lower() if directive.strip() else "" for directive in directives]
+    names = [
+        directive.strip().split(None, 1)[0].lower() if directive.strip() else ""
+        for directive in directives
+    ]
     for governing in _GOVERNING:
         if governing in names:
             index = names.index(governing)

@@ -30,7 +30,10 @@ _STRING: Final = r"\"(?:[^\"\\\n\r\f]++|\\[\s\S])*+\"|'(?:[^'\\\n\r\f]++|\\[\s\S
 # Everything a rewrite cannot touch. Lookaheads demand the characters they look at, so at
 # the end of a piece the scan stops (and the rest is held) instead of guessing.
 _BORING_RE: Final = re.compile(
-    r"(?:[^/\"'uU@\\]++|" + _COMMENT + r"|" + _STRING
+    r"(?:[^/\"'uU@\\]++|"
+    + _COMMENT
+    + r"|"
+    + _STRING
     + r"|/(?=[^*])|[uU](?=[\s\S]{3})(?![rR][lL]\()|@(?=[\s\S]{6})(?![iI][mM][pP][oO][rR][tT])"
     r"|\\[\s\S])*+"
 )
@@ -39,9 +42,19 @@ _UNQUOTED: Final = (
     r"|\\(?:[0-9A-Fa-f]{1,6}[ \t\n\r\f]?|[^\n\r\f0-9A-Fa-f]))*+"
 )
 _URL_RE: Final = re.compile(
-    r"[uU][rR][lL]\(" + _WS + r"*+(?:(?P<quoted>" + _STRING + r")|(?P<bare>" + _UNQUOTED + r"))" + _WS + r"*+\)"
+    r"[uU][rR][lL]\("
+    + _WS
+    + r"*+(?:(?P<quoted>"
+    + _STRING
+    + r")|(?P<bare>"
+    + _UNQUOTED
+    + r"))"
+    + _WS
+    + r"*+\)"
 )
-_IMPORT_RE: Final = re.compile(r"@[iI][mM][pP][oO][rR][tT]" + _WS + r"*+(?P<quoted>" + _STRING + r")")
+_IMPORT_RE: Final = re.compile(
+    r"@[iI][mM][pP][oO][rR][tT]" + _WS + r"*+(?P<quoted>" + _STRING + r")"
+)
 _NAME_CHAR_RE: Final = re.compile(r"[A-Za-z0-9_\-\\\x80-\U0010ffff]")
 _ESCAPE_RE: Final = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})[ \t\n\f]?|\r\n|([\s\S]))")
 # The longest unfinished token held back (a data: URL in a string can be long) before the

@@ -72,7 +72,9 @@ _GT: Final = 0x3E
 _BOM: Final = b"\xef\xbb\xbf"
 # A root-relative path with nothing a URL parser or an HTML tokenizer would read specially:
 # no second slash or backslash up front, no references, spaces, controls, dot segments.
-_PLAIN_PATH_RE: Final = re.compile(rb"/(?![/\\])(?:[^&\\\x00-\x20./%]++|%(?!2[eE])|\.(?!\.?(?:/|\Z))|/(?!\.\.?(?:/|\Z)))*+")
+_PLAIN_PATH_RE: Final = re.compile(
+    rb"/(?![/\\])(?:[^&\\\x00-\x20./%]++|%(?!2[eE])|\.(?!\.?(?:/|\Z))|/(?!\.\.?(?:/|\Z)))*+"
+)
 
 
 class HtmlRewriter:
@@ -293,7 +295,11 @@ class HtmlRewriter:
             if raw[:1] == b"/" and _PLAIN_PATH_RE.fullmatch(raw) is not None:
                 # The common case, in bytes: a plain root-relative path needs only the
                 # prefix in front, and its raw bytes are already valid where they stand.
-                return None if self.rule.is_prefixed(raw.decode("ascii", "surrogateescape")) else self._prefix + raw
+                return (
+                    None
+                    if self.rule.is_prefixed(raw.decode("ascii", "surrogateescape"))
+                    else self._prefix + raw
+                )
             text = self.rule.rewrite(decode_attribute(raw))
         elif attribute in _SRCSET:
             text = rewrite_srcset(decode_attribute(raw), self.rule.rewrite)
@@ -324,7 +330,12 @@ class HtmlRewriter:
             if name == b"html":
                 return stop  # then whatever follows <html>
             here = stop
-        elif tag is None and not final and buffer[here : here + 1] == b"<" and buffer[here + 1 : here + 2] in (b"", b"!", b"?"):
+        elif (
+            tag is None
+            and not final
+            and buffer[here : here + 1] == b"<"
+            and buffer[here + 1 : here + 2] in (b"", b"!", b"?")
+        ):
             return None  # an unfinished comment or doctype: the prologue goes on
         self._splice(here, here, self._inject)
         self._inject = b""

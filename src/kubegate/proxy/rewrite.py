@@ -62,7 +62,15 @@ SANDBOX_ANNOTATION: Final = "kubegate.io/sandbox"
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
 
 _KINDS: Final = {"text/html": "html", "application/xhtml+xml": "xhtml", "text/css": "css"}
-_NOT_ASCII_COMPATIBLE: Final = ("utf-16", "utf-32", "utf-7", "iso-2022-", "hz-gb-2312", "ucs-2", "ucs-4")
+_NOT_ASCII_COMPATIBLE: Final = (
+    "utf-16",
+    "utf-32",
+    "utf-7",
+    "iso-2022-",
+    "hz-gb-2312",
+    "ucs-2",
+    "ucs-4",
+)
 _SHIM_DESTINATIONS: Final = frozenset({"document", "iframe", "frame"})
 _BODY_DEPENDENT: Final = frozenset(
     {"content-length", "content-md5", "digest", "content-digest", "repr-digest", "accept-ranges"}
@@ -120,7 +128,9 @@ def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, st
     # </script would end the element; <!-- would let a later <script> hide its end tag.
     if "</script" in lowered or "<!--" in lowered or (xhtml and "]]>" in js):
         raise ValueError("the shim may not contain </script or <!-- (nor ]]> for XHTML)")
-    literal = json.dumps(prefix).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    literal = (
+        json.dumps(prefix).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
     text = f"window.__kubegatePrefix={literal};\n{js}"
     if xhtml:  # XML: the script's text must be well-formed, so it goes in a CDATA section
         text = f"//<![CDATA[\n{text}\n//]]>"
@@ -216,14 +226,22 @@ class ResponseRewriter:
             return BodyPlan([*headers, (REWRITE_HEADER, skipped)], None)
         try:
             rule = UrlRule.build(
-                prefix, backend_host=backend_host, backend_scheme=backend_scheme,
-                public_host=request.header("host"), public_scheme="https" if request.tls else "http",
+                prefix,
+                backend_host=backend_host,
+                backend_scheme=backend_scheme,
+                public_host=request.header("host"),
+                public_scheme="https" if request.tls else "http",
             )
         except ValueError:
             return None
         inject, hash_source = b"", None
         destination = request.header("sec-fetch-dest")
-        if kind != "css" and policy.shim and self.settings.shim_js and (destination is None or destination in _SHIM_DESTINATIONS):
+        if (
+            kind != "css"
+            and policy.shim
+            and self.settings.shim_js
+            and (destination is None or destination in _SHIM_DESTINATIONS)
+        ):
             inject, hash_source = self._script(prefix, xhtml=kind == "xhtml")
         max_bytes = self.settings.max_bytes
         truncated = coding == "" and declared_length is not None and declared_length > max_bytes
@@ -234,12 +252,19 @@ class ResponseRewriter:
                 continue
             if name == "etag" and not value.startswith("W/"):
                 value = "W/" + value
-            elif hash_source is not None and name in ("content-security-policy", "content-security-policy-report-only"):
+            elif hash_source is not None and name in (
+                "content-security-policy",
+                "content-security-policy-report-only",
+            ):
                 value = allow_inline_script(value, hash_source)
             out.append((name, value))
         out.append((REWRITE_HEADER, marker))
         transformer = BodyTransformer(
-            kind="css" if kind == "css" else "html", rule=rule, coding=coding, inject=inject, max_bytes=max_bytes
+            kind="css" if kind == "css" else "html",
+            rule=rule,
+            coding=coding,
+            inject=inject,
+            max_bytes=max_bytes,
         )
         return BodyPlan(out, transformer)
 

@@ -29,7 +29,9 @@ class BodyTransformer:
     """One body: ``feed`` the backend's bytes, ``finish`` at its end; both return what to
     send on."""
 
-    def __init__(self, *, kind: str, rule: UrlRule, coding: str, inject: bytes, max_bytes: int) -> None:
+    def __init__(
+        self, *, kind: str, rule: UrlRule, coding: str, inject: bytes, max_bytes: int
+    ) -> None:
         self._decoder: Decoder | None = decoder_for(coding) if coding else None
         self._encoder: Encoder | None = encoder_for(coding) if coding else None
         self._html: HtmlRewriter | None = None
@@ -114,4 +116,7 @@ async def relay_rewritten(
             raise ConnectionAbortedError(str(exc)) from exc
         raise BadGateway(f"error reading the service's response: {exc}") from exc
     if transformer.truncated:
-        log.info("rewriting stopped at the %d-byte cap; the rest was relayed unchanged", transformer.max_bytes)
+        log.info(
+            "rewriting stopped at the %d-byte cap; the rest was relayed unchanged",
+            transformer.max_bytes,
+        )

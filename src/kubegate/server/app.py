@@ -38,6 +38,8 @@ from kubegate.server.audit_log import AuditedResponse, audit_unavailable
 from kubegate.server.auditing import Auditor
 from kubegate.server.browser_guard import guard_browser_credential
 from kubegate.server.context import RequestContext, new_audit_id, request_info
+from kubegate.server.debug_tasks import PATH as DEBUG_TASKS
+from kubegate.server.debug_tasks import DebugTasks
 from kubegate.server.limits import RequestLimiter
 from kubegate.server.logging_setup import REQUEST_ID, AccessLog
 from kubegate.server.login import LOGIN_ROUTES, LoginPages
@@ -102,6 +104,8 @@ class APIServer:
         # Set by serve.py: /login, /logout, /oauth2/callback (server/login.py).
         self.login: LoginPages | None = None
         self.apps: AppsGateway | None = None
+        # Set by serve.py: GET /debug/tasks, the event loop's tasks (server/debug_tasks.py).
+        self.debug_tasks: DebugTasks | None = None
 
     async def __call__(self, request: Request, response: ResponseWriter) -> None:
         audit_id = new_audit_id()
@@ -276,6 +280,9 @@ class APIServer:
         path = request.path.rstrip("/") or "/"
         if path == "/metrics" and self.metrics is not None:
             await serve_metrics(ctx, self.metrics)
+            return
+        if path == DEBUG_TASKS and self.debug_tasks is not None:
+            await self.debug_tasks.serve(ctx)  # RBAC: get on /debug/tasks (admins)
             return
         doc: object | None = None
         if path == "/":

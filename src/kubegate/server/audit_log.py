@@ -56,8 +56,8 @@ from kubegate.errors import APIError, InternalError, ServiceUnavailable
 from kubegate.http.types import Headers, ResponseWriter
 from kubegate.server.codec import decode_object
 from kubegate.server.context import RequestContext, new_audit_id
-from kubegate.server.respond import encode_json
 from kubegate.server.operations_settings import AUDIT_BLOCKING_STRICT
+from kubegate.server.respond import encode_json
 from kubegate.server.settings import ServeSettings
 
 if TYPE_CHECKING:

@@ -30,15 +30,19 @@ from kubegate.server.app import APIServer
 from kubegate.server.audit_log import open_auditor
 from kubegate.server.authn import build_authentication
 from kubegate.server.authz_wiring import escalation_check_for, start_authorizer
-from kubegate.server.datadir import build_ssl_context, ensure_data_dir
+from kubegate.server.datadir import ensure_data_dir
+from kubegate.server.debug_tasks import DebugTasks
+from kubegate.server.http_rejects import RejectedRequests
 from kubegate.server.leadership import start_controllers
 from kubegate.server.limits import RequestLimiter
 from kubegate.server.logging_setup import AccessLog
 from kubegate.server.metrics import APIMetrics
 from kubegate.server.namespaces import NamespaceLifecycle
+from kubegate.server.operations_metrics import OperationsCollector
 from kubegate.server.proxywiring import build_proxy
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.settings import ServeSettings
+from kubegate.server.tls_reload import serving_tls
 from kubegate.server.ui.wiring import install_browser_ui, serving_hosts_for_apps
 from kubegate.server.watch import WatchSettings
 from kubegate.store.base import KeyExists, Store, object_key
@@ -99,11 +103,13 @@ async def start_server(
         advertise_address=settings.advertise_address,
         extra_hosts=serving_hosts_for_apps(settings, host_for_url),
     )
-    ssl_context = build_ssl_context(
+    ops = settings.operations
+    tls = serving_tls(  # reloaded when its files change (certificate rotation)
         datadir,
         client_ca=settings.client_ca_file,
         cert_file=settings.tls_cert_file,
         key_file=settings.tls_private_key_file,
+        interval=ops.tls_reload_interval,
     )
     store = open_store(settings.effective_store_url)
     authn = build_authentication(settings.authn, datadir, store)  # bad auth files stop here
@@ -147,12 +153,19 @@ async def start_server(
     app.limiter = RequestLimiter(settings.limits, long_running_gauge=metrics.long_running_gauge)
     metrics.watch_limiter(app.limiter)
     app.access_log = AccessLog() if settings.access_log else None
-    http = HTTPServer(app, Limits(), ssl_context=ssl_context)
-    bound = await http.start(bind or "0.0.0.0", settings.secure_port)
+    http = HTTPServer(app, Limits(), ssl_context=tls.listener_context)
+    rejects = http.on_reject = RejectedRequests(auditor)  # audited and counted
+    metrics.add_collector(OperationsCollector(rejects, auditor, tls))
+    app.debug_tasks = DebugTasks(http, app.limiter, auditor)
+    bound = await http.start(bind or "0.0.0.0", settings.secure_port, reuse_port=ops.reuse_port)
+    tls.start()
     port = bound[0][1]
     proxy_cache = ProxyCache(store)
     proxy_cache.start()
-    pool = UpstreamPool()
+    pool = UpstreamPool(
+        response_header_timeout=ops.proxy_response_header_timeout,
+        idle_timeout=ops.proxy_idle_timeout,
+    )
     metrics.watch_pool(pool.stats)
     app.proxy = build_proxy(
         settings, store, proxy_cache, pool, closing, listen=tuple(bound), mirror=mirror
@@ -190,8 +203,12 @@ async def start_server(
     print(f"Try: kubectl --kubeconfig {datadir.kubeconfig} get svc -A", file=out, flush=True)
 
     async def stop() -> None:
-        closing.set()
         app.ready = False
+        if ops.shutdown_delay > 0:
+            # kube's --shutdown-delay-duration: serve on while load balancers see /readyz fail.
+            await asyncio.sleep(ops.shutdown_delay)
+        closing.set()
+        await tls.stop()
         if stop_controllers is not None:
             # First, and releasing the Lease: another replica takes over while we drain.
             await stop_controllers()

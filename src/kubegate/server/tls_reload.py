@@ -106,8 +106,7 @@ class ServingTLS:
             # (the data dir's loader wraps OSError/SSLError in DataDirError, a RuntimeError)
             self.failures += 1
             log.error(
-                "TLS files changed but cannot be used; still serving the previous "
-                "certificate: %s",
+                "TLS files changed but cannot be used; still serving the previous certificate: %s",
                 exc,
             )
             return False
@@ -168,7 +167,9 @@ def _check_validity(cert_file: Path) -> None:
     info = pki.load_cert_info(cert_file.read_bytes())
     now = dt.datetime.now(dt.UTC)
     if info.not_after <= now:
-        raise ValueError(f"{cert_file}: the certificate expired at {info.not_after:%Y-%m-%dT%H:%M:%SZ}")
+        raise ValueError(
+            f"{cert_file}: the certificate expired at {info.not_after:%Y-%m-%dT%H:%M:%SZ}"
+        )
     if info.not_before > now + dt.timedelta(minutes=5):  # a little clock skew is tolerated
         raise ValueError(
             f"{cert_file}: the certificate is not valid before {info.not_before:%Y-%m-%dT%H:%M:%SZ}"

@@ -25,6 +25,7 @@ from integration.proxy.cluster import start_server_process
 from integration.proxy.harness import Cluster, Kubegate, new_cluster
 
 SERVICES = "services"
+QUICK_STOP = ("--shutdown-grace", "1")
 
 
 def service(name: str) -> dict[str, object]:
@@ -103,7 +104,9 @@ def restartable_upstream() -> Iterator[tuple[Path, list[Kubegate]]]:
     The list holds the running instance; a test may replace it."""
     with tempfile.TemporaryDirectory(prefix="kubegate-mirror-up-") as tmp:
         data = Path(tmp)
-        running = [Kubegate(start_server_process(data, store=f"sqlite:{data / 'state.db'}"))]
+        running = [
+            Kubegate(start_server_process(data, *QUICK_STOP, store=f"sqlite:{data / 'state.db'}"))
+        ]
         try:
             yield data, running
         finally:
@@ -131,7 +134,7 @@ async def test_deletion_while_disconnected_is_reconciled_by_a_relist(
             assert (await upstream.api("DELETE", f"{path}/doomed")).status == 200
             upstream.process.stop()
             running[0] = upstream = Kubegate(
-                start_server_process(data, store=f"sqlite:{data / 'state.db'}")
+                start_server_process(data, *QUICK_STOP, store=f"sqlite:{data / 'state.db'}")
             )
             relay.up(upstream.port)
             gone = await wait_for(mirror, f"{path}/doomed", lambda r: r.status == 404)

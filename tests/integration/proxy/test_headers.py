@@ -263,9 +263,10 @@ async def test_backend_cors_and_hop_by_hop_response_headers_are_removed(cluster,
 
 
 async def test_other_backend_response_headers_pass(cluster, backends):
-    """Set-Cookie and application headers from the backend reach the client."""
+    """Set-Cookie (scoped to the proxy prefix, proxy/rewrite.py) and application headers
+    from the backend reach the client."""
     backend = await backends.http(answering_with)
     await cluster.serve("svc", Port(backend))
     response = await cluster.get("services", "svc", "/")
-    assert response.values("set-cookie") == ["theme=dark; Path=/"]
+    assert response.values("set-cookie") == [f"theme=dark; Path={cluster.path('services', 'svc', '')}/"]
     assert response.header("x-app") == "yes"

@@ -19,7 +19,9 @@ from integration.proxy.harness import Cluster, Exchange, Handler, Port, Response
 PAGE = b'<!DOCTYPE html><html><head><title>t</title></head><body><a href="/x">x</a><a href="y">y</a></body></html>'
 
 
-def serving(headers: Sequence[tuple[str, str]], body: bytes = PAGE, *, chunked: bool = False) -> Handler:
+def serving(
+    headers: Sequence[tuple[str, str]], body: bytes = PAGE, *, chunked: bool = False
+) -> Handler:
     """A backend handler answering 200 with ``headers`` and ``body`` (chunked in 7 KiB pieces
     when asked, so the proxy streams it)."""
 
@@ -72,7 +74,9 @@ async def test_html_urls_move_under_the_prefix(cluster, backends):
 async def test_streamed_html_is_rewritten_whole(cluster, backends):
     """A large chunked page is rewritten throughout, tags cut between chunks included."""
     body = b"<html><body>" + b'<p>text</p><a href="/link">l</a>' * 20_000 + b"</body></html>"
-    response, prefix = await fetch(cluster, backends, serving(HTML, body, chunked=True), headers=FETCH)
+    response, prefix = await fetch(
+        cluster, backends, serving(HTML, body, chunked=True), headers=FETCH
+    )
     assert response.status == 200
     assert response.body.count(f'<a href="{prefix}/link">'.encode()) == 20_000
     assert response.header("transfer-encoding") == "chunked"
@@ -90,7 +94,9 @@ async def test_compressed_html_is_decoded_and_reencoded(cluster, backends, codin
     """gzip, deflate and br bodies are rewritten and sent back in the same coding."""
     body = PAGE * 3000
     headers = [*HTML, ("Content-Encoding", coding)]
-    response, prefix = await fetch(cluster, backends, serving(headers, encode(body), chunked=True), headers=FETCH)
+    response, prefix = await fetch(
+        cluster, backends, serving(headers, encode(body), chunked=True), headers=FETCH
+    )
     assert response.header("content-encoding") == coding
     assert decode(response.body) == body.replace(b'href="/x"', f'href="{prefix}/x"'.encode())
 
@@ -99,9 +105,12 @@ async def test_css_urls_move_under_the_prefix(cluster, backends):
     """url() and @import in a stylesheet get the prefix."""
     css = b'@import "/base.css"; a { background: url(/bg.png) } b { background: url(x.png) }'
     response, prefix = await fetch(cluster, backends, serving([("Content-Type", "text/css")], css))
-    assert response.body == (
-        f'@import "{prefix}/base.css"; a {{ background: url({prefix}/bg.png) }} b {{ background: url(x.png) }}'
-    ).encode()
+    assert (
+        response.body
+        == (
+            f'@import "{prefix}/base.css"; a {{ background: url({prefix}/bg.png) }} b {{ background: url(x.png) }}'
+        ).encode()
+    )
     assert response.header("x-kubegate-rewrite") == "css"
 
 
@@ -116,7 +125,9 @@ async def test_etag_becomes_weak(cluster, backends):
 async def test_other_content_types_untouched(cluster, backends):
     """JSON and octet-stream bodies pass byte for byte, without the rewrite header."""
     body = b'{"href": "/x"}'
-    response, _ = await fetch(cluster, backends, serving([("Content-Type", "application/json")], body))
+    response, _ = await fetch(
+        cluster, backends, serving([("Content-Type", "application/json")], body)
+    )
     assert response.body == body
     assert response.header("x-kubegate-rewrite") is None
 
@@ -130,7 +141,10 @@ async def test_set_cookie_scoped_to_the_prefix(cluster, backends):
         ("Set-Cookie", "kubegate_session=stolen; Path=/"),
     ]
     response, prefix = await fetch(cluster, backends, serving(headers), headers=FETCH)
-    assert response.values("set-cookie") == [f"app=1; Path={prefix}/; HttpOnly", f"other=2; Path={prefix}/"]
+    assert response.values("set-cookie") == [
+        f"app=1; Path={prefix}/; HttpOnly",
+        f"other=2; Path={prefix}/",
+    ]
 
 
 async def test_cookies_scoped_on_any_content_type(cluster, backends):
@@ -161,7 +175,9 @@ def _injected(body: bytes) -> tuple[str, bytes] | None:
 
 async def test_shim_injected_into_documents(cluster, backends):
     """A navigation to an HTML page gets the shim right after <head>, carrying the prefix."""
-    response, prefix = await fetch(cluster, backends, serving(HTML), headers=[("Sec-Fetch-Dest", "document")])
+    response, prefix = await fetch(
+        cluster, backends, serving(HTML), headers=[("Sec-Fetch-Dest", "document")]
+    )
     injected = _injected(response.body)
     assert injected is not None and injected[0] == prefix
     assert response.body.index(b"<head><script data-kubegate-prefix=") > 0
@@ -189,7 +205,9 @@ async def test_csp_allows_exactly_the_injected_script(cluster, backends):
 async def test_sandbox_annotation_adds_policy(cluster, backends):
     """kubegate.io/sandbox adds a sandbox CSP after the backend's own headers."""
     annotations = {"kubegate.io/sandbox": "allow-scripts allow-forms"}
-    response, _ = await fetch(cluster, backends, serving(HTML), annotations=annotations, headers=FETCH)
+    response, _ = await fetch(
+        cluster, backends, serving(HTML), annotations=annotations, headers=FETCH
+    )
     assert "sandbox allow-scripts allow-forms" in response.values("content-security-policy")
 
 
