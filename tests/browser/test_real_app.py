@@ -45,7 +45,9 @@ def test_swagger_ui_try_it_out_under_prefix(
     )
     # The call itself went under the prefix (Swagger UI displays the URL it computed,
     # /pets/2, since the shim changes requests, not the page's own variables).
-    calls = [e for e in netlog.exchanges if e.resource_type == "fetch" and e.path.endswith("/pets/2")]
+    calls = [
+        e for e in netlog.exchanges if e.resource_type == "fetch" and e.path.endswith("/pets/2")
+    ]
     assert [(c.path, c.status) for c in calls] == [(prefix + "/pets/2", 200)], netlog.summary()
     op.scroll_into_view_if_needed()
     screenshot("swagger-ui-try-it-out")

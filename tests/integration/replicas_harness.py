@@ -51,8 +51,14 @@ class ReplicaSet:
     def start(self, count: int) -> ReplicaSet:
         """Start ``count`` replicas at the same time and wait until each listens."""
         with ThreadPoolExecutor(count) as pool:
-            processes = list(pool.map(lambda _: self._spawn(), range(count)))
-        self.replicas = [Kubegate(process) for process in processes]
+            futures = [pool.submit(self._spawn) for _ in range(count)]
+        failed = [f.exception() for f in futures if f.exception() is not None]
+        if failed:  # stop the ones that did start before reporting the first failure
+            for future in futures:
+                if future.exception() is None:
+                    future.result().stop()
+            raise failed[0]  # type: ignore[misc]
+        self.replicas = [Kubegate(future.result()) for future in futures]
         return self
 
     def _spawn(self) -> Any:

@@ -12,7 +12,11 @@ from typing import Any, TypeVar
 import pytest
 
 from kubegate.controllers.endpointslice import EndpointSliceController
-from kubegate.core import endpointslices as eps
+from kubegate.core.endpoint_labels import (
+    MANAGED_BY_LABEL,
+    MIRRORING_CONTROLLER_NAME,
+    SERVICE_NAME_LABEL,
+)
 from kubegate.store.base import KeyNotFound, Store, collection_prefix, object_key
 from kubegate.store.memory import MemoryStore
 from kubegate.store.sqlite import SqliteStore
@@ -81,7 +85,7 @@ async def get_or_none(store: Store, key: str) -> JSON | None:
 
 async def slices(store: Store, service_name: str = "web") -> list[JSON]:
     items = (await store.list(collection_prefix("endpointslices", NS))).items
-    return [s for s in items if s["metadata"]["labels"].get(eps.SERVICE_NAME_LABEL) == service_name]
+    return [s for s in items if s["metadata"]["labels"].get(SERVICE_NAME_LABEL) == service_name]
 
 
 async def ready_by_pod(store: Store, service_name: str = "web") -> dict[str, bool]:
@@ -255,7 +259,7 @@ async def test_hand_made_endpoints_of_selectorless_service_are_mirrored(store, r
         found = await slices(store, "ext")
         assert len(found) == 1
         slice_ = found[0]
-        assert slice_["metadata"]["labels"][eps.MANAGED_BY_LABEL] == eps.MIRRORING_CONTROLLER_NAME
+        assert slice_["metadata"]["labels"][MANAGED_BY_LABEL] == MIRRORING_CONTROLLER_NAME
         assert [(e["addresses"][0], e["conditions"]["ready"]) for e in slice_["endpoints"]] == [
             ("192.168.1.1", True),
             ("192.168.1.2", False),

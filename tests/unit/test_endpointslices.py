@@ -1,4 +1,4 @@
-"""Pure EndpointSlice / Endpoints rules (kubegate.core.endpointslices)."""
+"""Pure EndpointSlice / Endpoints rules (kubegate.core.endpointslices and its neighbours)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,23 @@ from typing import Any
 
 import pytest
 
-from kubegate.core import endpointslices as eps
+from kubegate.core.endpoint_diffs import diff_endpoint_slices, plan_endpoints
+from kubegate.core.endpoint_inputs import (
+    resolve_target_port,
+    selector_matches,
+    wants_endpoint_slices,
+)
+from kubegate.core.endpoint_labels import (
+    HEADLESS_LABEL,
+    LEADER_ANNOTATION,
+    MANAGED_BY_LABEL,
+    OVER_CAPACITY_ANNOTATION,
+    SERVICE_NAME_LABEL,
+    SKIP_MIRROR_LABEL,
+)
+from kubegate.core.endpointslice_mirroring import mirror_endpoint_slices, should_mirror
+from kubegate.core.endpointslices import compute_endpoint_slices
+from kubegate.core.legacy_endpoints import compute_endpoints
 
 JSON = dict[str, Any]
 
@@ -103,7 +119,7 @@ def stored(slices: list[JSON], revision: int = 7) -> list[JSON]:
 )
 def test_selector_matches_by_equality_on_every_label(selector, labels, matches):
     """A selector matches only when every one of its labels is present with the same value."""
-    assert eps.selector_matches(selector, labels) is matches
+    assert selector_matches(selector, labels) is matches
 
 
 @pytest.mark.parametrize(
@@ -117,8 +133,8 @@ def test_selector_matches_by_equality_on_every_label(selector, labels, matches):
 )
 def test_only_services_with_a_selector_and_not_external_name_get_slices(svc, wanted):
     """Selector-less and ExternalName Services get no controller-managed slices."""
-    assert eps.wants_endpoint_slices(svc) is wanted
-    assert (eps.compute_endpoint_slices(svc, [pod("a")]) != []) is wanted
+    assert wants_endpoint_slices(svc) is wanted
+    assert (compute_endpoint_slices(svc, [pod("a")]) != []) is wanted
 
 
 @pytest.mark.parametrize(
@@ -137,7 +153,7 @@ def test_only_services_with_a_selector_and_not_external_name_get_slices(svc, wan
 )
 def test_which_pods_become_endpoints(candidate, included):
     """Matching, non-terminal pods with an IP are endpoints; terminating ones stay listed."""
-    slices = eps.compute_endpoint_slices(service(), [candidate])
+    slices = compute_endpoint_slices(service(), [candidate])
     assert (endpoints_of(slices) == ["p"]) is included
 
 
@@ -155,14 +171,14 @@ def test_which_pods_become_endpoints(candidate, included):
 def test_endpoint_conditions_follow_kube(ready, terminating, publish, conditions):
     """ready = Ready and not terminating (or publishNotReadyAddresses); serving = Ready."""
     svc = service(publishNotReadyAddresses=publish)
-    slices = eps.compute_endpoint_slices(svc, [pod("p", ready=ready, terminating=terminating)])
+    slices = compute_endpoint_slices(svc, [pod("p", ready=ready, terminating=terminating)])
     assert by_pod(slices)["p"]["conditions"] == conditions
 
 
 def test_endpoint_carries_target_ref_node_zone_and_hostname():
     """An endpoint names its pod, node and zone, and its hostname when the subdomain matches."""
     candidate = pod("p", nodeName="node-1", hostname="p0", subdomain="web")
-    slices = eps.compute_endpoint_slices(service(), [candidate], node_zones={"node-1": "zone-a"})
+    slices = compute_endpoint_slices(service(), [candidate], node_zones={"node-1": "zone-a"})
     assert by_pod(slices)["p"] == {
         "addresses": ["10.0.0.1"],
         "conditions": {"ready": True, "serving": True, "terminating": False},
@@ -175,7 +191,7 @@ def test_endpoint_carries_target_ref_node_zone_and_hostname():
 
 def test_hostname_is_omitted_when_subdomain_is_another_service():
     """A pod's hostname is published only by the Service its subdomain names."""
-    slices = eps.compute_endpoint_slices(service(), [pod("p", hostname="p0", subdomain="db")])
+    slices = compute_endpoint_slices(service(), [pod("p", hostname="p0", subdomain="db")])
     assert "hostname" not in by_pod(slices)["p"]
 
 
@@ -208,7 +224,7 @@ def test_hostname_is_omitted_when_subdomain_is_another_service():
 def test_target_port_resolution(service_port, container_ports, resolved):
     """An int targetPort is used as is; a name is looked up per pod, matching protocol."""
     assert (
-        eps.resolve_target_port(pod("p", container_ports=container_ports), service_port) == resolved
+        resolve_target_port(pod("p", container_ports=container_ports), service_port) == resolved
     )
 
 
@@ -222,7 +238,7 @@ def test_named_target_port_of_a_sidecar_init_container_resolves():
             "ports": [{"name": "http", "containerPort": 15001}],
         }
     ]
-    assert eps.resolve_target_port(candidate, {"port": 80, "targetPort": "http"}) == 15001
+    assert resolve_target_port(candidate, {"port": 80, "targetPort": "http"}) == 15001
 
 
 def test_slice_ports_carry_name_protocol_and_app_protocol():
@@ -233,7 +249,7 @@ def test_slice_ports_carry_name_protocol_and_app_protocol():
             {"name": "grpc", "port": 9090, "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"},
         ]
     )
-    (slice_,) = eps.compute_endpoint_slices(svc, [pod("a")])
+    (slice_,) = compute_endpoint_slices(svc, [pod("a")])
     assert slice_["ports"] == [
         {"name": "", "port": 8080, "protocol": "TCP"},
         {"name": "grpc", "port": 9090, "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"},
@@ -248,7 +264,7 @@ def test_pods_with_different_named_port_numbers_get_separate_slices():
         pod("b", "10.0.0.2", container_ports=[{"name": "http", "containerPort": 9090}]),
         pod("c", "10.0.0.3", container_ports=[{"name": "http", "containerPort": 8080}]),
     ]
-    slices = eps.compute_endpoint_slices(svc, pods)
+    slices = compute_endpoint_slices(svc, pods)
     grouped = {s["ports"][0]["port"]: endpoints_of([s]) for s in slices}
     assert grouped == {8080: ["a", "c"], 9090: ["b"]}
 
@@ -260,7 +276,7 @@ def test_pod_whose_named_port_does_not_resolve_lands_in_a_portless_slice():
         pod("a", "10.0.0.1", container_ports=[{"name": "http", "containerPort": 8080}]),
         pod("b", "10.0.0.2"),
     ]
-    slices = eps.compute_endpoint_slices(svc, pods)
+    slices = compute_endpoint_slices(svc, pods)
     assert sorted((len(s["ports"]), endpoints_of([s])[0]) for s in slices) == [(0, "b"), (1, "a")]
 
 
@@ -273,7 +289,7 @@ def test_pod_whose_named_port_does_not_resolve_lands_in_a_portless_slice():
 def test_at_most_100_endpoints_per_slice(count, sizes):
     """Large Services span several slices of at most maxEndpointsPerSlice (100) each."""
     pods = [pod(f"p{i:03}", f"10.0.{i // 250}.{i % 250 + 1}") for i in range(count)]
-    slices = eps.compute_endpoint_slices(service(), pods)
+    slices = compute_endpoint_slices(service(), pods)
     assert sorted((len(s["endpoints"]) for s in slices), reverse=True) == sizes
     assert len(endpoints_of(slices)) == count
     assert len({s["metadata"]["name"] for s in slices}) == len(slices)
@@ -300,14 +316,14 @@ def test_at_most_100_endpoints_per_slice(count, sizes):
 )
 def test_address_type_follows_ip_families(spec, ips, expected):
     """Slices are per address family: ipFamilies, else the ClusterIP's family, else each IP's."""
-    slices = eps.compute_endpoint_slices(service(**spec), [pod("p", ips)])
+    slices = compute_endpoint_slices(service(**spec), [pod("p", ips)])
     got = {s["addressType"]: [a for ep in s["endpoints"] for a in ep["addresses"]] for s in slices}
     assert got == expected
 
 
 def test_service_without_endpoints_keeps_one_placeholder_slice():
     """With no endpoints, one empty slice of the primary family remains, as in kube."""
-    (placeholder,) = eps.compute_endpoint_slices(service(clusterIP="None"), [])
+    (placeholder,) = compute_endpoint_slices(service(clusterIP="None"), [])
     assert (placeholder["addressType"], placeholder["endpoints"], placeholder["ports"]) == (
         "IPv4",
         [],
@@ -323,16 +339,16 @@ def test_slice_metadata_labels_and_owner():
     svc = service()
     svc["metadata"]["labels"] = {
         "team": "a",
-        eps.MANAGED_BY_LABEL: "me",
-        eps.SERVICE_NAME_LABEL: "x",
+        MANAGED_BY_LABEL: "me",
+        SERVICE_NAME_LABEL: "x",
     }
-    (slice_,) = eps.compute_endpoint_slices(svc, [pod("a")])
+    (slice_,) = compute_endpoint_slices(svc, [pod("a")])
     meta = slice_["metadata"]
     assert (slice_["apiVersion"], slice_["kind"]) == ("discovery.k8s.io/v1", "EndpointSlice")
     assert meta["labels"] == {
         "team": "a",
-        eps.SERVICE_NAME_LABEL: "web",
-        eps.MANAGED_BY_LABEL: "endpointslice-controller.k8s.io",
+        SERVICE_NAME_LABEL: "web",
+        MANAGED_BY_LABEL: "endpointslice-controller.k8s.io",
     }
     assert meta["ownerReferences"] == [
         {
@@ -349,23 +365,23 @@ def test_slice_metadata_labels_and_owner():
 
 def test_headless_services_get_the_headless_label():
     """A Service without a ClusterIP marks its slices service.kubernetes.io/headless."""
-    (slice_,) = eps.compute_endpoint_slices(service(clusterIP="None"), [pod("a")])
-    assert slice_["metadata"]["labels"][eps.HEADLESS_LABEL] == ""
+    (slice_,) = compute_endpoint_slices(service(clusterIP="None"), [pod("a")])
+    assert slice_["metadata"]["labels"][HEADLESS_LABEL] == ""
 
 
 def test_names_are_deterministic_and_avoid_taken_names():
     """Recomputing gives the same names; names already used in the namespace are skipped."""
-    first = eps.compute_endpoint_slices(service(), [pod("a")])
-    again = eps.compute_endpoint_slices(service(), [pod("a")])
+    first = compute_endpoint_slices(service(), [pod("a")])
+    again = compute_endpoint_slices(service(), [pod("a")])
     assert first == again
     taken = first[0]["metadata"]["name"]
-    other = eps.compute_endpoint_slices(service(), [pod("a")], taken_names={taken})
+    other = compute_endpoint_slices(service(), [pod("a")], taken_names={taken})
     assert other[0]["metadata"]["name"] != taken
 
 
 def test_long_service_names_are_truncated_like_generate_name():
     """Names never exceed 63 characters: the prefix is cut to 58, like generateName."""
-    (slice_,) = eps.compute_endpoint_slices(service("s" * 70), [pod("a")])
+    (slice_,) = compute_endpoint_slices(service("s" * 70), [pod("a")])
     assert len(slice_["metadata"]["name"]) == 63
 
 
@@ -375,29 +391,29 @@ def test_long_service_names_are_truncated_like_generate_name():
 def test_reconciling_the_stored_state_changes_nothing():
     """Desired slices computed against their own stored copies produce an empty diff."""
     pods = [pod(f"p{i}", f"10.0.0.{i + 1}") for i in range(150)]
-    existing = stored(eps.compute_endpoint_slices(service(), pods))
-    desired = eps.compute_endpoint_slices(service(), pods, existing=existing)
-    assert not eps.diff_endpoint_slices(desired, existing)
+    existing = stored(compute_endpoint_slices(service(), pods))
+    desired = compute_endpoint_slices(service(), pods, existing=existing)
+    assert not diff_endpoint_slices(desired, existing)
 
 
 def test_diff_ignores_store_managed_metadata_and_foreign_annotations():
     """uid, resourceVersion, creationTimestamp and others' annotations never cause an update."""
-    existing = stored(eps.compute_endpoint_slices(service(), [pod("a")]))
+    existing = stored(compute_endpoint_slices(service(), [pod("a")]))
     existing[0]["metadata"]["annotations"] = {"note": "kept"}
     existing[0]["metadata"]["generation"] = 3
-    desired = eps.compute_endpoint_slices(service(), [pod("a")], existing=existing)
-    assert not eps.diff_endpoint_slices(desired, existing)
+    desired = compute_endpoint_slices(service(), [pod("a")], existing=existing)
+    assert not diff_endpoint_slices(desired, existing)
 
 
 def test_diff_create_update_delete():
     """New names are created, changed ones updated (keeping store metadata), gone ones deleted."""
-    existing = stored(eps.compute_endpoint_slices(service(), [pod("a")]))
+    existing = stored(compute_endpoint_slices(service(), [pod("a")]))
     gone = copy.deepcopy(existing[0])
     gone["metadata"]["name"] = "web-gone1"
-    changed = eps.compute_endpoint_slices(service(), [pod("a", ready=False)], existing=existing)
+    changed = compute_endpoint_slices(service(), [pod("a", ready=False)], existing=existing)
     new = copy.deepcopy(changed[0])
     new["metadata"]["name"] = "web-new01"
-    diff = eps.diff_endpoint_slices([*changed, new], [*existing, gone])
+    diff = diff_endpoint_slices([*changed, new], [*existing, gone])
     assert [s["metadata"]["name"] for s in diff.to_create] == ["web-new01"]
     assert [s["metadata"]["name"] for s in diff.to_delete] == ["web-gone1"]
     (update,) = diff.to_update
@@ -409,11 +425,11 @@ def test_diff_create_update_delete():
 def test_removing_one_pod_touches_only_its_slice():
     """Endpoints stay where they are: dropping a pod updates one slice, not all of them."""
     pods = [pod(f"p{i:03}", f"10.0.0.{i + 1}") for i in range(200)]
-    existing = stored(eps.compute_endpoint_slices(service(), pods))
+    existing = stored(compute_endpoint_slices(service(), pods))
     victim = existing[1]["endpoints"][0]["targetRef"]["name"]
     remaining = [p for p in pods if p["metadata"]["name"] != victim]
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(service(), remaining, existing=existing), existing
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(service(), remaining, existing=existing), existing
     )
     assert (len(diff.to_create), len(diff.to_update), len(diff.to_delete)) == (0, 1, 0)
     assert diff.to_update[0]["metadata"]["name"] == existing[1]["metadata"]["name"]
@@ -422,10 +438,10 @@ def test_removing_one_pod_touches_only_its_slice():
 def test_new_pod_fills_an_existing_slice_with_room():
     """A new endpoint goes into an existing slice that has room instead of a new slice."""
     pods = [pod(f"p{i:03}", f"10.0.0.{i + 1}") for i in range(150)]
-    existing = stored(eps.compute_endpoint_slices(service(), pods))
+    existing = stored(compute_endpoint_slices(service(), pods))
     added = [*pods, pod("new", "10.0.1.1")]
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(service(), added, existing=existing), existing
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(service(), added, existing=existing), existing
     )
     assert (len(diff.to_create), len(diff.to_update), len(diff.to_delete)) == (0, 1, 0)
     assert "new" in endpoints_of(list(diff.to_update))
@@ -433,10 +449,10 @@ def test_new_pod_fills_an_existing_slice_with_room():
 
 def test_port_change_recycles_the_slice_instead_of_recreating_it():
     """When the port mapping changes, the old slice is rewritten in place (kube's recycling)."""
-    existing = stored(eps.compute_endpoint_slices(service(), [pod("a")]))
+    existing = stored(compute_endpoint_slices(service(), [pod("a")]))
     moved = service(ports=[{"name": "http", "port": 80, "targetPort": 9999}])
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(moved, [pod("a")], existing=existing), existing
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(moved, [pod("a")], existing=existing), existing
     )
     assert (len(diff.to_create), len(diff.to_delete)) == (0, 0)
     assert diff.to_update[0]["ports"][0]["port"] == 9999
@@ -444,11 +460,11 @@ def test_port_change_recycles_the_slice_instead_of_recreating_it():
 
 def test_slices_of_a_previous_service_incarnation_are_replaced():
     """Slices owned by another uid (an old Service of the same name) are deleted, not reused."""
-    old = stored(eps.compute_endpoint_slices(service(), [pod("a")]))
+    old = stored(compute_endpoint_slices(service(), [pod("a")]))
     reborn = service()
     reborn["metadata"]["uid"] = "uid-new"
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(reborn, [pod("a")], existing=old), old
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(reborn, [pod("a")], existing=old), old
     )
     assert len(diff.to_create) == 1 and diff.to_delete == tuple(old)
     assert diff.to_create[0]["metadata"]["name"] != old[0]["metadata"]["name"]
@@ -456,9 +472,9 @@ def test_slices_of_a_previous_service_incarnation_are_replaced():
 
 def test_last_pod_leaving_turns_the_slice_into_a_placeholder():
     """When the last endpoint goes, its slice is emptied in place rather than replaced."""
-    existing = stored(eps.compute_endpoint_slices(service(), [pod("a")]))
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(service(), [], existing=existing), existing
+    existing = stored(compute_endpoint_slices(service(), [pod("a")]))
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(service(), [], existing=existing), existing
     )
     assert (len(diff.to_create), len(diff.to_delete)) == (0, 0)
     assert diff.to_update[0]["endpoints"] == []
@@ -485,24 +501,24 @@ def user_endpoints(subsets: list[JSON], **meta: Any) -> JSON:
         (service("ext", selector={}), None, False),
         (
             service("ext", selector={}),
-            user_endpoints([], labels={eps.SKIP_MIRROR_LABEL: "true"}),
+            user_endpoints([], labels={SKIP_MIRROR_LABEL: "true"}),
             False,
         ),
         (
             service("ext", selector={}),
-            user_endpoints([], labels={eps.SKIP_MIRROR_LABEL: "false"}),
+            user_endpoints([], labels={SKIP_MIRROR_LABEL: "false"}),
             True,
         ),
         (
             service("ext", selector={}),
-            user_endpoints([], annotations={eps.LEADER_ANNOTATION: "{}"}),
+            user_endpoints([], annotations={LEADER_ANNOTATION: "{}"}),
             False,
         ),
     ],
 )
 def test_should_mirror(svc, endpoints, mirrored):
     """Only Endpoints of an existing selector-less Service, not skip-mirror nor leader records."""
-    assert eps.should_mirror(svc, endpoints) is mirrored
+    assert should_mirror(svc, endpoints) is mirrored
 
 
 def test_mirroring_maps_ready_and_not_ready_addresses():
@@ -523,7 +539,7 @@ def test_mirroring_maps_ready_and_not_ready_addresses():
         labels={"team": "a"},
         annotations={"note": "x", "kubectl.kubernetes.io/last-applied-configuration": "{}"},
     )
-    (slice_,) = eps.mirror_endpoint_slices(endpoints)
+    (slice_,) = mirror_endpoint_slices(endpoints)
     assert slice_["addressType"] == "IPv4"
     assert slice_["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     assert slice_["endpoints"] == [
@@ -542,8 +558,8 @@ def test_mirroring_maps_ready_and_not_ready_addresses():
     meta = slice_["metadata"]
     assert meta["labels"] == {
         "team": "a",
-        eps.SERVICE_NAME_LABEL: "ext",
-        eps.MANAGED_BY_LABEL: "endpointslicemirroring-controller.k8s.io",
+        SERVICE_NAME_LABEL: "ext",
+        MANAGED_BY_LABEL: "endpointslicemirroring-controller.k8s.io",
     }
     assert meta["annotations"] == {"note": "x"}
     assert meta["ownerReferences"][0] == {
@@ -569,7 +585,7 @@ def test_mirroring_splits_by_ports_and_family_and_skips_invalid_ips():
     )
     got = sorted(
         (s["addressType"], s["ports"][0]["port"], [e["addresses"][0] for e in s["endpoints"]])
-        for s in eps.mirror_endpoint_slices(endpoints)
+        for s in mirror_endpoint_slices(endpoints)
     )
     assert got == [
         ("IPv4", 80, ["10.0.0.1"]),
@@ -583,25 +599,25 @@ def test_mirroring_caps_addresses_per_subset():
     endpoints = user_endpoints(
         [{"addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 11)], "ports": []}]
     )
-    (slice_,) = eps.mirror_endpoint_slices(endpoints, max_endpoints_per_subset=4)
+    (slice_,) = mirror_endpoint_slices(endpoints, max_endpoints_per_subset=4)
     assert len(slice_["endpoints"]) == 4
 
 
 def test_mirroring_reuses_existing_slice_and_is_idempotent():
     """Mirroring against its own stored output changes nothing."""
     endpoints = user_endpoints([{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}])
-    existing = stored(eps.mirror_endpoint_slices(endpoints))
-    desired = eps.mirror_endpoint_slices(endpoints, existing=existing)
-    assert not eps.diff_endpoint_slices(desired, existing)
+    existing = stored(mirror_endpoint_slices(endpoints))
+    desired = mirror_endpoint_slices(endpoints, existing=existing)
+    assert not diff_endpoint_slices(desired, existing)
 
 
 def test_mirrored_annotations_removed_from_endpoints_are_removed_from_the_slice():
     """Mirrored slices own their annotations wholesale."""
     endpoints = user_endpoints([{"addresses": [{"ip": "10.0.0.1"}]}], annotations={"a": "1"})
-    existing = stored(eps.mirror_endpoint_slices(endpoints))
+    existing = stored(mirror_endpoint_slices(endpoints))
     del endpoints["metadata"]["annotations"]
-    (update,) = eps.diff_endpoint_slices(
-        eps.mirror_endpoint_slices(endpoints, existing=existing), existing
+    (update,) = diff_endpoint_slices(
+        mirror_endpoint_slices(endpoints, existing=existing), existing
     ).to_update
     assert "annotations" not in update["metadata"]
 
@@ -612,7 +628,7 @@ def test_mirrored_annotations_removed_from_endpoints_are_removed_from_the_slice(
 def test_endpoints_repack_ready_and_not_ready_addresses():
     """Pods sharing a port set share a subset; unready pods go to notReadyAddresses."""
     pods = [pod("a", "10.0.0.2"), pod("b", "10.0.0.1"), pod("c", "10.0.0.3", ready=False)]
-    endpoints = eps.compute_endpoints(service(), pods)
+    endpoints = compute_endpoints(service(), pods)
     (subset,) = endpoints["subsets"]
     assert [a["ip"] for a in subset["addresses"]] == ["10.0.0.1", "10.0.0.2"]
     assert [a["targetRef"]["name"] for a in subset["notReadyAddresses"]] == ["c"]
@@ -623,12 +639,12 @@ def test_endpoints_object_metadata():
     """The Endpoints is named after the Service and labelled skip-mirror like kube's."""
     svc = service()
     svc["metadata"]["labels"] = {"team": "a"}
-    endpoints = eps.compute_endpoints(svc, [])
+    endpoints = compute_endpoints(svc, [])
     assert (endpoints["apiVersion"], endpoints["kind"]) == ("v1", "Endpoints")
     assert endpoints["metadata"] == {
         "name": "web",
         "namespace": "default",
-        "labels": {"team": "a", eps.SKIP_MIRROR_LABEL: "true"},
+        "labels": {"team": "a", SKIP_MIRROR_LABEL: "true"},
     }
     assert "subsets" not in endpoints
 
@@ -636,7 +652,7 @@ def test_endpoints_object_metadata():
 @pytest.mark.parametrize(("publish", "listed"), [(False, []), (True, ["p"])])
 def test_endpoints_drop_terminating_pods_unless_publishing_not_ready(publish, listed):
     """Legacy Endpoints list terminating pods only with publishNotReadyAddresses."""
-    endpoints = eps.compute_endpoints(
+    endpoints = compute_endpoints(
         service(publishNotReadyAddresses=publish), [pod("p", terminating=True)]
     )
     addresses = [a for s in endpoints.get("subsets", []) for a in s.get("addresses", [])]
@@ -645,9 +661,9 @@ def test_endpoints_drop_terminating_pods_unless_publishing_not_ready(publish, li
 
 def test_endpoints_of_headless_service_without_ports():
     """A headless Service may have no ports: its subset then has none either."""
-    endpoints = eps.compute_endpoints(service(ports=[], clusterIP="None"), [pod("p")])
+    endpoints = compute_endpoints(service(ports=[], clusterIP="None"), [pod("p")])
     assert endpoints["subsets"] == [{"addresses": [endpoints["subsets"][0]["addresses"][0]]}]
-    assert endpoints["metadata"]["labels"][eps.HEADLESS_LABEL] == ""
+    assert endpoints["metadata"]["labels"][HEADLESS_LABEL] == ""
 
 
 def test_endpoints_group_pods_by_resolved_ports():
@@ -657,7 +673,7 @@ def test_endpoints_group_pods_by_resolved_ports():
         pod("a", "10.0.0.1", container_ports=[{"name": "http", "containerPort": 8080}]),
         pod("b", "10.0.0.2", container_ports=[{"name": "http", "containerPort": 9090}]),
     ]
-    subsets = eps.compute_endpoints(svc, pods)["subsets"]
+    subsets = compute_endpoints(svc, pods)["subsets"]
     assert sorted((s["ports"][0]["port"], s["addresses"][0]["ip"]) for s in subsets) == [
         (8080, "10.0.0.1"),
         (9090, "10.0.0.2"),
@@ -669,20 +685,20 @@ def test_endpoints_over_capacity_are_truncated_and_annotated():
     """Past the capacity, addresses are cut (ready ones kept first) and the object annotated."""
     pods = [pod(f"r{i}", f"10.0.0.{i + 1}") for i in range(4)]
     pods += [pod(f"n{i}", f"10.0.1.{i + 1}", ready=False) for i in range(4)]
-    endpoints = eps.compute_endpoints(service(), pods, capacity=5)
+    endpoints = compute_endpoints(service(), pods, capacity=5)
     (subset,) = endpoints["subsets"]
     assert (len(subset["addresses"]), len(subset["notReadyAddresses"])) == (4, 1)
-    assert endpoints["metadata"]["annotations"] == {eps.OVER_CAPACITY_ANNOTATION: "truncated"}
+    assert endpoints["metadata"]["annotations"] == {OVER_CAPACITY_ANNOTATION: "truncated"}
 
 
 def test_plan_endpoints_skips_identical_and_keeps_foreign_metadata():
     """No write when nothing owned changed; an update keeps uid and others' annotations."""
-    desired = eps.compute_endpoints(service(), [pod("a")])
+    desired = compute_endpoints(service(), [pod("a")])
     existing = copy.deepcopy(desired)
     existing["metadata"].update(uid="u", resourceVersion="5", annotations={"note": "x"})
-    assert eps.plan_endpoints(desired, existing) is None
-    changed = eps.compute_endpoints(service(), [pod("a", ready=False)])
-    update = eps.plan_endpoints(changed, existing)
+    assert plan_endpoints(desired, existing) is None
+    changed = compute_endpoints(service(), [pod("a", ready=False)])
+    update = plan_endpoints(changed, existing)
     assert update is not None
     assert update["metadata"]["annotations"] == {"note": "x"}
     assert (update["metadata"]["uid"], update["metadata"]["resourceVersion"]) == ("u", "5")
@@ -691,26 +707,26 @@ def test_plan_endpoints_skips_identical_and_keeps_foreign_metadata():
 
 def test_plan_endpoints_clears_a_stale_over_capacity_annotation():
     """Once back under capacity the over-capacity annotation is removed."""
-    desired = eps.compute_endpoints(service(), [pod("a")])
+    desired = compute_endpoints(service(), [pod("a")])
     existing = copy.deepcopy(desired)
-    existing["metadata"]["annotations"] = {eps.OVER_CAPACITY_ANNOTATION: "truncated"}
-    update = eps.plan_endpoints(desired, existing)
+    existing["metadata"]["annotations"] = {OVER_CAPACITY_ANNOTATION: "truncated"}
+    update = plan_endpoints(desired, existing)
     assert update is not None and "annotations" not in update["metadata"]
 
 
 def test_existing_placeholder_is_kept_as_is():
     """An empty Service's stored placeholder needs no write on the next reconcile."""
-    existing = stored(eps.compute_endpoint_slices(service(), []))
-    assert not eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(service(), [], existing=existing), existing
+    existing = stored(compute_endpoint_slices(service(), []))
+    assert not diff_endpoint_slices(
+        compute_endpoint_slices(service(), [], existing=existing), existing
     )
 
 
 def test_first_endpoint_reuses_the_placeholder_slice():
     """The placeholder becomes the first real slice (an update, not create plus delete)."""
-    existing = stored(eps.compute_endpoint_slices(service(), []))
-    diff = eps.diff_endpoint_slices(
-        eps.compute_endpoint_slices(service(), [pod("a")], existing=existing), existing
+    existing = stored(compute_endpoint_slices(service(), []))
+    diff = diff_endpoint_slices(
+        compute_endpoint_slices(service(), [pod("a")], existing=existing), existing
     )
     assert (len(diff.to_create), len(diff.to_update), len(diff.to_delete)) == (0, 1, 0)
     assert endpoints_of(list(diff.to_update)) == ["a"]

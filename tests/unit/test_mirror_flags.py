@@ -107,3 +107,14 @@ def test_negative_resync_is_an_error(kubeconfig):
     """A negative resync period is refused."""
     with pytest.raises(ValueError, match="resync"):
         parse("--upstream-kubeconfig", str(kubeconfig), "--mirror-resync-period", "-1")
+
+
+@pytest.mark.parametrize("store", ["etcd://127.0.0.1:2379", "etcds://e:2379"])
+def test_mirror_mode_on_a_shared_etcd_is_refused(kubeconfig, store):
+    """Replicas on one etcd would all write the same mirrored objects: refused."""
+    parser = argparse.ArgumentParser()
+    add_mirror_flags(parser)
+    parser.add_argument("--store", default="")
+    args = parser.parse_args(["--upstream-kubeconfig", str(kubeconfig), "--store", store])
+    with pytest.raises(ValueError, match="etcd"):
+        mirror_settings(args, {}, Path("/"))

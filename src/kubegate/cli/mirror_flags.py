@@ -75,6 +75,12 @@ def mirror_settings(
         return None
     if getattr(args, "demo", False):
         raise ValueError("--demo cannot be combined with --upstream-kubeconfig (mirror mode)")
+    if str(getattr(args, "store", "") or "").startswith(("etcd:", "etcds:")):
+        # Every replica would write the same mirrored objects into the shared store.
+        raise ValueError(
+            "mirror mode keeps the mirrored objects in each replica's own store: use "
+            "--store memory: (or the default sqlite), not etcd"
+        )
     if args.mirror_resync_period < 0:
         raise ValueError("--mirror-resync-period cannot be negative")
     if args.mirror_backoff_max <= 0 or args.mirror_watch_timeout < 1:

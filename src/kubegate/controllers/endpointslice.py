@@ -4,9 +4,10 @@ endpoints controllers do together.
 
 It mirrors services, pods, endpoints, endpointslices and nodes from the store (list+watch,
 see ``informer``), turns every relevant change into a Service key on a deduplicating work
-queue, and reconciles one Service at a time per key with the pure rules in
-``kubegate.core.endpointslices``. Writes go straight to the store with optimistic
-concurrency; a conflict or any other failure re-queues the key with backoff.
+queue, and reconciles one Service at a time per key with the pure rules in ``kubegate.core``
+(``endpointslices``, ``endpointslice_mirroring``, ``legacy_endpoints``, ``endpoint_diffs``).
+Writes go straight to the store with optimistic concurrency; a conflict or any other failure
+re-queues the key with backoff.
 
 Lifecycle: ``run()`` until cancelled or until ``stop()``; ``ready`` is set once the caches are
 synced and every Service known at start has had its first reconcile attempt. All tasks are named and
@@ -25,7 +26,19 @@ from typing import Any
 
 from kubegate.controllers.lifecycle import ControllerLifecycle
 from kubegate.controllers.workqueue import QueueShutDown, WorkQueue
-from kubegate.core import endpointslices as eps
+from kubegate.core.endpoint_diffs import SliceDiff, diff_endpoint_slices, plan_endpoints
+from kubegate.core.endpoint_inputs import selects_pod, wants_endpoint_slices
+from kubegate.core.endpoint_labels import (
+    CONTROLLER_NAME,
+    MANAGED_BY_LABEL,
+    MIRRORING_CONTROLLER_NAME,
+    SERVICE_NAME_LABEL,
+    SKIP_MIRROR_LABEL,
+    ZONE_LABEL,
+)
+from kubegate.core.endpointslice_mirroring import mirror_endpoint_slices, should_mirror
+from kubegate.core.endpointslices import compute_endpoint_slices
+from kubegate.core.legacy_endpoints import compute_endpoints
 from kubegate.store.base import (
     JSON,
     KeyExists,
@@ -40,7 +53,7 @@ from kubegate.store.informer import Informer, ObjectCache, resource_version
 log = logging.getLogger(__name__)
 
 ServiceKey = tuple[str, str]  # (namespace, name)
-_MANAGERS = (eps.CONTROLLER_NAME, eps.MIRRORING_CONTROLLER_NAME)
+_MANAGERS = (CONTROLLER_NAME, MIRRORING_CONTROLLER_NAME)
 
 
 def _meta(obj: JSON | None) -> dict[str, Any]:
@@ -53,8 +66,8 @@ def _namespace(obj: JSON) -> list[str]:
 
 def _slice_owner(obj: JSON) -> list[ServiceKey]:
     labels = _meta(obj).get("labels") or {}
-    service = labels.get(eps.SERVICE_NAME_LABEL)
-    if not service or labels.get(eps.MANAGED_BY_LABEL) not in _MANAGERS:
+    service = labels.get(SERVICE_NAME_LABEL)
+    if not service or labels.get(MANAGED_BY_LABEL) not in _MANAGERS:
         return []
     return [(_meta(obj).get("namespace", ""), service)]
 
@@ -65,7 +78,7 @@ def _node_name(obj: JSON) -> list[str]:
 
 
 def _zone(node: JSON | None) -> str | None:
-    return (_meta(node).get("labels") or {}).get(eps.ZONE_LABEL)
+    return (_meta(node).get("labels") or {}).get(ZONE_LABEL)
 
 
 def _now() -> str:
@@ -210,7 +223,7 @@ class EndpointSliceController(ControllerLifecycle):
     def _enqueue_selecting(self, pods: Iterable[JSON]) -> None:
         for pod in pods:
             for service in self._services.by("namespace", _meta(pod).get("namespace", "")):
-                if eps.selects_pod(service, pod):
+                if selects_pod(service, pod):
                     self._enqueue((_meta(service)["namespace"], _meta(service)["name"]))
 
     # -- reconciliation ----------------------------------------------------------------------
@@ -220,31 +233,31 @@ class EndpointSliceController(ControllerLifecycle):
         service = self._services.get(object_key("services", namespace, name))
         endpoints = self._endpoints.get(object_key("endpoints", namespace, name))
         owned = self._slices.by("service", key)
-        mine = [s for s in owned if _manager(s) == eps.CONTROLLER_NAME]
-        mirrored = [s for s in owned if _manager(s) == eps.MIRRORING_CONTROLLER_NAME]
+        mine = [s for s in owned if _manager(s) == CONTROLLER_NAME]
+        mirrored = [s for s in owned if _manager(s) == MIRRORING_CONTROLLER_NAME]
         owned_names = {_meta(s).get("name", "") for s in owned}
         others = _OtherSliceNames(self._slices, namespace, owned_names)
 
         if service is None:
-            await self._apply(eps.SliceDiff(to_delete=tuple(mine + mirrored)), creating=False)
+            await self._apply(SliceDiff(to_delete=tuple(mine + mirrored)), creating=False)
             if endpoints is not None and _controller_made(endpoints):
                 await self._delete("endpoints", endpoints)
             return
 
         creating = not _meta(service).get("deletionTimestamp")
-        if eps.wants_endpoint_slices(service):
+        if wants_endpoint_slices(service):
             pods = self._pods.by("namespace", namespace)
             zones = {
                 n: z
                 for node in self._nodes.values()
                 if (n := _meta(node).get("name")) and (z := _zone(node))
             }
-            desired = eps.compute_endpoint_slices(
+            desired = compute_endpoint_slices(
                 service, pods, existing=mine, node_zones=zones, taken_names=others
             )
-            await self._apply(eps.diff_endpoint_slices(desired, mine), creating=creating)
-            await self._apply(eps.SliceDiff(to_delete=tuple(mirrored)), creating=False)
-            wanted = eps.plan_endpoints(eps.compute_endpoints(service, pods), endpoints)
+            await self._apply(diff_endpoint_slices(desired, mine), creating=creating)
+            await self._apply(SliceDiff(to_delete=tuple(mirrored)), creating=False)
+            wanted = plan_endpoints(compute_endpoints(service, pods), endpoints)
             if wanted is not None and endpoints is None and creating:
                 await self._create("endpoints", wanted)
             elif wanted is not None and endpoints is not None:
@@ -253,17 +266,17 @@ class EndpointSliceController(ControllerLifecycle):
 
         # kube's endpointslice controller leaves stale slices behind when a Service loses its
         # selector or becomes ExternalName; we remove them, since nothing else would.
-        await self._apply(eps.SliceDiff(to_delete=tuple(mine)), creating=False)
-        if eps.should_mirror(service, endpoints):
+        await self._apply(SliceDiff(to_delete=tuple(mine)), creating=False)
+        if should_mirror(service, endpoints):
             assert endpoints is not None
-            desired = eps.mirror_endpoint_slices(
+            desired = mirror_endpoint_slices(
                 endpoints, existing=mirrored, taken_names=others.plus(_meta(s)["name"] for s in mine)
             )
-            await self._apply(eps.diff_endpoint_slices(desired, mirrored), creating=creating)
+            await self._apply(diff_endpoint_slices(desired, mirrored), creating=creating)
         else:
-            await self._apply(eps.SliceDiff(to_delete=tuple(mirrored)), creating=False)
+            await self._apply(SliceDiff(to_delete=tuple(mirrored)), creating=False)
 
-    async def _apply(self, diff: eps.SliceDiff, *, creating: bool) -> None:
+    async def _apply(self, diff: SliceDiff, *, creating: bool) -> None:
         # Create before delete, so a Service is never briefly without endpoints.
         if creating:
             for slice_ in diff.to_create:
@@ -310,13 +323,13 @@ class EndpointSliceController(ControllerLifecycle):
 
 
 def _manager(slice_: JSON) -> str | None:
-    return (_meta(slice_).get("labels") or {}).get(eps.MANAGED_BY_LABEL)
+    return (_meta(slice_).get("labels") or {}).get(MANAGED_BY_LABEL)
 
 
 def _controller_made(endpoints: JSON) -> bool:
     """Endpoints we wrote (and may delete with the Service) carry skip-mirror=true."""
     labels = _meta(endpoints).get("labels") or {}
-    return labels.get(eps.SKIP_MIRROR_LABEL) == "true"
+    return labels.get(SKIP_MIRROR_LABEL) == "true"
 
 
 class _OtherSliceNames:

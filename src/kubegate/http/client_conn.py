@@ -369,17 +369,24 @@ class UpstreamConnection(asyncio.Protocol):
         response = self.response = UpstreamResponse(
             status, head.reason, head.headers, head.content_length, self
         )
-        _resolve(self._continue_waiter, False)
+        if self._continue_waiter is not None:
+            _resolve(self._continue_waiter, False)
         waiter = self._head_waiter
         self._head_waiter = None
         if status == 101:
             self._deadline = 0.0
             response.finish()
+        elif no_body:
+            self._complete(data, pos)
+        elif 0 < self._remaining <= len(data) - pos and self._decoder is None:
+            # The whole (Content-Length) body came with the head: no body deadline to set.
+            end = pos + self._remaining
+            self._remaining = 0
+            response.feed(data if pos == 0 and end == len(data) and type(data) is bytes else bytes(data[pos:end]))
+            self._complete(data, end)
         else:
             self._set_deadline(_T_BODY, self.slot.idle_timeout)
-            if no_body:
-                self._complete(data, pos)
-            elif pos < len(data):
+            if pos < len(data):
                 self._receive_body(data, pos)
         if waiter is not None and not waiter.done():
             waiter.set_result(response)

@@ -8,9 +8,10 @@ of the mirror see the mirror's revisions, consistent with its watches); the upst
 not kept.
 
 Writes are idempotent: an object whose content (everything but ``resourceVersion``)
-already matches is not written again, so a relist after a reconnect costs reads, not a
-burst of MODIFIED events for every watcher of the mirror; and several replicas mirroring
-into one shared store (etcd) mostly find each other's writes already done.
+already matches is not written again, so a relist after a reconnect — or the first list
+after a restart on a persistent store (sqlite) — costs reads, not a burst of MODIFIED
+events for every watcher of the mirror. (Each replica has a store of its own: the CLI
+refuses mirror mode on a shared etcd.)
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class StoreSink:
                 await self.store.create(key, obj)
                 return True
             except KeyExists:
-                pass  # created meanwhile (another replica on a shared store): replace it
+                pass  # created meanwhile: replace it
         try:
             await self.store.update(key, obj)
         except KeyNotFound:

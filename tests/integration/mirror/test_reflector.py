@@ -127,3 +127,19 @@ async def test_a_watch_ended_by_its_timeout_resumes_without_a_relist(
     assert sink.events == [("ADDED", "late")]
     assert reflector.status.lists == 1 and reflector.status.relists == 0
     assert reflector.status.errors == 0
+
+
+async def test_resync_period_relists_and_replaces_the_view(cluster: Cluster, client):
+    """With a 1 s resync period the reflector lists again on its own, each list a replace."""
+    path = f"/api/v1/namespaces/{cluster.namespace}/services"
+    await cluster.create(path, service("kept"))
+    sink = RecordingSink()
+    reflector = Reflector(client, path, sink, name="svc", backoff=Backoff(), resync_period=1.0)
+    task = await running(reflector)
+    try:
+        relisted = await eventually_true(lambda: reflector.status.relists >= 2)
+    finally:
+        await stopped(task)
+    assert relisted, reflector.status
+    assert sink.replaced[:3] == [["kept"]] * 3
+    assert reflector.status.errors == 0

@@ -1,0 +1,57 @@
+"""The ``labelSelector`` and ``fieldSelector`` of a list, watch or deletecollection request,
+parsed once into one filter over stored objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kubegate.api.resources import ResourceType
+from kubegate.core.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    field_value,
+    parse_field_selector,
+    parse_label_selector,
+)
+from kubegate.errors import BadRequest
+from kubegate.server.context import RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFilter:
+    """Objects of ``kind`` matching both selectors."""
+
+    kind: str
+    labels: LabelSelector
+    fields: FieldSelector
+
+    @property
+    def empty(self) -> bool:
+        """Whether every object matches (neither selector has a term)."""
+        return self.labels.empty and not self.fields.terms
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        return self.labels.matches(obj.get("metadata", {}).get("labels") or {}) and (
+            self.fields.matches_object(self.kind, obj)
+        )
+
+    def only_named(self, name: str) -> ObjectFilter:
+        """This filter with its field selector replaced by ``metadata.name=<name>``."""
+        return replace(self, fields=parse_field_selector(f"metadata.name={name}"))
+
+
+def request_filter(ctx: RequestContext, rt: ResourceType, *, check_fields: bool = True) -> ObjectFilter:
+    """Parse the request's selectors (400 BadRequest when malformed); with ``check_fields``,
+    a field the kind cannot select on is refused up front, as kube does."""
+    try:
+        label_sel = parse_label_selector(ctx.param("labelSelector"))
+        field_sel = parse_field_selector(ctx.param("fieldSelector"))
+        if check_fields:
+            for name in field_sel.fields():
+                field_value(rt.kind, {}, name)
+    except SelectorError as exc:
+        raise BadRequest(str(exc)) from exc
+    return ObjectFilter(rt.kind, label_sel, field_sel)
