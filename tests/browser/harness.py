@@ -7,7 +7,7 @@ loopback and the kube objects created through kubegate's API — runs on one bac
 loop (:class:`LoopThread`), so a test never blocks the loop that serves its backends.
 
 No browser is ever downloaded: Playwright launches ``/usr/bin/chromium`` (Debian's
-``chromium`` package, installed by ``make setup`` through ``APT_PACKAGES``) by
+``chromium`` package, installed by ``make setup-test`` through ``APT_PACKAGES``) by
 ``executable_path``; ``Browser.launch`` gives every run a fresh temporary profile.
 """
 
@@ -62,7 +62,7 @@ T = TypeVar("T")
 def chromium_missing() -> str | None:
     """Why browser tests cannot run here, or None when they can."""
     if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is absent (Debian package chromium; `make setup` installs it)"
+        return f"{CHROMIUM} is absent (Debian package chromium; `make setup-test` installs it)"
     return None
 
 
@@ -193,7 +193,6 @@ async def start_asgi(app: Any) -> RunningApp:
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     async with asyncio.timeout(STEP_TIMEOUT):
         while not server.started:

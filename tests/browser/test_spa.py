@@ -90,3 +90,16 @@ def test_without_the_shim_fetch_escapes_the_prefix(
     assert results["fetch"].startswith("fail"), results
     stray = netlog.outside(gate.origin, prefix + "/")
     assert any("/api/items" in line for line in stray), netlog.summary()
+
+
+def test_spa_works_with_basic_auth_sent_by_the_browser(
+    basic_auth_context: Any, gate: Gate, apps: Apps, cluster: Cluster
+) -> None:
+    """Without a session, basic credentials the browser attaches itself (as after a
+    basic-auth prompt) carry the whole SPA, WebSocket and form POST included."""
+    page = basic_auth_context.new_page()
+    prefix, results = _open_spa(page, gate, apps, cluster)
+    assert not [r for r in results.values() if not r.startswith("pass")], results
+    page.click("a[href$='/form']")
+    with page.expect_navigation(url=f"**{prefix}/done?note=hello"):
+        page.click("#submit")

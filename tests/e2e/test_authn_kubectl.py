@@ -12,7 +12,7 @@ import jwt
 import pytest
 import yaml
 
-from conftest import Kubectl, ServerProcess
+from serverkit import Kubectl, ServerProcess
 
 pytestmark = pytest.mark.e2e
 

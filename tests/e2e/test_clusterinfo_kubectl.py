@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Kubectl, ServerProcess, start_server_process
+from serverkit import Kubectl, ServerProcess, start_server_process
 
 pytestmark = pytest.mark.e2e
 

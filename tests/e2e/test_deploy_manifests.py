@@ -12,7 +12,6 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from kubernetes import client
 
 from kubegate.cli.main import build_parser
 from kubegate.store.etcd_config import EtcdConfig
+from serverkit import Kubectl, start_server_process
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +30,6 @@ BASE = DEPLOY / "kubernetes"
 ETCD_OVERLAY = BASE / "overlays" / "etcd"
 SERVED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service")
 SA_USER = "system:serviceaccount:kubegate:kubegate"
-
-
-@pytest.fixture(scope="module")
-def harness(request: pytest.FixtureRequest) -> ModuleType:
-    """tests/conftest.py by path (``from conftest import`` breaks under sub-package conftests)."""
-    module = request.config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
-    assert isinstance(module, ModuleType)
-    return module
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
@@ -260,10 +252,10 @@ def test_the_dockerfile_copies_only_what_exists_and_runs_kubegate_serve() -> Non
 
 
 @pytest.fixture(scope="module")
-def kubectl(harness: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    server = harness.start_server_process(tmp_path_factory.mktemp("deploy-dry-run"))
+def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    server = start_server_process(tmp_path_factory.mktemp("deploy-dry-run"))
     try:
-        yield harness.Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+        yield Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
     finally:
         server.stop()
 

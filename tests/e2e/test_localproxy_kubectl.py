@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import ServerProcess, kubectl_binary
 from integration.localproxy_harness import (
     DEMO,
     LocalProxyProcess,
@@ -25,6 +24,7 @@ from integration.localproxy_harness import (
     start_kubegate_proxy,
 )
 from integration.proxy.client import Response, request_bytes
+from serverkit import ServerProcess, kubectl_binary
 
 pytestmark = pytest.mark.e2e
 

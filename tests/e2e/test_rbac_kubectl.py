@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import Kubectl, ServerProcess, start_server_process
 from kubegate.auth.pki import issue_client_cert
 from kubegate.server.datadir import write_kubeconfig
+from serverkit import Kubectl, ServerProcess, start_server_process
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kubectl, ServerProcess
+from serverkit import Kubectl, ServerProcess
 
 pytestmark = pytest.mark.e2e
 

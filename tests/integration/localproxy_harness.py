@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from conftest import kubectl_binary
 from integration.proxy.client import Connection, Response, request_bytes
+from serverkit import kubectl_binary
 
 STARTING = re.compile(r"^Starting to serve on (\S+)$")
 DEMO = "/api/v1/namespaces/kube-system/services"

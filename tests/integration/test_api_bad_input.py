@@ -6,73 +6,16 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import ssl
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
+from integration.api_kit import Api, Reply
+from serverkit import ServerProcess, start_server_process
 
 BODY_LIMIT = 3 * 1024 * 1024
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Api:
-    """Plain HTTPS requests with the admin client certificate (or none)."""
-
-    def __init__(self, srv: ServerProcess) -> None:
-        url = urlsplit(srv.url)
-        self.host, self.port = url.hostname or "", url.port or 0
-        self.data_dir = srv.data_dir
-
-    def tls(self, *, cert: bool = True) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.data_dir / "ca.crt"))
-        if cert:
-            context.load_cert_chain(self.data_dir / "admin.crt", self.data_dir / "admin.key")
-        return context
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        cert: bool = True,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        conn = http.client.HTTPSConnection(
-            self.host, self.port, context=self.tls(cert=cert), timeout=30
-        )
-        try:
-            if body is not None and not isinstance(body, (bytes, str)):
-                body = json.dumps(body)
-            conn.request(
-                method, path, body=body, headers={"Content-Type": content_type, **(headers or {})}
-            )
-            response = conn.getresponse()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            conn.close()
-
-    def names(self, path: str) -> list[str]:
-        """Names of the objects a list path returns."""
-        reply = self.request("GET", path)
-        assert reply.status == 200, reply.body
-        return [item["metadata"]["name"] for item in reply.json()["items"]]
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +116,7 @@ def test_chunked_body_over_limit_is_too_large(api, ns):
     """A chunked body that grows past 3 MiB is refused with 413."""
     raw = json.dumps(configmap("huge", data={"blob": "x" * BODY_LIMIT})).encode()
     chunks = (raw[i : i + 65536] for i in range(0, len(raw), 65536))
-    conn = http.client.HTTPSConnection(api.host, api.port, context=api.tls(), timeout=30)
+    conn = api.connect()
     try:
         conn.request(
             "POST",

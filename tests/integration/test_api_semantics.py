@@ -4,7 +4,6 @@ health and discovery -- each as kube-apiserver answers it."""
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import re
@@ -13,101 +12,17 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
+from integration.api_kit import Api
+from serverkit import ServerProcess, start_server_process
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Api:
-    """Plain HTTPS requests with the admin client certificate (or none)."""
-
-    def __init__(self, srv: ServerProcess) -> None:
-        url = urlsplit(srv.url)
-        self.host, self.port = url.hostname or "", url.port or 0
-        self.data_dir = srv.data_dir
-
-    def tls(self, *, cert: bool = True) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.data_dir / "ca.crt"))
-        if cert:
-            context.load_cert_chain(self.data_dir / "admin.crt", self.data_dir / "admin.key")
-        return context
-
-    def connect(self, timeout: float = 30) -> http.client.HTTPSConnection:
-        return http.client.HTTPSConnection(
-            self.host, self.port, context=self.tls(), timeout=timeout
-        )
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        cert: bool = True,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        conn = http.client.HTTPSConnection(
-            self.host, self.port, context=self.tls(cert=cert), timeout=30
-        )
-        try:
-            payload = None if body is None else json.dumps(body)
-            conn.request(
-                method,
-                path,
-                body=payload,
-                headers={"Content-Type": "application/json", **(headers or {})},
-            )
-            response = conn.getresponse()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            conn.close()
-
-    def ok(self, method: str, path: str, body: Any = None, *, expect: int = 200) -> dict[str, Any]:
-        """A request that must answer ``expect``; returns the decoded body."""
-        reply = self.request(method, path, body)
-        assert reply.status == expect, reply.body
-        return reply.json()
-
-    def names(self, path: str) -> list[str]:
-        return [item["metadata"]["name"] for item in self.ok("GET", path)["items"]]
-
-    def watch(
-        self, path: str, *, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
-    ) -> list[dict[str, Any]]:
-        """Watch events of ``path`` (a watch URL) until ``until(events)`` or the stream ends."""
-        conn = self.connect(timeout)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            assert response.status == 200, response.read()
-            events: list[dict[str, Any]] = []
-            while not until(events):
-                line = response.readline()
-                if not line:
-                    break
-                events.append(json.loads(line))
-            return events
-        finally:
-            conn.close()
 
 
 def configmap(name: str, **data: str) -> dict[str, Any]:

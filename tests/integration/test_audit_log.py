@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from kubegate.auth import pki
+from serverkit import ServerProcess, start_server_process
 
 PASSWORD = "hunter2-" + uuid.uuid4().hex
 WRONG_PASSWORD = "wrong-" + uuid.uuid4().hex

@@ -19,7 +19,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import ServerProcess, start_server_process
+from serverkit import ServerProcess, start_server_process
 
 MASTER_TOKEN = "tok-master-7f3a9c2e51d84b6a"
 PLAIN_TOKEN = "tok-carol-0d9e8f7a6b5c4d3e"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
+from serverkit import ServerProcess, start_server_process
 
 SECRET = "tok-should-never-be-printed-5b1e"
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from kubegate.auth import pki
+from serverkit import ServerProcess, start_server_process
 
 TOO_MANY = "Too many requests, please try again later."
 WATCH = "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=60"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import ServerProcess, start_server_process
 from integration.localproxy_harness import DEMO, LocalProxyProcess, start_kubegate_proxy
 from integration.proxy.client import request_bytes
+from serverkit import ServerProcess, start_server_process
 
 FORBIDDEN = b"Forbidden\n"
 TEXT = "text/plain; charset=utf-8"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from integration.localproxy_harness import LocalProxyProcess, start_kubegate_proxy
+from serverkit import ServerProcess, start_server_process
 
 PASSWORD = "pw-local-basic-7"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from integration.localproxy_harness import start_kubegate_proxy
+from serverkit import ServerProcess, start_server_process
 
 GOOD = "good-token-0123456789"
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ServerProcess, start_server_process
 from kubegate.auth import pki
+from serverkit import ServerProcess, start_server_process
 
 ECHO = "/api/v1/namespaces/kube-system/services/echo:http/proxy/hello"
 SECURE_ECHO = "/api/v1/namespaces/kube-system/services/https:secure-echo:443/proxy/"

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from kubegate.auth.pki import issue_client_cert
+from serverkit import ServerProcess, start_server_process
 
 RBAC = "rbac.authorization.k8s.io"
 RBAC_API = f"/apis/{RBAC}/v1"

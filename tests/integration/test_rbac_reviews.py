@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ServerProcess, start_server_process
 from kubegate.auth.pki import issue_client_cert
+from serverkit import ServerProcess, start_server_process
 
 AUTHZ = "/apis/authorization.k8s.io/v1"
 

@@ -1,6 +1,7 @@
 """Three ``kubegate serve`` replicas on one real etcd behave as one server: shared
-credentials, cross-replica list/watch/proxy, one controller leader that fails over, no
-acknowledged write lost when a replica dies, and quick 503s while etcd is down.
+credentials, cross-replica list/watch/proxy/browser sessions, one controller leader that
+fails over when killed and hands over when stopped, no acknowledged write lost when a
+replica dies, and quick 503s while etcd is down.
 
 The replicas run with a fast leader election (3 s lease) so the bounded tests stay short;
 ``test_failover_with_default_timing_is_within_15_seconds`` (slow) uses the defaults."""
@@ -251,6 +252,30 @@ async def test_killing_the_leader_fails_over_and_the_controller_keeps_reconcilin
     elapsed = time.monotonic() - killed
     new_leader = await the_leader(whole.alive(), within=1)
     assert new_leader is not leader and elapsed < FAILOVER_BOUND
+
+
+async def test_a_leader_stopped_with_sigterm_releases_the_lease_to_a_successor(
+    whole: ReplicaSet,
+) -> None:
+    """SIGTERM: the leader exits cleanly having released the Lease, and the successor took
+    a lease with no holder (not an expired one), well before the lease duration."""
+    leader = await the_leader(whole.alive())
+    others = [kg for kg in whole.alive() if kg is not leader]
+    stopping = asyncio.create_task(asyncio.to_thread(leader.process.stop))
+    started = time.monotonic()
+    successor = await the_leader(others, within=10)
+    elapsed = time.monotonic() - started
+    assert await stopping == 0
+    assert "released lease kube-system/kubegate-controller-manager" in "".join(
+        leader.process.output
+    )
+
+    async def took_a_released_lease() -> bool:  # the log line may trail the gauge a little
+        acquired = [line for line in successor.process.output if "acquired lease" in line]
+        return bool(acquired) and acquired[-1].rstrip().endswith("(previous holder: none)")
+
+    assert await poll(took_a_released_lease, within=2)
+    assert elapsed < 3.0  # the lease duration of FAST_ELECTION: no waiting for expiry
 
 
 async def test_killing_a_replica_mid_load_loses_no_acknowledged_write(

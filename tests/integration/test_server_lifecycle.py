@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from conftest import ServerProcess, start_server_process
+from serverkit import ServerProcess, start_server_process
 
 GRACE = 10.0  # --shutdown-grace given to the servers here
 ACKS_BEFORE_KILL = 100

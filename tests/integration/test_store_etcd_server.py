@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aetcd
 import pytest
 
 from etcdkit import ETCD, MISSING, EtcdServer
+from serverkit import Kubectl, ServerProcess, start_server_process
 
 pytestmark = pytest.mark.skipif(ETCD is None, reason=MISSING)
 
@@ -27,29 +26,18 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
 
 
 @pytest.fixture(scope="module")
-def harness(request: pytest.FixtureRequest) -> ModuleType:
-    """tests/conftest.py, looked up by path: when tests/unit/store runs in the same session,
-    its conftest.py holds the module name ``conftest``, so ``from conftest import`` fails."""
-    module = request.config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
-    assert isinstance(module, ModuleType)
-    return module
-
-
-@pytest.fixture(scope="module")
-def server(
-    harness: ModuleType, etcd: EtcdServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
+def server(etcd: EtcdServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """kubegate on the etcd, with a 1 s etcd deadline so outage answers come quickly."""
     data_dir = tmp_path_factory.mktemp("kubegate-on-etcd")
-    process = harness.start_server_process(data_dir, store=etcd.url(PREFIX, timeout="1"))
+    process = start_server_process(data_dir, store=etcd.url(PREFIX, timeout="1"))
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
-def kubectl(harness: ModuleType, server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The pinned kubectl (tests/conftest.py's Kubectl) on the server's admin kubeconfig."""
-    return harness.Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+def kubectl(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """The pinned kubectl on the server's admin kubeconfig."""
+    return Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
 
 
 async def test_kubectl_creates_and_reads_a_configmap_kept_in_etcd(

@@ -68,7 +68,7 @@ class DebugTasks:
         lines.append(f"tasks: {len(tasks)}")
         lines.append("")
         for (name, stack), count in sorted(group_tasks(tasks).items(), key=_most_first):
-            lines.append(f"{count} tasks: {name}")
+            lines.append(f"{count} {'task' if count == 1 else 'tasks'}: {name}")
             lines.extend(f"    {frame}" for frame in stack)
             lines.append("")
         return "\n".join(lines)
@@ -97,6 +97,8 @@ def await_stack(task: asyncio.Task[Any]) -> list[str]:
         frames.append(f"{_short(code.co_filename)}:{frame.f_lineno} {code.co_qualname}")
         awaited = _awaited_by(obj)
         if awaited is None:
+            if getattr(obj, "cr_running", False) or getattr(obj, "gi_running", False):
+                frames.append("(running)")  # e.g. the request rendering this page
             break
         obj = awaited
     return frames

@@ -32,7 +32,7 @@ from kubegate.server.metrics import APIMetrics
 from kubegate.server.mirror_readonly import MirrorHandlers
 from kubegate.server.mirror_settings import MirrorSettings
 from kubegate.server.mirror_sink import StoreSink
-from kubegate.server.resources import EscalationCheck
+from kubegate.server.resource_writes import EscalationCheck
 from kubegate.store.base import Store
 
 log = logging.getLogger("kubegate.mirror")

@@ -21,7 +21,8 @@ from kubegate.api.resources import ResourceType
 from kubegate.errors import MethodNotAllowed
 from kubegate.server.allocators import Allocators
 from kubegate.server.context import RequestContext
-from kubegate.server.resources import EscalationCheck, ResourceHandlers
+from kubegate.server.resource_writes import EscalationCheck
+from kubegate.server.resources import ResourceHandlers
 from kubegate.store.base import Store
 
 

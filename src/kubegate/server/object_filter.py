@@ -43,7 +43,9 @@ class ObjectFilter:
         return replace(self, fields=parse_field_selector(f"metadata.name={name}"))
 
 
-def request_filter(ctx: RequestContext, rt: ResourceType, *, check_fields: bool = True) -> ObjectFilter:
+def request_filter(
+    ctx: RequestContext, rt: ResourceType, *, check_fields: bool = True
+) -> ObjectFilter:
     """Parse the request's selectors (400 BadRequest when malformed); with ``check_fields``,
     a field the kind cannot select on is refused up front, as kube does."""
     try:

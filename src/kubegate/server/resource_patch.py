@@ -1,10 +1,9 @@
 """The patch verb: JSON, merge and strategic-merge patches (not server-side apply) applied to
 the stored object and written with optimistic concurrency.
 
-A patch without a ``resourceVersion`` of its own is retried on a write conflict against the
-newer object, as kube-apiserver retries it, up to five times; one that pins a
-``resourceVersion`` fails with 409 instead. The patch formats themselves live in
-``server/patching.py``.
+A patch that does not pin a ``resourceVersion`` is re-applied to the newer object after a
+write conflict (five attempts in all); one that pins a stale ``resourceVersion`` fails with
+409 Conflict. The patch formats themselves live in ``server/patching.py``.
 """
 
 from __future__ import annotations

@@ -58,10 +58,18 @@ class ObjectWrites:
         await self.escalation_check(ctx.user, rt.kind, namespace, new, old)
 
     async def store_update(
-        self, rt: ResourceType, key: str, new: JSON, old: JSON, expected: int | None, status_only: bool
+        self,
+        rt: ResourceType,
+        key: str,
+        new: JSON,
+        old: JSON,
+        expected: int | None,
+        status_only: bool,
     ) -> JSON:
         """Validate and write an update; a Service's allocations follow its new spec."""
-        change = ServiceUpdate(self.allocators) if rt.kind == "Service" and not status_only else None
+        change = (
+            ServiceUpdate(self.allocators) if rt.kind == "Service" and not status_only else None
+        )
         if change is not None:
             await change.prepare(new, old, key)
         try:

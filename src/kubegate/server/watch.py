@@ -18,15 +18,10 @@ from typing import Any
 
 from kubegate.api.resources import ResourceType
 from kubegate.api.tables import table_for
-from kubegate.core.selectors import (
-    SelectorError,
-    field_value,
-    parse_field_selector,
-    parse_label_selector,
-)
 from kubegate.errors import APIError, BadRequest, Gone
 from kubegate.server.codec import wants_table
 from kubegate.server.context import RequestContext
+from kubegate.server.object_filter import request_filter
 from kubegate.server.respond import JSON_TYPE, base_headers, encode_json
 from kubegate.store.base import Expired, Store, WatchEvent, WatchTooSlow, collection_prefix
 
@@ -52,13 +47,7 @@ async def serve_watch(
 ) -> None:
     rt, info = ctx.resource, ctx.info
     assert rt is not None
-    try:
-        label_sel = parse_label_selector(ctx.param("labelSelector"))
-        field_sel = parse_field_selector(ctx.param("fieldSelector"))
-        for name in field_sel.fields():
-            field_value(rt.kind, {}, name)
-    except SelectorError as exc:
-        raise BadRequest(str(exc)) from exc
+    selection = request_filter(ctx, rt)
     try:
         timeout = float(ctx.param("timeoutSeconds") or DEFAULT_TIMEOUT)
     except ValueError as exc:
@@ -73,13 +62,8 @@ async def serve_watch(
     as_table = wants_table(ctx.request.header("accept"))
     prefix = collection_prefix(rt.plural, info.namespace if rt.namespaced else "")
     if info.name:
-        field_sel = parse_field_selector(f"metadata.name={info.name}")
-
-    def selected(obj: dict[str, Any]) -> bool:
-        labels = obj.get("metadata", {}).get("labels") or {}
-        return label_sel.matches(labels) and field_sel.matches(
-            lambda f: field_value(rt.kind, obj, f)
-        )
+        selection = selection.only_named(info.name)
+    selected = selection.matches
 
     send_initial = ctx.param("sendInitialEvents")
     if send_initial and send_initial not in ("true", "false"):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config, watch
 
-from conftest import Kubectl
 from integration.mirror.kit import wait_for
 from integration.proxy.harness import Cluster, Kubegate
+from serverkit import Kubectl
 
 pytestmark = pytest.mark.e2e
 

@@ -8,10 +8,10 @@ import json
 import re
 import subprocess
 
-from conftest import kubectl_binary
 from integration.proxy.harness import Backends, Cluster, Kubegate, Port, Response, eventually
 from integration.ui.conftest import BOB_TOKEN
 from integration.ui.pages import read_page
+from serverkit import kubectl_binary
 
 HTML = ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 BOB = ("Authorization", f"Bearer {BOB_TOKEN}")

@@ -1,0 +1,96 @@
+"""Plain HTTPS requests to a ``kubegate serve`` process (see ``serverkit``), with the admin
+client certificate or none, for tests that check the API's answers byte for byte."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from serverkit import ServerProcess
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Api:
+    """Plain HTTPS requests with the admin client certificate (or none)."""
+
+    def __init__(self, srv: ServerProcess) -> None:
+        url = urlsplit(srv.url)
+        self.host, self.port = url.hostname or "", url.port or 0
+        self.data_dir = srv.data_dir
+
+    def tls(self, *, cert: bool = True) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.data_dir / "ca.crt"))
+        if cert:
+            context.load_cert_chain(self.data_dir / "admin.crt", self.data_dir / "admin.key")
+        return context
+
+    def connect(self, timeout: float = 30, *, cert: bool = True) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(
+            self.host, self.port, context=self.tls(cert=cert), timeout=timeout
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        cert: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request; a ``body`` that is not already bytes or text is sent as JSON."""
+        conn = self.connect(cert=cert)
+        try:
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            conn.request(
+                method, path, body=body, headers={"Content-Type": content_type, **(headers or {})}
+            )
+            response = conn.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            conn.close()
+
+    def ok(self, method: str, path: str, body: Any = None, *, expect: int = 200) -> dict[str, Any]:
+        """A request that must answer ``expect``; returns the decoded body."""
+        reply = self.request(method, path, body)
+        assert reply.status == expect, reply.body
+        return reply.json()
+
+    def names(self, path: str) -> list[str]:
+        """Names of the objects a list path returns."""
+        return [item["metadata"]["name"] for item in self.ok("GET", path)["items"]]
+
+    def watch(
+        self, path: str, *, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """Watch events of ``path`` (a watch URL) until ``until(events)`` or the stream ends."""
+        conn = self.connect(timeout)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200, response.read()
+            events: list[dict[str, Any]] = []
+            while not until(events):
+                line = response.readline()
+                if not line:
+                    break
+                events.append(json.loads(line))
+            return events
+        finally:
+            conn.close()
