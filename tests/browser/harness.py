@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import socket
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
@@ -48,6 +50,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SCRATCH_IMG = Path(tempfile.gettempdir()) / "kubegate-screenshots"
 LOOPBACK = "127.0.0.1"
 STEP_TIMEOUT = 30.0  # one background step (start an app, create objects, wait for the cache)
 
@@ -351,8 +354,11 @@ class NetworkLog:
 
 
 def save_screenshot(page: Any, name: str) -> Path:
-    """A PNG of the page's viewport in docs/img/ (the docs embed these)."""
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    path = DOCS_IMG / f"{name}.png"
+    """A PNG of the page's viewport: into docs/img/ (the docs embed these) when
+    KUBEGATE_DOCS_SCREENSHOTS is set (`make screenshots`), else into a temp dir, so an
+    ordinary test run leaves the work tree clean."""
+    folder = DOCS_IMG if os.environ.get("KUBEGATE_DOCS_SCREENSHOTS") else SCRATCH_IMG
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path))
     return path

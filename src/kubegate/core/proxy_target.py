@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from kubegate.core.go_strconv import parse_int64
 from kubegate.core.names import is_dns1123_subdomain, parse_ip
 
 __all__ = [
@@ -70,8 +71,6 @@ DEFAULT_NODE_ADDRESS_TYPES: Final = (
 
 _VALID_SCHEMES: Final = frozenset({"", "http", "https"})
 _SINGULAR: Final[Mapping[str, str]] = {"services": "service", "pods": "pod", "nodes": "node"}
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
 _DECIMAL_PORT_RE: Final = re.compile(r"[0-9]+")
 _CANONICAL_PORT_RE: Final = re.compile(r"[1-9][0-9]{0,4}")
 
@@ -233,7 +232,7 @@ def resolve_service_port(service: Mapping[str, Any], port: str) -> ServicePortCh
             only = ports[0]
             return ServicePortChoice(_port_name(only), _int_or_none(only.get("port")))
         return ServicePortChoice("")
-    number = _parse_int64(port)
+    number = parse_int64(port)
     if number is None:
         return ServicePortChoice(port)
     for entry in ports:
@@ -467,12 +466,3 @@ def _int_or_none(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return None
-
-
-def _parse_int64(text: str) -> int | None:
-    # strconv.ParseInt(s, 10, 64): optional sign, ASCII digits only, 64-bit range.
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return None
-    value = int(text)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from kubegate.core.go_strconv import parse_int64
 from kubegate.core.names import is_label_value, is_qualified_name
 from kubegate.core.selector_errors import SelectorError
 
@@ -53,8 +54,6 @@ class Operator(enum.StrEnum):
 
 
 _BINARY_OPERATORS: Final = "in, notin, =, ==, !=, gt, lt"
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,7 @@ class Requirement:
         # Gt / Lt compare integers; a label that is not an integer never matches.
         if self.key not in labels or len(self.values) != 1:
             return False
-        have, want = _parse_int64(labels[self.key]), _parse_int64(self.values[0])
+        have, want = parse_int64(labels[self.key]), parse_int64(self.values[0])
         if have is None or want is None:
             return False
         return have > want if op is Operator.GREATER_THAN else have < want
@@ -120,15 +119,6 @@ class LabelSelector:
 
 EVERYTHING: Final = LabelSelector()
 NOTHING: Final = LabelSelector(nothing=True)
-
-
-def _parse_int64(text: str) -> int | None:
-    # strconv.ParseInt(s, 10, 64): optional sign, ASCII digits only, 64-bit range.
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return None
-    value = int(text)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
 def _go_list(values: tuple[str, ...] | list[str]) -> str:
@@ -177,7 +167,7 @@ def new_requirement(
                 "for 'Gt', 'Lt' operators, exactly one value is required"
             )
         for i, value in enumerate(vals):
-            if _parse_int64(value) is None:
+            if parse_int64(value) is None:
                 errors.append(
                     f"values[{i}]: Invalid value: {_go_quote(value)}: "
                     "for 'Gt', 'Lt' operators, the value must be an integer"
