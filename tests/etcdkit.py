@@ -18,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from serverkit import stop_process
+
 ETCD = shutil.which("etcd")
 MISSING = "the etcd binary is not installed (apt-get install etcd-server; `make test` does)"
 
@@ -80,14 +82,10 @@ class EtcdServer:
             raise RuntimeError(f"etcd did not come back:\n{self._log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a frozen etcd cannot act on SIGTERM
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGCONT)  # a frozen etcd cannot act on SIGTERM
+            stop_process(self.proc)
         self.proc = None
 
     def freeze(self) -> None:

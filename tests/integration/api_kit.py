@@ -6,12 +6,15 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from serverkit import ServerProcess
+from serverkit import ServerProcess, start_server_process
 
 
 @dataclass
@@ -25,17 +28,19 @@ class Reply:
 
 
 class Api:
-    """Plain HTTPS requests with the admin client certificate (or none)."""
+    """Plain HTTPS requests with a client certificate (the admin's unless another is given),
+    or none."""
 
-    def __init__(self, srv: ServerProcess) -> None:
+    def __init__(self, srv: ServerProcess, *, cert: tuple[Path, Path] | None = None) -> None:
         url = urlsplit(srv.url)
         self.host, self.port = url.hostname or "", url.port or 0
         self.data_dir = srv.data_dir
+        self.cert = cert or (srv.data_dir / "admin.crt", srv.data_dir / "admin.key")
 
     def tls(self, *, cert: bool = True) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.data_dir / "ca.crt"))
         if cert:
-            context.load_cert_chain(self.data_dir / "admin.crt", self.data_dir / "admin.key")
+            context.load_cert_chain(*self.cert)
         return context
 
     def connect(self, timeout: float = 30, *, cert: bool = True) -> http.client.HTTPSConnection:
@@ -72,6 +77,13 @@ class Api:
         assert reply.status == expect, reply.body
         return reply.json()
 
+    def fresh_namespace(self, prefix: str) -> str:
+        """Create a namespace named ``{prefix}-<random>`` and return its name."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        self.ok("POST", "/api/v1/namespaces", namespace, expect=201)
+        return name
+
     def names(self, path: str) -> list[str]:
         """Names of the objects a list path returns."""
         return [item["metadata"]["name"] for item in self.ok("GET", path)["items"]]
@@ -94,3 +106,13 @@ class Api:
             return events
         finally:
             conn.close()
+
+
+@contextmanager
+def running_api(data_dir: Path, *extra: str) -> Iterator[Api]:
+    """A ``kubegate serve`` process on ``data_dir`` (memory store) and an Api to it."""
+    srv = start_server_process(data_dir, *extra)
+    try:
+        yield Api(srv)
+    finally:
+        srv.stop()

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serverkit import stop_process
+
 _RUNNER = (
     "import asyncio, sys\n"
     "sys.modules['uvloop'] = None\n"
@@ -48,13 +50,7 @@ class ForwardProxyProcess:
         return [line for line in list(self.log) if line.startswith("Unauthorized")]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         if self.thread is not None:
             self.thread.join(5)
         if self.proc.stdout is not None:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from integration.proxy.client import Connection, Response, request_bytes
-from serverkit import kubectl_binary
+from serverkit import kubectl_binary, stop_process
 
 STARTING = re.compile(r"^Starting to serve on (\S+)$")
 DEMO = "/api/v1/namespaces/kube-system/services"
@@ -43,13 +43,7 @@ class LocalProxyProcess:
         return f"localhost:{self.port}"
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         for thread in self.threads:
             thread.join(5)
         for stream in (self.proc.stdout, self.proc.stderr):

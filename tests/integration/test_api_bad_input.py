@@ -12,35 +12,21 @@ from typing import Any
 
 import pytest
 
-from integration.api_kit import Api, Reply
-from serverkit import ServerProcess, start_server_process
+from integration.api_kit import Api, Reply, running_api
 
 BODY_LIMIT = 3 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = start_server_process(tmp_path_factory.mktemp("bad-input"))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: ServerProcess) -> Api:
-    return Api(server)
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with running_api(tmp_path_factory.mktemp("bad-input")) as api:
+        yield api
 
 
 @pytest.fixture
 def ns(api: Api) -> str:
     """A fresh, empty namespace per test, so "nothing stored" is "the namespace is empty"."""
-    name = f"bad-{uuid.uuid4().hex[:8]}"
-    reply = api.request(
-        "POST",
-        "/api/v1/namespaces",
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-    )
-    assert reply.status == 201, reply.body
-    return name
+    return api.fresh_namespace("bad")
 
 
 def configmap(name: str, **fields: Any) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from integration.api_kit import Api
-from serverkit import ServerProcess, start_server_process
+from integration.api_kit import Api, running_api
+from serverkit import start_server_process
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -46,23 +46,15 @@ def poll(condition: Callable[[], bool], timeout: float = 10.0, message: str = ""
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = start_server_process(tmp_path_factory.mktemp("semantics"))
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server: ServerProcess) -> Api:
-    return Api(server)
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with running_api(tmp_path_factory.mktemp("semantics")) as api:
+        yield api
 
 
 @pytest.fixture
 def ns(api: Api) -> str:
     """A fresh namespace per test."""
-    name = f"sem-{uuid.uuid4().hex[:8]}"
-    api.ok("POST", "/api/v1/namespaces", namespace(name), expect=201)
-    return name
+    return api.fresh_namespace("sem")
 
 
 # -- server-owned metadata and optimistic concurrency --------------------------------------

@@ -11,7 +11,6 @@ import json
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from kubegate.auth import pki
-from serverkit import ServerProcess, start_server_process
+from serverkit import ServerProcess, serve_command, start_server_process
 
 PASSWORD = "hunter2-" + uuid.uuid4().hex
 WRONG_PASSWORD = "wrong-" + uuid.uuid4().hex
@@ -435,22 +434,13 @@ def test_invalid_policy_file_stops_the_server_from_starting(tmp_path: Path):
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.replace("verbs:", "verb:"))
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kubegate.cli.main",
-            "serve",
-            "--secure-port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--store",
-            "memory:",
+        serve_command(
+            tmp_path / "data",
             "--audit-log-path",
             str(tmp_path / "audit.log"),
             "--audit-policy-file",
             str(policy),
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,51 +3,29 @@ and the judged kubegate/kubectl ratio is printed with a number and a verdict."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from integration.bench_kit import QuickRun, needs_nginx_and_wrk, run_bench
+
 QUICK_ARGS = ("--quick", "--duration", "1", "--file-mib", "2", "--transfer-runs", "1")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        shutil.which("nginx") is None or shutil.which("wrk") is None,
-        reason="needs nginx and wrk (scripts/apt-deps nginx wrk)",
-    ),
+    needs_nginx_and_wrk,
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class QuickRun:
-    process: subprocess.CompletedProcess[str]
-    document: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     """One short run (1 s wrk runs, 2 MiB downloads), shared by the tests below."""
     results = tmp_path_factory.mktemp("bench-results")
-    process = subprocess.run(
-        [sys.executable, "-m", "bench", "localproxy", *QUICK_ARGS, "--results-dir", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=200,
+    return run_bench(
+        ["localproxy", *QUICK_ARGS], results, result_glob="*-localproxy.json", timeout=200
     )
-    files = sorted(results.glob("*-localproxy.json"))
-    document = json.loads(files[0].read_text()) if len(files) == 1 else {}
-    return QuickRun(process, document)
 
 
 def test_quick_run_exits_zero(quick_run: QuickRun) -> None:

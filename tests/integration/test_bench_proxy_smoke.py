@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from integration.bench_kit import QuickRun, needs_nginx_and_wrk, run_bench
+
 SUBJECTS = ("direct", "nginx", "nginx-tls", "kubectl", "kubectl-pooled", "kubegate", "kubegate-mt")
 JUDGED_RATIOS = (
     "kubegate / kubectl rps c50",
@@ -27,33 +21,15 @@ JUDGED_RATIOS = (
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(420),
-    pytest.mark.skipif(
-        shutil.which("nginx") is None or shutil.which("wrk") is None,
-        reason="needs nginx and wrk (scripts/apt-deps nginx wrk)",
-    ),
+    needs_nginx_and_wrk,
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class QuickRun:
-    process: subprocess.CompletedProcess[str]
-    document: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     """One ``--quick`` run of every subject, shared by the tests below."""
     results = tmp_path_factory.mktemp("bench-results")
-    process = subprocess.run(
-        [sys.executable, "-m", "bench", "proxy", "--quick", "--results-dir", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    files = sorted(results.glob("*-proxy.json"))
-    document = json.loads(files[0].read_text()) if len(files) == 1 else {}
-    return QuickRun(process, document)
+    return run_bench(["proxy", "--quick"], results, result_glob="*-proxy.json", timeout=400)
 
 
 def _lines(run: QuickRun, section: str) -> list[str]:

@@ -3,59 +3,29 @@ judged time ratio and memory rows are printed with a number and a verdict."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from integration.bench_kit import QuickRun, needs_nginx_and_wrk, run_bench
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(300),
-    pytest.mark.skipif(
-        shutil.which("nginx") is None or shutil.which("wrk") is None,
-        reason="needs nginx and wrk (scripts/apt-deps nginx wrk)",
-    ),
+    needs_nginx_and_wrk,
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class QuickRun:
-    process: subprocess.CompletedProcess[str]
-    document: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     """One short run (1 s wrk runs), shared by the tests below."""
     results = tmp_path_factory.mktemp("bench-results")
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "rewrite",
-            "--quick",
-            "--duration",
-            "1",
-            "--results-dir",
-            str(results),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    return run_bench(
+        ["rewrite", "--quick", "--duration", "1"],
+        results,
+        result_glob="*-rewrite.json",
         timeout=280,
     )
-    files = sorted(results.glob("*-rewrite.json"))
-    document = json.loads(files[0].read_text()) if len(files) == 1 else {}
-    return QuickRun(process, document)
 
 
 def test_exits_zero_and_writes_results(quick_run: QuickRun) -> None:

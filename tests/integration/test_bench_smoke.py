@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from integration.bench_kit import QuickRun, run_bench
+
 SECTIONS = ("create", "list", "watch", "memory")
-
-
-@dataclass(frozen=True, slots=True)
-class QuickRun:
-    process: subprocess.CompletedProcess[str]
-    document: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     """One ``--quick`` run (200 services, 5 watchers, 50 writes), shared by the tests below."""
     results = tmp_path_factory.mktemp("bench-results")
-    process = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--results-dir", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
-    files = sorted(results.glob("*.json"))
-    document = json.loads(files[0].read_text()) if len(files) == 1 else {}
-    return QuickRun(process, document)
+    return run_bench(["--quick"], results, result_glob="*.json", timeout=100)
 
 
 def test_quick_run_exits_zero(quick_run: QuickRun) -> None:

@@ -5,66 +5,19 @@ grant anything."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from kubegate.auth.pki import issue_client_cert
+from integration.cert_client import CertClient, admin_client, user_client
 from serverkit import ServerProcess, start_server_process
 
 RBAC = "rbac.authorization.k8s.io"
 RBAC_API = f"/apis/{RBAC}/v1"
 TEAM, BINDER, ESCALATOR = "team", "binder", "escalator"
 ALICE_HOLDS = 'user "alice" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
-
-
-class Client:
-    def __init__(self, srv: ServerProcess, cert: Path, key: Path) -> None:
-        url = urlsplit(srv.url)
-        self.host, self.port = url.hostname or "", url.port or 0
-        self.context = ssl.create_default_context(cafile=str(srv.data_dir / "ca.crt"))
-        self.context.load_cert_chain(cert, key)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=30)
-        try:
-            conn.request(
-                method,
-                path,
-                body=None if body is None else json.dumps(body),
-                headers={"Content-Type": content_type, **(headers or {})},
-            )
-            response = conn.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            conn.close()
-
-    def create(self, path: str, obj: dict[str, Any], **kwargs: Any) -> tuple[int, Any]:
-        return self.request("POST", path, obj, **kwargs)
-
-
-def user_client(srv: ServerProcess, name: str, home: Path) -> Client:
-    cert, key = issue_client_cert(
-        (srv.data_dir / "ca.crt").read_bytes(), (srv.data_dir / "ca.key").read_bytes(), user=name
-    )
-    (home / f"{name}.crt").write_bytes(cert)
-    (home / f"{name}.key").write_bytes(key)
-    return Client(srv, home / f"{name}.crt", home / f"{name}.key")
 
 
 def role(name: str, *rules: dict[str, Any], namespace: str = "") -> dict[str, Any]:
@@ -106,7 +59,7 @@ def bindings_in(ns: str) -> str:
     return f"{RBAC_API}/namespaces/{ns}/rolebindings"
 
 
-def wait_allowed(client: Client, attributes: dict[str, str], within: float = 10.0) -> None:
+def wait_allowed(client: CertClient, attributes: dict[str, str], within: float = 10.0) -> None:
     """Poll a SelfSubjectAccessReview until the authorizer's caches have the new bindings."""
     review = {
         "apiVersion": "authorization.k8s.io/v1",
@@ -139,12 +92,14 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
-def admin(srv: ServerProcess) -> Client:
-    return Client(srv, srv.data_dir / "admin.crt", srv.data_dir / "admin.key")
+def admin(srv: ServerProcess) -> CertClient:
+    return admin_client(srv)
 
 
 @pytest.fixture(scope="module")
-def alice(srv: ServerProcess, admin: Client, tmp_path_factory: pytest.TempPathFactory) -> Client:
+def alice(
+    srv: ServerProcess, admin: CertClient, tmp_path_factory: pytest.TempPathFactory
+) -> CertClient:
     """alice: admin in every test namespace; may also bind cluster-admin in BINDER and
     escalate Roles in ESCALATOR."""
     client = user_client(srv, "alice", tmp_path_factory.mktemp("alice"))
@@ -204,7 +159,7 @@ CLUSTER_ADMIN_MISSING = (
 )
 
 
-def test_alice_may_bind_a_role_whose_permissions_she_holds(alice: Client) -> None:
+def test_alice_may_bind_a_role_whose_permissions_she_holds(alice: CertClient) -> None:
     """edit is part of admin, so alice may grant it in her namespace."""
     created(
         alice.create(
@@ -213,7 +168,7 @@ def test_alice_may_bind_a_role_whose_permissions_she_holds(alice: Client) -> Non
     )
 
 
-def test_alice_may_not_bind_cluster_admin(alice: Client) -> None:
+def test_alice_may_not_bind_cluster_admin(alice: CertClient) -> None:
     """Binding cluster-admin grants wildcards alice lacks: 403 with kube's message."""
     status, body = alice.create(
         bindings_in(TEAM),
@@ -227,7 +182,7 @@ def test_alice_may_not_bind_cluster_admin(alice: Client) -> None:
     )
 
 
-def test_alice_may_not_create_a_role_granting_what_admin_lacks(alice: Client) -> None:
+def test_alice_may_not_create_a_role_granting_what_admin_lacks(alice: CertClient) -> None:
     """admin has no nodes, so a Role reading nodes is refused, naming the missing rule."""
     status, body = alice.create(roles_in(TEAM), role("node-reader", NODE_READER, namespace=TEAM))
     assert status == 403
@@ -237,13 +192,13 @@ def test_alice_may_not_create_a_role_granting_what_admin_lacks(alice: Client) ->
     )
 
 
-def test_alice_may_create_a_role_within_her_permissions(alice: Client) -> None:
+def test_alice_may_create_a_role_within_her_permissions(alice: CertClient) -> None:
     """admin has secrets in her namespace, so a Role reading them is allowed."""
     reader = role("secret-reader", rule(["get", "list"], ["secrets"]), namespace=TEAM)
     created(alice.create(roles_in(TEAM), reader))
 
 
-def test_dry_run_is_checked_too(alice: Client) -> None:
+def test_dry_run_is_checked_too(alice: CertClient) -> None:
     """A dry-run create is refused just as a real one would be."""
     status, body = alice.create(
         roles_in(TEAM) + "?dryRun=All", role("node-dry", NODE_READER, namespace=TEAM)
@@ -252,7 +207,9 @@ def test_dry_run_is_checked_too(alice: Client) -> None:
     assert "is attempting to grant RBAC permissions not currently held" in body["message"]
 
 
-def test_patch_that_adds_a_missing_permission_is_refused(alice: Client, admin: Client) -> None:
+def test_patch_that_adds_a_missing_permission_is_refused(
+    alice: CertClient, admin: CertClient
+) -> None:
     """Patching a Role to grant nodes is refused and leaves the Role as it was."""
     created(alice.create(roles_in(TEAM), role("grows", rule(["get"], ["pods"]), namespace=TEAM)))
     status, body = alice.request(
@@ -267,7 +224,7 @@ def test_patch_that_adds_a_missing_permission_is_refused(alice: Client, admin: C
     assert stored["rules"] == [rule(["get"], ["pods"])]
 
 
-def test_update_that_adds_a_missing_permission_is_refused(alice: Client) -> None:
+def test_update_that_adds_a_missing_permission_is_refused(alice: CertClient) -> None:
     """A PUT adding nodes to a Role is refused like a create."""
     body = created(
         alice.create(roles_in(TEAM), role("replaced", rule(["get"], ["pods"]), namespace=TEAM))
@@ -278,7 +235,7 @@ def test_update_that_adds_a_missing_permission_is_refused(alice: Client) -> None
     assert refused["message"].startswith(f'roles.{RBAC} "replaced" is forbidden: {ALICE_HOLDS}')
 
 
-def test_update_within_her_permissions_is_allowed(alice: Client) -> None:
+def test_update_within_her_permissions_is_allowed(alice: CertClient) -> None:
     """Adding a subject to a binding of a role alice holds is an ordinary update."""
     body = created(
         alice.create(
@@ -291,7 +248,7 @@ def test_update_within_her_permissions_is_allowed(alice: Client) -> None:
     assert [s["name"] for s in updated["subjects"]] == ["eve", "dave"]
 
 
-def test_binding_to_a_missing_role_is_not_found(alice: Client) -> None:
+def test_binding_to_a_missing_role_is_not_found(alice: CertClient) -> None:
     """With no bind permission, the referenced role must exist to be compared."""
     status, body = alice.create(
         bindings_in(TEAM), binding("ghost", "ClusterRole", "no-such-role", "bob", namespace=TEAM)
@@ -300,7 +257,7 @@ def test_binding_to_a_missing_role_is_not_found(alice: Client) -> None:
     assert body["message"] == f'clusterroles.{RBAC} "no-such-role" not found'
 
 
-def test_bind_permission_lets_alice_bind_cluster_admin(alice: Client) -> None:
+def test_bind_permission_lets_alice_bind_cluster_admin(alice: CertClient) -> None:
     """With bind on clusterroles/cluster-admin in BINDER, alice may bind it there."""
     created(
         alice.create(
@@ -310,7 +267,7 @@ def test_bind_permission_lets_alice_bind_cluster_admin(alice: Client) -> None:
     )
 
 
-def test_bind_permission_is_only_for_the_named_role(alice: Client) -> None:
+def test_bind_permission_is_only_for_the_named_role(alice: CertClient) -> None:
     """bind on cluster-admin does not extend to other roles alice lacks."""
     status, _ = alice.create(
         bindings_in(BINDER),
@@ -319,14 +276,14 @@ def test_bind_permission_is_only_for_the_named_role(alice: Client) -> None:
     assert status == 403
 
 
-def test_escalate_permission_lets_alice_create_a_broader_role(alice: Client) -> None:
+def test_escalate_permission_lets_alice_create_a_broader_role(alice: CertClient) -> None:
     """With escalate on roles in ESCALATOR, alice may create a Role granting nodes there."""
     created(
         alice.create(roles_in(ESCALATOR), role("node-reader", NODE_READER, namespace=ESCALATOR))
     )
 
 
-def test_escalate_permission_does_not_cover_bindings(alice: Client) -> None:
+def test_escalate_permission_does_not_cover_bindings(alice: CertClient) -> None:
     """escalate is for roles; binding cluster-admin in ESCALATOR is still refused."""
     status, _ = alice.create(
         bindings_in(ESCALATOR),
@@ -335,7 +292,7 @@ def test_escalate_permission_does_not_cover_bindings(alice: Client) -> None:
     assert status == 403
 
 
-def test_impersonated_user_is_the_one_checked(admin: Client, alice: Client) -> None:
+def test_impersonated_user_is_the_one_checked(admin: CertClient, alice: CertClient) -> None:
     """The admin acting as alice is held to alice's permissions."""
     status, body = admin.create(
         bindings_in(TEAM),
@@ -346,7 +303,7 @@ def test_impersonated_user_is_the_one_checked(admin: Client, alice: Client) -> N
     assert 'user "alice"' in body["message"]
 
 
-def test_system_masters_may_grant_anything(admin: Client) -> None:
+def test_system_masters_may_grant_anything(admin: CertClient) -> None:
     """The admin grants cluster-admin cluster-wide and creates any Role or ClusterRole."""
     created(
         admin.create(
@@ -359,7 +316,9 @@ def test_system_masters_may_grant_anything(admin: Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def carol(srv: ServerProcess, admin: Client, tmp_path_factory: pytest.TempPathFactory) -> Client:
+def carol(
+    srv: ServerProcess, admin: CertClient, tmp_path_factory: pytest.TempPathFactory
+) -> CertClient:
     """carol: may create ClusterRoles and read configmaps, everywhere."""
     client = user_client(srv, "carol", tmp_path_factory.mktemp("carol"))
     writer = role(
@@ -378,14 +337,14 @@ def carol(srv: ServerProcess, admin: Client, tmp_path_factory: pytest.TempPathFa
     return client
 
 
-def test_cluster_role_within_cluster_wide_rules_is_allowed(carol: Client) -> None:
+def test_cluster_role_within_cluster_wide_rules_is_allowed(carol: CertClient) -> None:
     """carol reads configmaps everywhere, so she may create a ClusterRole reading them."""
     created(
         carol.create(f"{RBAC_API}/clusterroles", role("cm-reader", rule(["get"], ["configmaps"])))
     )
 
 
-def test_cluster_role_beyond_cluster_wide_rules_is_refused(carol: Client) -> None:
+def test_cluster_role_beyond_cluster_wide_rules_is_refused(carol: CertClient) -> None:
     """A ClusterRole is compared with cluster-wide rules only: secrets are refused."""
     status, body = carol.create(
         f"{RBAC_API}/clusterroles", role("secret-reader", rule(["get"], ["secrets"]))
@@ -398,7 +357,7 @@ def test_cluster_role_beyond_cluster_wide_rules_is_refused(carol: Client) -> Non
     )
 
 
-def test_aggregation_rule_needs_full_authority(carol: Client) -> None:
+def test_aggregation_rule_needs_full_authority(carol: CertClient) -> None:
     """An aggregated ClusterRole can gather anything, so only a cluster admin may write one."""
     aggregated = role("gatherer")
     aggregated["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {"x": "y"}}]}
@@ -411,7 +370,7 @@ def test_aggregation_rule_needs_full_authority(carol: Client) -> None:
 
 
 def test_garbage_collector_fields_may_change_without_holding_the_rules(
-    admin: Client, alice: Client
+    admin: CertClient, alice: CertClient
 ) -> None:
     """alice may add a finalizer to a Role granting nodes, but not relabel it."""
     created(admin.create(roles_in(TEAM), role("gc-owned", NODE_READER, namespace=TEAM)))

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import base64
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kubegate.api.validation import collect
-
-Obj = dict[str, Any]
-Edit = Callable[[Obj], None]
-
-
-def causes(kind: str, obj: Obj, old: Obj | None = None) -> list[tuple[str, str]]:
-    return [(c.type, c.field) for c in collect(kind, obj, old).causes]
-
-
-def edited(obj: Obj, edit: Edit) -> Obj:
-    result = copy.deepcopy(obj)
-    edit(result)
-    return result
+from unit.validation_kit import Edit, Obj, causes, edited
 
 
 def b64(data: bytes) -> str:

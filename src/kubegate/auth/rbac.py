@@ -30,7 +30,7 @@ from kubegate.core.rbac import (
     user_keys,
 )
 from kubegate.store.base import Store, collection_prefix, object_key
-from kubegate.store.informer import Informer, ObjectCache
+from kubegate.store.informer import Informer, ObjectCache, wait_synced
 
 JSON = dict[str, Any]
 
@@ -85,13 +85,7 @@ class RBACAuthorizer:
 
     async def wait_synced(self, limit: float = 30.0) -> bool:
         """Wait until every cache has its first list (False if ``limit`` passes first)."""
-        try:
-            async with asyncio.timeout(limit):
-                for informer in self._informers:
-                    await informer.synced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_synced(self._informers, limit)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -40,7 +40,7 @@ from kubegate.auth.types import UserInfo
 from kubegate.core.names import is_dns1123_label, is_dns1123_subdomain
 from kubegate.errors import Unauthorized
 from kubegate.store.base import Store, collection_prefix, object_key
-from kubegate.store.informer import Informer, ObjectCache
+from kubegate.store.informer import Informer, ObjectCache, wait_synced
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc"
 USERNAME_PREFIX = "system:serviceaccount:"
@@ -257,12 +257,7 @@ class ServiceAccountCache:
         self._task = asyncio.create_task(self._informer.run(), name="serviceaccount-cache")
 
     async def wait_synced(self, limit: float = 10.0) -> bool:
-        try:
-            async with asyncio.timeout(limit):
-                await self._informer.synced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_synced([self._informer], limit)
 
     async def stop(self) -> None:
         if self._task is not None:

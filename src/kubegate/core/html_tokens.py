@@ -120,7 +120,7 @@ _BORING_RAW: Final = (
     rb"(?:[^<]++|<(?!/(?i:\1)[\t\n\f\r />]))*+" + rb"</(?i:\1)(?:" + _SEP + rb"|" + ATTR + rb")*+>"
 )
 
-BORING_RE: Final = re.compile(
+_BORING_TOKEN: Final = (
     rb"(?:[^<]++|"
     + _BORING_START
     + rb"|"
@@ -135,8 +135,11 @@ BORING_RE: Final = re.compile(
     + _BOGUS
     + rb"|"
     + _LT_TEXT
-    + rb")*+"
+    + rb")"
 )
+BORING_RE: Final = re.compile(_BORING_TOKEN + rb"*+")
+# One such construct (where core.html_fast stopped): None when the next needs a look.
+BORING_TOKEN_RE: Final = re.compile(_BORING_TOKEN)
 # What to do where BORING_RE stopped: the start of a start tag (with its name), else one of
 # the constructs that were unfinished.
 START_TAG_RE: Final = re.compile(rb"<(" + _TAG_NAME + rb")")

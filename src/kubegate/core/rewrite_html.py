@@ -30,8 +30,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from kubegate.core.html_fast import FAST_RE, HOST_GROUPS, PLAIN_GROUPS, TAG_GROUP
 from kubegate.core.html_tokens import (
-    BORING_RE,
+    BORING_TOKEN_RE,
     PROLOGUE_RE,
     RAW_TEXT_NAMES,
     START_TAG_RE,
@@ -80,9 +81,14 @@ _PLAIN_PATH_RE: Final = re.compile(
 class HtmlRewriter:
     """One HTML document, rewritten as its bytes arrive."""
 
-    def __init__(self, rule: UrlRule, *, inject: bytes = b"", max_bytes: int = 0) -> None:
+    def __init__(
+        self, rule: UrlRule, *, inject: bytes = b"", max_bytes: int = 0, fast: bool = True
+    ) -> None:
         self.rule = rule
         self._prefix = rule.prefix.encode("ascii")
+        # The hosts of the rule's origins: an absolute URL on any other host stays as it is.
+        self._hosts = frozenset(origin[1].encode("utf-8", "replace") for origin in rule.origins)
+        self._fast_lane = fast  # off: every byte goes through the exact path (the reference)
         self.max_bytes = max_bytes  # 0: no limit
         self.truncated = False  # the input went past max_bytes; the rest was not rewritten
         self._inject = inject
@@ -162,10 +168,14 @@ class HtmlRewriter:
                     break
                 position = stop
                 continue
-            found = BORING_RE.match(buffer, position)
-            position = found.end() if found is not None else position
-            if position >= end:
-                break
+            if self._fast_lane:
+                position = self._fast(buffer, position)
+                if position >= end:
+                    break
+            found = BORING_TOKEN_RE.match(buffer, position)
+            if found is not None:
+                position = found.end()
+                continue
             tag = START_TAG_RE.match(buffer, position)
             if tag is not None:
                 stop = self._start_tag(buffer, position, tag)
@@ -189,6 +199,34 @@ class HtmlRewriter:
         self._out = []
         self._current = b""
         return b"".join(out)
+
+    def _fast(self, buffer: bytes, position: int) -> int:
+        """Skip and rewrite with core.html_fast; where it stopped (the exact path goes on)."""
+        match = FAST_RE.match
+        out = self._out
+        copied = self._copied
+        prefix = self._prefix
+        size = len(prefix)
+        while True:
+            found = match(buffer, position)
+            group = found.lastindex  # the last group that matched: the candidate's value
+            if group in PLAIN_GROUPS:
+                start, stop = found.span(group)
+                if not buffer.startswith(prefix, start, stop) or (
+                    stop - start > size and buffer[start + size] not in b"/?#"
+                ):
+                    out.append(buffer[copied:start])
+                    out.append(prefix)
+                    copied = start
+            elif group in HOST_GROUPS:
+                host = buffer[found.start(group) : found.end(group)].lower()
+                if host.removesuffix(b".") in self._hosts:
+                    self._copied = copied
+                    return found.start(TAG_GROUP)  # the backend's own host: the exact path
+            else:
+                self._copied = copied
+                return found.end()
+            position = found.end()
 
     def _unfinished(self, buffer: bytes, position: int, final: bool) -> int | None:
         """At a ``<`` the scan could not finish: a comment, CDATA section or other construct

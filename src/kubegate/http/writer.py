@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from kubegate.http.framing import status_line
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _NO_BODY_STATUS = frozenset({204, 304})
 _INLINE_BODY = 16 * 1024  # bodies up to this size go out in the same write as the head
+# Header names seen in responses that are neither framing nor Connection (as given): a head
+# whose names are all here is joined without a loop. Bounded; names past it take the loop.
+_PLAIN_NAMES: set[str] = set()
+_PLAIN_NAMES_MAX = 512
+_first = itemgetter(0)
 
 
 class ConnectionWriter:
@@ -145,22 +151,42 @@ class ConnectionWriter:
             raise ConnectionResetError("client disconnected")
         if 100 <= status < 200 and status != 101:
             raise ValueError("informational responses are written by the layer")
-        lines = []
         close = False
-        for name, value in headers:
-            lname = name.lower()
-            if lname in _FRAMING:
-                continue
-            if lname == "connection" and "close" in value.lower():
-                close = True
-            lines.append(f"{name}: {value}\r\n")
+        fields = None
+        if _PLAIN_NAMES.issuperset(map(_first, headers)):
+            # Every name was seen before and is neither framing nor Connection: the lines
+            # are joined in C (the same text the loop below builds).
+            try:
+                fields = "\r\n".join(map(": ".join, headers))
+            except TypeError:
+                pass  # a value that is not text: the loop below formats it
+            else:
+                count = len(headers)
+                if count:
+                    fields += "\r\n"
+        if fields is None:
+            lines = []
+            for name, value in headers:
+                lname = name.lower()
+                if lname in _FRAMING:
+                    continue
+                if lname == "connection":
+                    if "close" in value.lower():
+                        close = True
+                elif len(_PLAIN_NAMES) < _PLAIN_NAMES_MAX:
+                    _PLAIN_NAMES.add(name)
+                lines.append(f"{name}: {value}\r\n")
+            fields = "".join(lines)
+            count = len(lines)
+        if fields.count("\n") != count or fields.count("\r") != count:
+            raise ValueError("CR or LF in a response header")  # response splitting
         if status == 101 or status in _NO_BODY_STATUS:
             self._no_body = True
         elif length is not None:
-            lines.append(f"Content-Length: {length}\r\n")
+            fields += f"Content-Length: {length}\r\n"
             self._remaining = length
         elif not self._http10:
-            lines.append("Transfer-Encoding: chunked\r\n")
+            fields += "Transfer-Encoding: chunked\r\n"
             self._chunked = True
         else:
             close = True  # HTTP/1.0 without a length: the body ends when the connection does
@@ -169,16 +195,13 @@ class ConnectionWriter:
         if close:
             conn.close_after_response()
         elif conn.closes_after(status):
-            lines.append("Connection: close\r\n")
+            fields += "Connection: close\r\n"
         elif self._http10:
-            lines.append("Connection: keep-alive\r\n")  # 1.0 keeps alive only when told
+            fields += "Connection: keep-alive\r\n"  # 1.0 keeps alive only when told
         if conn.server_header:
-            lines.append(conn.server_header)
-        text = "".join(lines)
-        if text.count("\n") != len(lines) or text.count("\r") != len(lines):
-            raise ValueError("CR or LF in a response header")  # response splitting
+            fields += conn.server_header
         try:
-            head = status_line(status) + text.encode("latin-1") + b"\r\n"
+            head = status_line(status) + fields.encode("latin-1") + b"\r\n"
         except UnicodeEncodeError as exc:
             raise ValueError("response header not encodable as latin-1") from exc
         self.started = True

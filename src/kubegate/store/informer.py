@@ -198,3 +198,14 @@ class Informer:
         meta = obj.get("metadata") or {}
         namespace, name = meta.get("namespace"), meta.get("name", "")
         return f"{self.prefix}{namespace}/{name}" if namespace else f"{self.prefix}{name}"
+
+
+async def wait_synced(informers: Iterable[Informer], limit: float) -> bool:
+    """Wait until every informer has its first list (False if ``limit`` seconds pass first)."""
+    try:
+        async with asyncio.timeout(limit):
+            for informer in informers:
+                await informer.synced.wait()
+    except TimeoutError:
+        return False
+    return True
