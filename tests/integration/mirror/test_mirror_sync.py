@@ -171,3 +171,28 @@ async def test_metrics_report_every_mirrored_resource_synced(mirror):
         assert samples[series("kubegate_mirror_synced", resource)] == 1.0
         assert series("kubegate_mirror_relists_total", resource) in samples
         assert samples[series("kubegate_mirror_last_sync_timestamp_seconds", resource)] > 0
+
+
+async def test_the_mirror_aggregates_its_own_clusterroles(mirror):
+    """Without --mirror-rbac the local ClusterRole aggregation controller still runs: a
+    labelled ClusterRole's rules are folded into the aggregating one."""
+    label = f"agg-{uuid.uuid4().hex[:8]}"
+    base = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    aggregate = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": f"{label}-aggregate"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"kubegate.test/agg": label}}]},
+    }
+    part = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": f"{label}-part", "labels": {"kubegate.test/agg": label}},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    }
+    for obj in (aggregate, part):
+        assert (await mirror.api("POST", base, obj)).status == 201
+    response = await wait_for(
+        mirror, f"{base}/{label}-aggregate", lambda r: bool(r.json().get("rules"))
+    )
+    assert response.json()["rules"] == part["rules"]
