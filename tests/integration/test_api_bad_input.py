@@ -262,6 +262,17 @@ def test_unknown_field_selector_is_bad_request(api, ns):
     assert "spec.color" in status["message"]
 
 
+def test_unknown_field_selector_on_deletecollection_is_bad_request_and_deletes_nothing(api, ns):
+    """A collection DELETE with a fieldSelector the kind cannot select on is 400, and every
+    object is still there."""
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    api.ok("POST", path, configmap("kept"), expect=201)
+    reply = api.request("DELETE", f"{path}?fieldSelector=spec.color%3Dblue")
+    status = assert_status(reply, 400, "BadRequest")
+    assert "spec.color" in status["message"]
+    assert api.names(path) == ["kept"]
+
+
 def test_unsupported_media_type_on_create_is_415(api, ns):
     """A create body sent as text/plain is 415 UnsupportedMediaType and stores nothing."""
     reply = api.request(

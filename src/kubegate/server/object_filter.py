@@ -43,17 +43,14 @@ class ObjectFilter:
         return replace(self, fields=parse_field_selector(f"metadata.name={name}"))
 
 
-def request_filter(
-    ctx: RequestContext, rt: ResourceType, *, check_fields: bool = True
-) -> ObjectFilter:
-    """Parse the request's selectors (400 BadRequest when malformed); with ``check_fields``,
-    a field the kind cannot select on is refused up front, as kube does."""
+def request_filter(ctx: RequestContext, rt: ResourceType) -> ObjectFilter:
+    """Parse the request's selectors (400 BadRequest when malformed); a field the kind cannot
+    select on is refused up front, as kube does."""
     try:
         label_sel = parse_label_selector(ctx.param("labelSelector"))
         field_sel = parse_field_selector(ctx.param("fieldSelector"))
-        if check_fields:
-            for name in field_sel.fields():
-                field_value(rt.kind, {}, name)
+        for name in field_sel.fields():
+            field_value(rt.kind, {}, name)
     except SelectorError as exc:
         raise BadRequest(str(exc)) from exc
     return ObjectFilter(rt.kind, label_sel, field_sel)

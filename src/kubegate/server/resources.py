@@ -233,7 +233,7 @@ class ResourceHandlers:
         assert rt is not None
         if rt.kind == "Namespace":
             raise MethodNotAllowed("deletecollection is not supported for namespaces")
-        selection = request_filter(ctx, rt, check_fields=False)
+        selection = request_filter(ctx, rt)
         dry_run = dry_run_requested(ctx)
         prefix = collection_prefix(rt.plural, info.namespace if rt.namespaced else "")
         deleted: list[JSON] = []
