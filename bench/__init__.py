@@ -8,6 +8,7 @@ proxy   kubegate's service proxy next to nginx and ``kubectl proxy`` (``bench/pr
 rewrite HTML rewriting on the service proxy vs plain proxying (``bench/rewrite.py``)
 localproxy  ``kubegate proxy`` next to ``kubectl proxy`` in front of one API server
 ha      replicas on one etcd: proxy rps behind HAProxy, watch fan-out over 3 (``bench/ha.py``)
+hardening  proxy rps with every limit on vs off; idle WebSocket tunnels held (``bench/hardening.py``)
 
 ``python -m bench all`` runs the suites of :data:`ALL_SUITES` in turn with the options they
 share (``--quick``, ``--no-pin``, ``--results-dir``).
@@ -23,6 +24,7 @@ SUITES = {
     "localproxy": "bench.localproxy",
     "ha": "bench.ha",
     "rewrite": "bench.rewrite",
+    "hardening": "bench.hardening",
 }
 DEFAULT_SUITE = "api"
-ALL_SUITES = ("api", "proxy", "localproxy", "rewrite")
+ALL_SUITES = ("api", "proxy", "localproxy", "rewrite", "hardening")

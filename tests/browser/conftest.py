@@ -80,7 +80,7 @@ def _new_context(browser: Any, **options: Any) -> Any:
 @pytest.fixture
 def context(browser: Any, gate: Gate) -> Iterator[Any]:
     """A fresh browser profile signed in to the gate through its login form (the
-    ``kubegate_session`` cookie), as a user would be."""
+    ``__Host-kubegate_session`` cookie), as a user would be."""
     ctx = _new_context(browser)
     sign_in(ctx, gate)
     yield ctx

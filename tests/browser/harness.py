@@ -128,7 +128,7 @@ def sign_in(context: Any, gate: Gate, user: str = USER, password: str = PASSWORD
     )
     assert response.status == 303, f"sign-in failed: {response.status} {response.text()[:300]}"
     names = {cookie["name"] for cookie in context.cookies(gate.origin)}
-    assert "kubegate_session" in names, names
+    assert "__Host-kubegate_session" in names, names
 
 
 def write_auth_files(directory: Path) -> tuple[Path, Path]:

@@ -103,7 +103,7 @@ def test_app_signs_in_through_the_main_origin_and_runs_at_root(
         app_cookie = cookies["__Host-kubegate_app_session"]
         assert app_cookie["domain"] == f"http--dash--{cluster.namespace}.{DOMAIN}"
         assert app_cookie["httpOnly"] and app_cookie["secure"]
-        assert cookies["kubegate_session"]["domain"] == "localhost"
+        assert cookies["__Host-kubegate_session"]["domain"] == "localhost"
         assert netlog.failed(app_origin) == [], netlog.summary()
     finally:
         context.close()

@@ -146,7 +146,7 @@ def test_sign_in_lands_on_the_page_and_sign_out_ends_the_session(
     page.goto(gate.url("/logout"))
     with page.expect_navigation(url=gate.url("/login")):
         page.click("#logout button[type=submit]")
-    assert "kubegate_session" not in {c["name"] for c in anonymous_context.cookies()}
+    assert "__Host-kubegate_session" not in {c["name"] for c in anonymous_context.cookies()}
     page.goto(url)
     assert urlsplit(page.url).path == "/login"
 

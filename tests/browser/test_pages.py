@@ -37,7 +37,8 @@ def test_sign_in_with_password_returns_to_the_service(
         page.click("#password-login button[type=submit]")
     assert page.text_content("#hello") == "hello"
     cookies = {c["name"]: c for c in anonymous_context.cookies()}
-    assert cookies["kubegate_session"]["httpOnly"] and cookies["kubegate_session"]["path"] == "/"
+    session = cookies["__Host-kubegate_session"]
+    assert session["httpOnly"] and session["secure"] and session["path"] == "/"
 
 
 def test_index_links_a_published_service(

@@ -15,7 +15,7 @@ from integration.proxy.harness import Cluster, Kubegate, Response
 
 PASSWORD = "pw-alice-Zq8#wonderland"
 ALICE_TOKEN = "tok-alice-5b7c9d1e3f"
-COOKIE = "kubegate_session"
+COOKIE = "__Host-kubegate_session"
 FORM = ("Content-Type", "application/x-www-form-urlencoded")
 EVIL = "https://evil.example"
 

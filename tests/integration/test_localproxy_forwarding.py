@@ -28,6 +28,9 @@ class FakeCredentials:
     def ssl_context(self) -> None:
         return None
 
+    def presents_certificate(self) -> bool:
+        return False
+
     def invalidate(self) -> None:
         pass
 

@@ -247,3 +247,56 @@ def assert_reason(authz: RBACAuthorizer, attrs: Attributes, reason: str) -> None
     decision = authz.authorize(attrs)
     assert not decision.allowed
     assert decision.reason == reason
+
+
+# -- memoised decisions -----------------------------------------------------------------------
+
+
+async def test_repeated_question_is_evaluated_once(
+    store: MemoryStore, authz: RBACAuthorizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking the same question again (any proxy sub-path) answers from the memo."""
+    await put(store, "roles", role("proxy-echo", "kube-system", PROXY_ECHO))
+    await put(store, "rolebindings", binding("alice", "kube-system", "Role", "proxy-echo", "alice"))
+    await eventually(lambda: assert_allowed(authz, get_proxy("echo:http", "kube-system")))
+    evaluations: list[str] = []
+    real = core_rbac.evaluate
+
+    def counting(*args: Any) -> tuple[bool, str]:
+        evaluations.append("x")
+        return real(*args)
+
+    monkeypatch.setattr("kubegate.auth.rbac.evaluate", counting)
+    for subpath in ("/a", "/b", "/c"):
+        attrs = Attributes(
+            ALICE, "get", True, path=f"/api/v1/x{subpath}", namespace="kube-system",
+            resource="services", subresource="proxy", name="echo:http",
+        )
+        assert authz.authorize(attrs).allowed
+    assert evaluations == []
+
+
+async def test_binding_change_drops_memoised_decisions(
+    store: MemoryStore, authz: RBACAuthorizer
+) -> None:
+    """An allow remembered while a binding existed does not outlive the binding."""
+    await put(store, "roles", role("proxy-echo", "kube-system", PROXY_ECHO))
+    await put(store, "rolebindings", binding("alice", "kube-system", "Role", "proxy-echo", "alice"))
+    request = get_proxy("echo:http", "kube-system")
+    await eventually(lambda: assert_allowed(authz, request))  # remembered now
+    await store.delete(object_key("rolebindings", "kube-system", "alice"))
+    await eventually(lambda: assert_denied(authz, request))
+
+
+async def test_other_groups_are_another_question(
+    store: MemoryStore, authz: RBACAuthorizer
+) -> None:
+    """A remembered decision for a user is not reused when the same name comes with other
+    groups (a group binding applies only to members)."""
+    await put(store, "roles", role("proxy-echo", "kube-system", PROXY_ECHO))
+    group_binding = binding("ops", "kube-system", "Role", "proxy-echo")
+    group_binding["subjects"] = [{"apiGroup": RBAC, "kind": "Group", "name": "ops"}]
+    await put(store, "rolebindings", group_binding)
+    member = UserInfo("alice", groups=("system:authenticated", "ops"))
+    await eventually(lambda: assert_allowed(authz, get_proxy("echo:http", "kube-system", member)))
+    assert not authz.authorize(get_proxy("echo:http", "kube-system", ALICE)).allowed

@@ -197,13 +197,13 @@ async def sign_in(kg: Kubegate) -> str:
     ]
     response = await kg.request("POST", "/login", headers=headers, body=form.encode(), auth=None)
     assert response.status == 303, response
-    [cookie] = [v for v in response.values("set-cookie") if v.startswith("kubegate_session=")]
+    [cookie] = [v for v in response.values("set-cookie") if v.startswith("__Host-kubegate_session=")]
     return cookie.split(";", 1)[0].split("=", 1)[1]
 
 
 async def with_cookie(kg: Kubegate, secret: str, path: str) -> int:
     """The status of a GET of ``path`` on ``kg`` authenticated by the session cookie alone."""
-    cookie = [("Cookie", f"kubegate_session={secret}")]
+    cookie = [("Cookie", f"__Host-kubegate_session={secret}")]
     return (await kg.request("GET", path, headers=cookie, auth=None)).status
 
 
@@ -220,7 +220,7 @@ async def test_a_sign_in_on_a_works_on_c_and_a_sign_out_on_b_ends_it_everywhere(
     path = cluster.path("services", "app:http", "/page")
     secret = await sign_in(a)
     assert await poll(lambda: _is(with_cookie(c, secret, path), 200), within=5)
-    headers = [("Cookie", f"kubegate_session={secret}"), ("Origin", f"https://{b.netloc}")]
+    headers = [("Cookie", f"__Host-kubegate_session={secret}"), ("Origin", f"https://{b.netloc}")]
     signed_out = await b.request("POST", "/logout", headers=headers, auth=None)
     assert signed_out.status == 303, signed_out
     for kg in (a, c):

@@ -178,3 +178,36 @@ def test_without_reuse_port_a_second_process_cannot_bind(tmp_path: Path) -> None
         assert "address already in use" in second.stderr.lower()
     finally:
         first.stop()
+
+
+def test_shutdown_delay_serves_on_while_not_ready(tmp_path: Path) -> None:
+    """With --shutdown-delay-duration, SIGTERM turns /readyz to 503 while requests are still
+    answered; after the delay the server drains and exits 0."""
+    data_dir = tmp_path / "data"
+    server = start_server_process(data_dir, "--shutdown-delay-duration", "3s")
+    try:
+        url = urlsplit(server.url)
+        address = (url.hostname or "", url.port or 0)
+        context = ssl.create_default_context(cafile=str(data_dir / "ca.crt"))
+        token = (data_dir / "admin.token").read_text().strip()
+
+        def status(path: str) -> int:
+            conn = http.client.HTTPSConnection(*address, context=context, timeout=IO_TIMEOUT)
+            try:
+                conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            finally:
+                conn.close()
+
+        assert status("/readyz") == 200
+        server.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 2.0
+        while status("/readyz") != 503:
+            assert time.monotonic() < deadline, "/readyz stayed ready after SIGTERM"
+            time.sleep(0.02)
+        assert status("/api/v1/namespaces/default") == 200  # still serving, not ready
+        assert server.proc.wait(IO_TIMEOUT + 5) == 0
+    finally:
+        server.stop()

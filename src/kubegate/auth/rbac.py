@@ -9,6 +9,11 @@ grow with the bindings of other users or namespaces.
 Members of ``system:masters`` are allowed everything without a rule (kube's
 privileged-group authorizer, which runs before RBAC). A denial's reason is empty unless a
 binding that applies points at a missing role, as in kube (``RBAC: clusterrole... not found``).
+
+Decisions are memoised by everything evaluation reads (the user's name and groups, and the
+request attributes; the path only for non-resource requests, so every sub-path of one proxy
+target shares one decision). Any change to a Role, ClusterRole or binding drops them all:
+a decision is never older than the caches it was made from.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from kubegate.store.base import Store, collection_prefix, object_key
 from kubegate.store.informer import Informer, ObjectCache, wait_synced
 
 JSON = dict[str, Any]
+_ALLOWED = Decision(True)
+_MAX_DECISIONS = 4096  # memoised decisions; all dropped when full (the keys are the client's)
 
 
 def _cluster_binding_keys(obj: JSON) -> Iterable[Hashable]:
@@ -56,6 +63,7 @@ class RBACAuthorizer:
         # Parsed forms, kept in step by the informers' change callbacks (cache key -> value).
         self._rules: dict[str, tuple[PolicyRule, ...]] = {}
         self._bindings: dict[str, Binding] = {}
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._informers = [
             Informer(store, collection_prefix("roles"), self._roles, self._on_role),
             Informer(store, collection_prefix("clusterroles"), self._cluster_roles, self._on_role),
@@ -98,10 +106,30 @@ class RBACAuthorizer:
     def authorize(self, attributes: Attributes) -> Decision:
         user = attributes.user
         if MASTERS_GROUP in user.groups:
-            return Decision(True)
-        bindings = self.candidate_bindings(user, attributes.namespace)
-        allowed, reason = evaluate(user, attributes, bindings, self._rules_of)
-        return Decision(allowed, reason)
+            return _ALLOWED
+        resource_request = attributes.resource_request
+        groups = user.groups
+        key = (
+            user.name,
+            groups if type(groups) is tuple else tuple(groups),
+            attributes.verb,
+            resource_request,
+            "" if resource_request else attributes.path,  # (rules read it only then)
+            attributes.namespace,
+            attributes.api_group,
+            attributes.resource,
+            attributes.subresource,
+            attributes.name,
+        )
+        decision = self._decisions.get(key)
+        if decision is None:
+            bindings = self.candidate_bindings(user, attributes.namespace)
+            allowed, reason = evaluate(user, attributes, bindings, self._rules_of)
+            decision = Decision(allowed, reason)
+            if len(self._decisions) >= _MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[PolicyRule], list[str]]:
         """Every rule that applies to ``user`` in ``namespace`` (cluster-wide ones too), and
@@ -139,12 +167,14 @@ class RBACAuthorizer:
     # -- cache callbacks ---------------------------------------------------------------------
 
     def _on_role(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        self._decisions.clear()
         if new is None:
             self._rules.pop(key, None)
         else:
             self._rules[key] = rules_from_json(new.get("rules"))
 
     def _on_binding(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        self._decisions.clear()
         if new is None:
             self._bindings.pop(key, None)
         else:

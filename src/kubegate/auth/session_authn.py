@@ -1,14 +1,16 @@
-"""The session cookie as a credential: ``kubegate_session`` -> the session's user.
+"""The session cookie as a credential: ``__Host-kubegate_session`` -> the session's user.
 
 A request without the cookie is not ours (None: the next authenticator may know it). A
 cookie naming no live session is a 401 — a presented credential never falls through to
 anonymous — which the app turns into a redirect to the login page for a browser asking
 for HTML.
 
-When the Cookie header carries the name more than once (a page's script may add a
-same-named cookie with a longer Path, which browsers list first), the last value is used:
-kubegate's own cookie has ``Path=/``, the shortest, and a script cannot overwrite it because
-it is HttpOnly.
+The ``__Host-`` prefix makes browsers accept the cookie only with ``Secure``, ``Path=/`` and
+no ``Domain``: a sibling host (an app origin under ``--apps-domain``, or any other subdomain
+of the same site) cannot plant a ``Domain=`` cookie of that name on kubegate's host
+("cookie tossing", which would sign the browser in to a session of the attacker's choosing),
+and a page's script cannot add one with a longer ``Path``. Should the Cookie header still
+carry the name more than once, the last value is used.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kubegate.auth.types import BROWSER_CREDENTIAL, UserInfo
 from kubegate.errors import Unauthorized
 from kubegate.http.types import Request
 
-COOKIE_NAME = "kubegate_session"
+COOKIE_NAME = "__Host-kubegate_session"
 
 
 def cookie_value(request: Request, name: str) -> str | None:
@@ -60,7 +62,8 @@ def set_cookie(
 ) -> tuple[str, str]:
     """A ``Set-Cookie`` header for one of kubegate's cookies: host-only (no ``Domain``),
     HttpOnly, Secure (kubegate serve is always TLS), SameSite=Lax; without ``max_age`` it
-    lasts until the browser closes."""
+    lasts until the browser closes. (Exactly what a ``__Host-`` name requires with the
+    default ``path``.)"""
     lifetime = f"; Max-Age={max_age}" if max_age is not None else ""
     return ("set-cookie", f"{name}={value}; Path={path}{lifetime}; HttpOnly; Secure; SameSite=Lax")
 

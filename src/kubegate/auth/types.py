@@ -18,8 +18,9 @@ UNAUTHENTICATED_GROUP = "system:unauthenticated"
 ANONYMOUS_USER = "system:anonymous"
 MASTERS_GROUP = "system:masters"
 # The ``request.state`` key under which the authenticator of a credential a browser may send
-# by itself records which one decided ("session" or "basic"): the app then applies the CSRF
-# and ambient-credential rules (core/csrf.py, core/browser_access.py) to that request.
+# by itself records which one decided ("session", "basic", or "x509" on a request a browser
+# sent): the app then applies the CSRF and ambient-credential rules (core/csrf.py,
+# core/browser_access.py) to that request.
 BROWSER_CREDENTIAL = "kubegate.browser_credential"
 
 

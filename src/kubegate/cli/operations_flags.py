@@ -36,6 +36,14 @@ def add_operations_flags(p: argparse.ArgumentParser, *, audit: argparse._Argumen
         "this one drains (zero-downtime restart, docs/operations.md)",
     )
     ops.add_argument(
+        "--max-connections",
+        type=int,
+        default=_DEFAULTS.max_connections,
+        metavar="N",
+        help="client connections open at once, WebSocket and other tunnels included (each "
+        "tunnel also holds a backend connection); more are closed at accept (default 4096)",
+    )
+    ops.add_argument(
         "--shutdown-delay-duration",
         type=parse_seconds,
         default=_DEFAULTS.shutdown_delay,
@@ -66,9 +74,12 @@ def operations_settings(args: argparse.Namespace) -> OperationsSettings:
     """The settings the flags ask for; ValueError for a timeout of 0."""
     if args.proxy_response_header_timeout <= 0 or args.proxy_idle_timeout <= 0:
         raise ValueError("proxy timeouts must be greater than 0")
+    if args.max_connections < 1:
+        raise ValueError("--max-connections must be at least 1")
     return OperationsSettings(
         tls_reload_interval=args.tls_reload_interval,
         reuse_port=args.reuse_port,
+        max_connections=args.max_connections,
         shutdown_delay=args.shutdown_delay_duration,
         proxy_response_header_timeout=args.proxy_response_header_timeout,
         proxy_idle_timeout=args.proxy_idle_timeout,

@@ -68,6 +68,10 @@ class CredentialSource(Protocol):
 
     def ssl_context(self) -> ssl.SSLContext | None: ...
 
+    def presents_certificate(self) -> bool:
+        """Whether connections present a client certificate (after ``auth_headers()``)."""
+        ...
+
     def invalidate(self) -> None:
         """The API server answered 401: drop a cached exec-plugin credential."""
 
@@ -170,11 +174,14 @@ class ApiForwarder:
         # wrapper steps aside); the API server still authorizes them for the kubeconfig user.
         headers.extend((n, v) for n, v in request.headers if n.startswith("impersonate-"))
         credentials = await self.credentials.auth_headers()
-        if any(n.lower() == "authorization" and v[:6].lower() == "basic " for n, v in credentials):
+        basic = any(
+            n.lower() == "authorization" and v[:6].lower() == "basic " for n, v in credentials
+        )
+        if basic or self.credentials.presents_certificate():
             # This proxy already judged the browser (proxy_filters.browser_refusal) and the
-            # basic credentials are the kubeconfig's, not ones a browser attached by itself:
-            # kubegate serve must not take them for ambient browser credentials (its CSRF and
-            # session-isolation rules key on Origin and Sec-Fetch-*).
+            # basic credentials or client certificate are the kubeconfig's, not ones a browser
+            # attached by itself: kubegate serve must not take them for ambient browser
+            # credentials (its CSRF and session-isolation rules key on Origin and Sec-Fetch-*).
             headers = [(n, v) for n, v in headers if n != "origin" and not n.startswith("sec-fetch-")]
         headers.extend(credentials)
         return headers

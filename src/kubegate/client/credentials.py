@@ -104,6 +104,13 @@ class Credentials:
             return [("Authorization", "Basic " + base64.b64encode(pair).decode("ascii"))]
         return []
 
+    def presents_certificate(self) -> bool:
+        """Whether TLS connections present a client certificate (the kubeconfig's, or the
+        exec plugin's: call it after ``auth_headers()``)."""
+        with self._lock:
+            result = self._exec
+        return bool(self.config.client_cert) or (result is not None and bool(result.cert))
+
     def invalidate(self) -> None:
         """Forget the plugin's cached credential (the server answered 401 with it)."""
         with self._lock:

@@ -2,9 +2,10 @@
 
 Pure rules for browser access (security.md §2.7, §2.10):
 
-- **Ambient credentials** — the session cookie, and basic credentials a browser attached by
-  itself — reach only the proxy subresources of services, pods and nodes, and kubegate's own
-  pages (``/``, ``/login``, ``/logout``, ``/oauth2/callback``, anything under ``/-/``).
+- **Ambient credentials** — the session cookie, and basic credentials or a client
+  certificate a browser attached by itself — reach only the proxy subresources of services,
+  pods and nodes (nodes: reading only), and kubegate's own pages (``/``, ``/login``,
+  ``/logout``, ``/oauth2/callback``, anything under ``/-/``).
   Proxied pages run on the gateway's origin, so their scripts can send the user's cookie to
   any path; this keeps those scripts away from the rest of the API (Secrets, writes).
 - **Redirect targets** from user input (``/login?then=``) must stay on this origin: a local
@@ -32,10 +33,18 @@ def is_kubegate_page(path: str) -> bool:
     return path in KUBEGATE_PAGES or path.startswith(PAGE_PREFIX)
 
 
-def ambient_may_reach(info: RequestInfo) -> bool:
-    """Whether a request authenticated by an ambient browser credential may go on."""
+def ambient_may_reach(info: RequestInfo, *, upgrade: bool = False) -> bool:
+    """Whether a request authenticated by an ambient browser credential may go on.
+
+    ``nodes/{n}/proxy`` is the kubelet's API, where ``POST /run/…`` and the ``exec``,
+    ``attach`` and ``portforward`` upgrades run commands in any pod of the node
+    (security.md §1.11): an ambient credential may only read it (GET/HEAD, no upgrade), or
+    any proxied page's script could run commands with an administrator's session.
+    """
     if info.is_resource_request:
-        return info.subresource == "proxy" and info.resource in PROXY_RESOURCES and bool(info.name)
+        if info.subresource != "proxy" or info.resource not in PROXY_RESOURCES or not info.name:
+            return False
+        return info.resource != "nodes" or (info.verb == "get" and not upgrade)
     return is_kubegate_page(info.path)
 
 

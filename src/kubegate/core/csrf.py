@@ -1,9 +1,10 @@
 """Cross-site request forgery and cross-site WebSocket hijacking rules (security.md §2.10).
 
 Pure: header values in, the reason for a refusal (or None) out. The app applies them to
-requests whose credential a browser may attach by itself — kubegate's session cookie and
-HTTP basic credentials — and to the login form; bearer tokens and client certificates are
-never attached by a browser on a page's behalf, so they are not checked.
+requests whose credential a browser may attach by itself — kubegate's session cookie, HTTP
+basic credentials, and client certificates on requests a browser sent (``Sec-Fetch-*``) —
+and to the login form; bearer tokens are never attached by a browser on a page's behalf,
+so they are not checked.
 
 A request is checked when it changes state (any method but GET, HEAD and OPTIONS) or asks
 for an upgrade (a WebSocket handshake is a GET, and browsers let any page open one to any

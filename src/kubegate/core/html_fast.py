@@ -1,35 +1,44 @@
-"""The HTML rewriter's fast lane: one compiled pattern that skips what needs no change and
-stops on the common rewrite, so that most of a page never reaches Python.
+"""The HTML rewriter's fast lane: compiled patterns that prove, in C, that a stretch of
+markup needs nothing but the prefix put after every :data:`NEEDLE` (``="/``), and stop at
+anything else.
 
 core.html_tokens follows the browser's tokenizer in full; that generality costs about
-45 MB/s in ``re``. This pattern covers only a *sane* subset of markup, chosen so that on
-that subset it reads exactly what the full tokenizer reads, and so that anything outside
-it simply fails to match — the scan then stops and core.rewrite_html's exact path takes the
-next construct. The subset: tag names and attribute names without quotes, ``<`` or ``=``;
-``name=value`` with no space around ``=``; unquoted values without quotes, ``<``, ``=`` or
-```` ` ````; whitespace or ``/`` between attributes (after a quoted value too). On it, a
-start tag ends at its first ``>`` outside quotes — exactly where the tokenizer ends it —
-so the fast lane can never disagree about where markup is, only decline to decide.
+45 MB/s in ``re``, and a trip through Python per URL attribute costs more. These patterns
+cover a *sane* subset of markup, chosen so that on it they read exactly what the full
+tokenizer reads, and anything outside it simply fails to match: the scan stops and
+core.rewrite_html's exact path takes the next construct. The subset: tag and attribute
+names without quotes, ``<`` or ``=``; ``name=value`` with no space around ``=``; unquoted
+values without quotes, ``<``, ``=`` or a backtick; whitespace or ``/`` between attributes.
+On it a start tag ends at its first ``>`` outside quotes, exactly where the tokenizer ends
+it, so the fast lane can never disagree about where markup is — only decline to decide.
 
-:data:`FAST_RE` always matches at a token boundary. Its first part (the *gap*) skips text,
-end tags, comments, doctypes and other bogus comments, raw-text elements none of whose
-attributes needs work (through their end tag), and start tags none of whose attributes
-needs work — attributes are judged by their value's first characters, so ``class``,
-``alt`` or ``href="rel/x"`` cost one character test. Then, optionally, it takes one
-*candidate* start tag: any element but ``<meta>`` and the raw-text ones, where exactly one
-attribute needs a look and it is a URL attribute (``href``, ``src``, … as in
-core.rewrite_html) whose value is either
+**The gap** (:data:`GAP_RE`) takes text, end tags, comments, doctypes and other bogus
+comments, raw-text elements (through their end tag) and start tags (not ``<meta>``,
+``<style>`` or ``<plaintext>``) whose every attribute is one of:
 
-* a plain root-relative path (:data:`PLAIN_GROUPS`, one group per quoting style): the
-  rewrite is the prefix put in front of the value's bytes, unless it is already there;
-* an absolute ``http(s)://host[:port]`` URL (:data:`HOST_GROUPS`: the host): it stays as it
-  is unless the host is one of the rule's origins, which the caller checks (and then hands
-  the tag, from group :data:`TAG_GROUP`, to the exact path).
+* an attribute whose value cannot need a rewrite (judged by its first characters, as
+  core.html_tokens does: not a control or space, ``/``, ``\\``, ``&`` or ``http(s):``);
+* ``style`` without ``url(``, escapes or references; ``srcset``/``imagesrcset`` without a
+  value;
+* a URL attribute (``href``, ``src``, … as in core.rewrite_html) whose double-quoted value
+  is a *plain* root-relative path: one that the exact path rewrites by putting the prefix
+  in front of its bytes (no references, controls, spaces, backslashes, ``<``, ``>``, dot
+  segments or ``%2e`` segments, no ``//`` anywhere).
 
-When no candidate follows, the match ends where the gap did: at the end of the buffer, or
-in front of something the exact path must read (an unfinished construct at the end of the
-buffer included: every construct here needs its closing delimiter to match, so the scan
-never decides on a piece that more input could change).
+It refuses every other ``="/``: in text (text stops at any ``=``: rare there, and the exact
+path reads on), comments, raw text, other values, or made of a value's last ``=``, its
+closing quote and a following ``/``. So in a stretch the gap took, the whole rewrite is
+NEEDLE → ``="<prefix>/`` — one ``bytes.replace`` — unless some value there already starts
+with the prefix (the caller checks). Every construct needs its closing delimiter to match,
+so an unfinished one at the end of a streamed piece is never decided.
+
+**The candidate** (:data:`FAST_RE`: the gap, then optionally one start tag from the empty
+group :data:`TAG_GROUP` on) that the gap refused for one URL attribute whose value is a
+plain path in single quotes, none, or double quotes but with ``<`` or ``>``
+(:data:`PLAIN_GROUPS`: the prefix goes in front unless it is already there), or an absolute
+``http(s)://host[:port]`` URL (:data:`HOST_GROUPS`: the host; the URL stays unless the host
+is one of the rule's origins, which the caller checks before handing the tag to the exact
+path).
 """
 
 from __future__ import annotations
@@ -37,93 +46,163 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from kubegate.core.html_tokens import COMMENT
+__all__ = ["FAST_RE", "GAP_RE", "HOST_GROUPS", "NEEDLE", "PLAIN_GROUPS", "TAG_GROUP"]
 
-__all__ = ["FAST_RE", "HOST_GROUPS", "PLAIN_GROUPS", "TAG_GROUP"]
+NEEDLE: Final = b'="/'
 
 _WS: Final = rb"[\t\n\f\r ]"
-_SEP: Final = rb"[\t\n\f\r /]++"
 _NAME_REST: Final = rb"[^\t\n\f\r />\"'=<]*+"
-_TAG_NAME: Final = rb"[A-Za-z]" + _NAME_REST
-_UNQUOTED_REST: Final = rb"[^\t\n\f\r >\"'=<`]*+"
+# Between attributes and before '>': a '/' right after a closing quote must not complete
+# a stray NEEDLE with the value's last '='.
+_SEP: Final = rb"(?:[\t\n\f\r ]|/(?<!=\"/))[\t\n\f\r /]*+"
+_TAG_END: Final = rb"(?:[\t\n\f\r ][\t\n\f\r /]*+|/(?<!=\"/)[\t\n\f\r /]*+|)>"
+_EQ_OK: Final = rb"=(?!\"/)"  # an '=' that does not start NEEDLE
+
+# Costs in sre, which shape everything below: a run of "anything but one byte" ([^<]*+)
+# is a tight C loop, several times faster per byte than a run of a class; entering a
+# branch or a lookaround costs a few runs' worth, but a branch that starts with a literal
+# or a class is skipped on its first byte without entering it. Case-insensitive words are
+# spelt as classes for the same reason.
 
 
 def _caseless(word: bytes) -> bytes:
-    """``word`` as ASCII case-insensitive character classes (sre tests these far faster
-    than ``(?i:…)``)."""
+    """``word`` matched ASCII case-insensitively, as character classes."""
     return b"".join(
         b"[" + bytes([c]).upper() + bytes([c]) + b"]" if 97 <= c <= 122 else re.escape(bytes([c]))
         for c in word
     )
 
 
-# A value may need rewriting when it starts (after the quote) with what could begin a
-# root-relative, network-path or absolute http(s) URL: controls and spaces, / \ & or
-# http(s): (core.html_tokens' rule). The first character decides for all but "h".
+def _words(words: tuple[bytes, ...], then: bytes) -> bytes:
+    """Any of ``words`` (caseless) followed by ``then``, one branch per first letter."""
+    by_first: dict[bytes, list[bytes]] = {}
+    for word in words:
+        by_first.setdefault(word[:1], []).append(word[1:])
+    return (
+        rb"(?:"
+        + rb"|".join(
+            _caseless(first) + rb"(?:" + rb"|".join(_caseless(rest) for rest in rests) + rb")"
+            for first, rests in by_first.items()
+        )
+        + rb")"
+        + then
+    )
+
+
+def _unless(words: tuple[bytes, ...], then: bytes, rest: bytes) -> list[bytes]:
+    """Branches for a name (its first character, then ``rest``) that is none of ``words``
+    followed by ``then``; a name whose first letter starts none of them passes on one
+    test."""
+    firsts = sorted({word[:1] for word in words})
+    other = b"".join(first + first.upper() for first in firsts)
+    branches = [rb"[^\t\n\f\r />\"'=<" + other + rb"]" + rest]
+    for first in firsts:
+        tails = tuple(word[1:] for word in words if word[:1] == first)
+        branches.append(_caseless(first) + rb"(?!" + _words(tails, then) + rb")" + rest)
+    return branches
+
+
+# -- attributes ---------------------------------------------------------------------------
+
 _NOT_HTTP: Final = rb"[hH](?![tT][tT][pP][sS]?:)"
+_UNQUOTED_REST: Final = rb"[^\t\n\f\r >\"'=<`]*+"
+# A value that cannot need a rewrite; the common cases first, each one class test and one
+# run. A single-quoted value must not hold NEEDLE (a double-quoted one cannot).
 _VALUE: Final = (
-    rb"(?:\"(?:[^\x00-\x20/\\&hH\"]|" + _NOT_HTTP + rb")[^\"]*+\"|\"\""
-    rb"|'(?:[^\x00-\x20/\\&hH']|" + _NOT_HTTP + rb")[^']*+'|''"
-    rb"|(?:[^\x00-\x20/\\&hH>\"'=<`]|" + _NOT_HTTP + rb")" + _UNQUOTED_REST + rb")"
+    rb"(?:\"[^\x00-\x20/\\&hH\"][^\"]*+\"|'[^\x00-\x20/\\&hH'=][^'=]*+'"
+    rb"|[^\x00-\x20/\\&hH>\"'=<`]" + _UNQUOTED_REST + rb"|\"\"|''"
+    rb"|\"" + _NOT_HTTP + rb"[^\"]*+\""
+    rb"|'(?:[^\x00-\x20/\\&hH'=]|"
+    + _NOT_HTTP
+    + rb"|"
+    + _EQ_OK
+    + rb")(?:[^'=]++|"
+    + _EQ_OK
+    + rb")*+'|"
+    + _NOT_HTTP
+    + _UNQUOTED_REST
+    + rb")"
 )
 # style: CSS, which needs no look while it has no url( and nothing escaped (an escape or a
 # character reference could spell url().
+_NOT_URL: Final = rb"[uU](?![rR][lL]\()"
 _STYLE_VALUE: Final = (
-    rb"(?:\"(?:[^\"uU&\\]++|[uU](?![rR][lL]\())*+\"|'(?:[^'uU&\\]++|[uU](?![rR][lL]\())*+'"
-    rb"|(?:[^\t\n\f\r >\"'=<`uU&\\]++|[uU](?![rR][lL]\())++)"
+    rb"(?:\"(?:[^\"uU&\\]++|" + _NOT_URL + rb")*+\""
+    rb"|'(?:[^'uU&\\=]++|" + _NOT_URL + rb"|" + _EQ_OK + rb")*+'"
+    rb"|(?:[^\t\n\f\r >\"'=<`uU&\\]++|" + _NOT_URL + rb")++)"
 )
-# An attribute no rewrite touches. Most names are settled by their first character; of
-# those that start with s or i, style has its own values, and srcset and imagesrcset
-# (whose every candidate may need work) match only without a value, so that a tag with
-# one fails here and goes to the exact path.
-_NO_VALUE: Final = rb"(?!=)"
-_SPECIAL: Final = (
-    rb"(?:"
-    + _caseless(b"style")
-    + rb"|"
-    + _caseless(b"srcset")
-    + rb"|"
-    + _caseless(b"imagesrcset")
-    + rb")(?=[\t\n\f\r /=>])"
+_URL_NAMES: Final = (
+    b"href",
+    b"src",
+    b"action",
+    b"formaction",
+    b"poster",
+    b"cite",
+    b"background",
+    b"longdesc",
+    b"manifest",
+    b"icon",
+    b"xlink:href",
 )
-_BORING_ATTR: Final = (
-    rb"(?:[^\t\n\f\r />\"'=<sSiI]" + _NAME_REST + rb"(?:=" + _VALUE + rb"|" + _NO_VALUE + rb")"
-    rb"|(?!" + _SPECIAL + rb")[sSiI]" + _NAME_REST + rb"(?:=" + _VALUE + rb"|" + _NO_VALUE + rb")"
-    rb"|" + _caseless(b"style") + rb"(?:=" + _STYLE_VALUE + rb"|" + _NO_VALUE + rb")"
-    rb"|(?:" + _caseless(b"image") + rb")?" + _caseless(b"srcset") + _NO_VALUE + rb")"
-)
-_ATTRS: Final = rb"(?:" + _SEP + _BORING_ATTR + rb")*+"
-_TAG_END: Final = rb"[\t\n\f\r /]*+>"
 
-# Start tags the exact path must read: the raw-text elements (their content is not
-# markup) and <meta> (its content="N;url=…" counts only next to http-equiv=refresh).
-# Names that start with none of their letters skip the test.
-_EXACT_ONLY: Final = (
+
+def _plain_path(end: bytes) -> bytes:
+    """A path the exact path rewrites by putting the prefix in front of its bytes, either
+    way it goes: core.rewrite_html's plain path, or core.rewrite_url's fast path with
+    nothing core.html_values would escape. Segment by segment: none starts with '.', '/'
+    or '%2e'; no references, backslashes, controls, spaces, quotes, '<', '>' or what
+    ``end`` (a class body) says ends the value."""
+    char = rb"[^\x00-\x20\\&\"'<>\x7f/" + end + rb"]"
+    first = rb"[^\x00-\x20\\&\"'<>\x7f/.%" + end + rb"]"
+    return rb"(?:(?:/" + first + char + rb"*+|/%(?!2[eE])" + char + rb"*+)++/?|/)"
+
+
+_NO_VALUE: Final = rb"(?!=)"
+_SPECIAL: Final = (b"style", b"srcset", b"imagesrcset")
+_BORING_ATTR: Final = (
     rb"(?:"
     + rb"|".join(
-        _caseless(name)
-        for name in (
-            b"script",
-            b"style",
-            b"textarea",
-            b"title",
-            b"xmp",
-            b"iframe",
-            b"noembed",
-            b"noframes",
-            b"noscript",
-            b"plaintext",
-            b"meta",
+        _unless(
+            _SPECIAL, rb"[\t\n\f\r /=>]", _NAME_REST + rb"(?:=" + _VALUE + rb"|" + _NO_VALUE + rb")"
         )
     )
-    + rb")(?=[\t\n\f\r />])"
+    + rb"|"
+    + _words(_URL_NAMES, b'="' + _plain_path(b"") + b'"')
+    + rb"|"
+    + _caseless(b"style")
+    + rb"(?:="
+    + _STYLE_VALUE
+    + rb"|"
+    + _NO_VALUE
+    + rb")|"
+    + _words((b"srcset", b"imagesrcset"), _NO_VALUE)
+    + rb")"
+)
+_ATTRS: Final = rb"(?:" + _SEP + _BORING_ATTR + rb")*+"
+
+# -- constructs ---------------------------------------------------------------------------
+
+# Start tags only the exact path reads: <style> (CSS to rewrite), <plaintext> (the rest is
+# text), <meta> (content="N;url=…" counts only next to http-equiv=refresh). The other
+# raw-text elements are skipped whole, below.
+_EXACT_ONLY: Final = (
+    b"script",
+    b"style",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
+    b"noscript",
+    b"plaintext",
+    b"meta",
 )
 _START_NAME: Final = (
-    rb"(?:[A-Za-z](?<![sStTxXiInNpPmM])|(?!" + _EXACT_ONLY + rb")[A-Za-z])" + _NAME_REST
+    rb"(?:" + rb"|".join(_unless(_EXACT_ONLY, rb"[\t\n\f\r />]", _NAME_REST)) + rb")"
 )
-# Raw-text elements skipped whole when their start tag needs nothing (not style: its CSS
-# is rewritten; not plaintext), each spelt out: a backreference would need a group inside
-# a possessive loop, which makes Python 3.11's re raise SystemError (CPython gh-101955).
+# Each raw-text element spelt out: a backreference would need a group inside a possessive
+# loop, which makes Python 3.11's re raise SystemError (CPython gh-101955).
 _SKIPPABLE_RAW: Final = (
     b"script",
     b"textarea",
@@ -143,70 +222,46 @@ def _raw_element(name: bytes) -> bytes:
         + rb"(?=[\t\n\f\r />])"
         + _ATTRS
         + _TAG_END
-        + rb"(?:[^<]++|<(?!/"
+        + rb"(?:[^<=]++|<(?!/"
         + spelt
-        + rb"[\t\n\f\r />]))*+</"
+        + rb"[\t\n\f\r />])|"
+        + _EQ_OK
+        + rb")*+</"
         + spelt
         + _WS
         + rb"*+>"
     )
 
 
-_RAW_ELEMENT: Final = rb"(?:" + rb"|".join(_raw_element(name) for name in _SKIPPABLE_RAW) + rb")"
-_BOGUS_REST: Final = rb"[^>]*+>"
-# One construct that needs no work, dispatched on the character after '<'.
+_BOGUS_REST: Final = rb"(?:[^>=]++|" + _EQ_OK + rb")*+>"
+# One construct that needs no work, by the character after '<' (end tags first: as common
+# as start tags, and cheapest).
 _BORING_TOKEN: Final = (
-    rb"<(?:"
+    rb"<(?:/[A-Za-z]" + _NAME_REST + _WS + rb"*+>"
+    rb"|"
     + _START_NAME
     + _ATTRS
     + _TAG_END
-    + rb"|/(?:[A-Za-z]"
-    + _NAME_REST
-    + _WS
-    + rb"*+>|(?![A-Za-z])"
+    + rb"|!--(?:>|->|(?:[^-=]++|-(?!-!?>)|"
+    + _EQ_OK
+    + rb")*+--!?>)"
+    rb"|/(?![A-Za-z])"
     + _BOGUS_REST
-    + rb")"
-    + rb"|!(?:"
-    + COMMENT[2:]
-    + rb"|\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>|(?!--|\[CDATA\[)"
+    + rb"|!(?!--|\[CDATA\[)"
     + _BOGUS_REST
-    + rb")"
-    + rb"|\?"
+    + rb"|!\[CDATA\[(?:[^\]=]++|\](?!\]>)|"
+    + _EQ_OK
+    + rb")*+\]\]>"
+    rb"|\?"
     + _BOGUS_REST
     + rb"|"
-    + _RAW_ELEMENT
+    + rb"|".join(_raw_element(name) for name in _SKIPPABLE_RAW)
     + rb"|(?=[^A-Za-z!/?]))"
 )
-_GAP: Final = rb"[^<]*+(?:" + _BORING_TOKEN + rb"[^<]*+)*+"
+_GAP: Final = rb"[^<=]*+(?:" + _BORING_TOKEN + rb"[^<=]*+)*+"
+GAP_RE: Final = re.compile(_GAP)
 
-_URL_NAME: Final = (
-    rb"(?:"
-    + rb"|".join(
-        _caseless(name)
-        for name in (
-            b"href",
-            b"src",
-            b"action",
-            b"formaction",
-            b"poster",
-            b"cite",
-            b"background",
-            b"longdesc",
-            b"manifest",
-            b"icon",
-            b"xlink:href",
-        )
-    )
-    + rb")="
-)
-
-
-def _plain_path(extra: bytes, end: bytes) -> bytes:
-    """core.rewrite_html's plain root-relative path, ending where the value ends."""
-    return (
-        rb"/(?![/\\])(?:[^&\\\x00-\x20./%" + extra + rb"]++|%(?!2[eE])"
-        rb"|\.(?!\.?(?:/|" + end + rb"))|/(?!\.\.?(?:/|" + end + rb")))*+"
-    )
+# -- the candidate ------------------------------------------------------------------------
 
 
 def _absolute(quote: str, end: bytes) -> bytes:
@@ -217,17 +272,21 @@ def _absolute(quote: str, end: bytes) -> bytes:
 
 
 _UNQUOTED_END: Final = rb"[\t\n\f\r >]"
+# core.rewrite_html's plain path in double quotes, '<' and '>' allowed.
+_PLAIN_DQ: Final = (
+    rb"/(?![/\\])(?:[^&\\\x00-\x20./%\"]++|%(?!2[eE])|\.(?!\.?[/\"])|/(?!\.\.?[/\"]))*+"
+)
 _CANDIDATE_VALUE: Final = (
-    rb"(?:\"(?:(?P<path_dq>"
-    + _plain_path(b'"', b'"')
-    + rb")|"
-    + _absolute("dq", b'"')
-    + rb"[^\"]*+)\"|'(?:(?P<path_sq>"
-    + _plain_path(b"'", b"'")
+    rb"(?:\"(?:(?P<path_dq>" + _PLAIN_DQ + rb")|" + _absolute("dq", b'"') + rb"[^\"]*+)\""
+    rb"|'(?:(?P<path_sq>"
+    + _plain_path(b"")
     + rb")|"
     + _absolute("sq", b"'")
-    + rb"[^']*+)'|(?:(?P<path_uq>"
-    + _plain_path(b">\"'=<`", _UNQUOTED_END)
+    + rb"(?:[^'=]++|"
+    + _EQ_OK
+    + rb")*+)'"
+    rb"|(?:(?P<path_uq>"
+    + _plain_path(rb"=`")
     + rb")|"
     + _absolute("uq", _UNQUOTED_END)
     + _UNQUOTED_REST
@@ -235,11 +294,17 @@ _CANDIDATE_VALUE: Final = (
     + _UNQUOTED_END
     + rb"))"
 )
-_CANDIDATE_TAG: Final = (
-    rb"(?P<tag>)<" + _START_NAME + _ATTRS + _SEP + _URL_NAME + _CANDIDATE_VALUE + _ATTRS + _TAG_END
+_CANDIDATE: Final = (
+    rb"(?P<tag>)<"
+    + _START_NAME
+    + _ATTRS
+    + _SEP
+    + _words(_URL_NAMES, b"=")
+    + _CANDIDATE_VALUE
+    + _ATTRS
+    + _TAG_END
 )
-
-FAST_RE: Final = re.compile(_GAP + rb"(?:" + _CANDIDATE_TAG + rb")?")
+FAST_RE: Final = re.compile(_GAP + rb"(?:" + _CANDIDATE + rb")?")
 TAG_GROUP: Final = FAST_RE.groupindex["tag"]
 PLAIN_GROUPS: Final = frozenset(FAST_RE.groupindex[f"path_{q}"] for q in ("dq", "sq", "uq"))
 HOST_GROUPS: Final = frozenset(FAST_RE.groupindex[f"host_{q}"] for q in ("dq", "sq", "uq"))

@@ -33,7 +33,7 @@ _DROPPED: Final = frozenset({"domain"})
 def scope_set_cookie(value: str, *, prefix: str, session_cookie: str | None = None) -> str | None:
     """The ``Set-Cookie`` value to relay for a backend under ``prefix``; None drops it."""
     pairs = value.split(";")
-    # A nameless cookie ("Set-Cookie: kubegate_session") reads back as that name too.
+    # A nameless cookie ("Set-Cookie: __Host-kubegate_session") reads back as that name too.
     name = pairs[0].split("=", 1)[0].strip()
     if session_cookie and name == session_cookie:
         return None

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from kubegate.core.html_fast import FAST_RE, HOST_GROUPS, PLAIN_GROUPS, TAG_GROUP
+from kubegate.core.html_fast import FAST_RE, HOST_GROUPS, NEEDLE, PLAIN_GROUPS, TAG_GROUP
 from kubegate.core.html_tokens import (
     BORING_TOKEN_RE,
     PROLOGUE_RE,
@@ -89,6 +89,8 @@ class HtmlRewriter:
         # The hosts of the rule's origins: an absolute URL on any other host stays as it is.
         self._hosts = frozenset(origin[1].encode("utf-8", "replace") for origin in rule.origins)
         self._fast_lane = fast  # off: every byte goes through the exact path (the reference)
+        self._needle_prefixed = NEEDLE[:2] + self._prefix  # a value maybe already prefixed
+        self._needle_rewritten = NEEDLE[:2] + self._prefix + NEEDLE[2:]
         self.max_bytes = max_bytes  # 0: no limit
         self.truncated = False  # the input went past max_bytes; the rest was not rewritten
         self._inject = inject
@@ -204,7 +206,8 @@ class HtmlRewriter:
         """Skip and rewrite with core.html_fast; where it stopped (the exact path goes on)."""
         match = FAST_RE.match
         out = self._out
-        copied = self._copied
+        out.append(buffer[self._copied : position])  # read by the exact path: as it is
+        copied = position
         prefix = self._prefix
         size = len(prefix)
         while True:
@@ -215,18 +218,42 @@ class HtmlRewriter:
                 if not buffer.startswith(prefix, start, stop) or (
                     stop - start > size and buffer[start + size] not in b"/?#"
                 ):
-                    out.append(buffer[copied:start])
+                    out.append(self._prefixed(buffer[copied:start]))
                     out.append(prefix)
                     copied = start
             elif group in HOST_GROUPS:
                 host = buffer[found.start(group) : found.end(group)].lower()
                 if host.removesuffix(b".") in self._hosts:
-                    self._copied = copied
-                    return found.start(TAG_GROUP)  # the backend's own host: the exact path
+                    stop = found.start(TAG_GROUP)  # the backend's own host: the exact path
+                    break
             else:
-                self._copied = copied
-                return found.end()
+                stop = found.end()
+                break
             position = found.end()
+        out.append(self._prefixed(buffer[copied:stop]))
+        self._copied = stop
+        return stop
+
+    def _prefixed(self, markup: bytes) -> bytes:
+        """Markup the fast lane took, with the prefix put after every NEEDLE (each one
+        starts a plain path in a URL attribute), except where it is already there."""
+        if NEEDLE not in markup:
+            return markup
+        if self._needle_prefixed not in markup:
+            return markup.replace(NEEDLE, self._needle_rewritten)
+        pieces = []
+        copied = 0
+        found = markup.find(NEEDLE)
+        while found >= 0:
+            start = found + 2
+            stop = markup.index(b'"', start)
+            if not self.rule.is_prefixed(markup[start:stop].decode("ascii", "surrogateescape")):
+                pieces.append(markup[copied:start])
+                pieces.append(self._prefix)
+                copied = start
+            found = markup.find(NEEDLE, stop)
+        pieces.append(markup[copied:])
+        return b"".join(pieces)
 
     def _unfinished(self, buffer: bytes, position: int, final: bool) -> int | None:
         """At a ``<`` the scan could not finish: a comment, CDATA section or other construct

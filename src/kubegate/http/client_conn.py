@@ -382,7 +382,11 @@ class UpstreamConnection(asyncio.Protocol):
             # The whole (Content-Length) body came with the head: no body deadline to set.
             end = pos + self._remaining
             self._remaining = 0
-            response.feed(data if pos == 0 and end == len(data) and type(data) is bytes else bytes(data[pos:end]))
+            response.feed(
+                data
+                if pos == 0 and end == len(data) and type(data) is bytes
+                else bytes(data[pos:end])
+            )
             self._complete(data, end)
         else:
             self._set_deadline(_T_BODY, self.slot.idle_timeout)

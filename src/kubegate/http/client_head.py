@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from operator import itemgetter
 
 from kubegate.http.client import UpstreamError
 from kubegate.http.framing import HEAD_CTL_CHARS, is_token, parse_content_length
@@ -29,8 +28,6 @@ _VERSIONS = {"HTTP/1.1 ": "1.1", "HTTP/1.0 ": "1.0"}
 _NAME_CACHE_MAX = 512
 _RESPONSE_NAMES: dict[str, str] = {}  # field name as received -> lower-case, checked
 _REQUEST_NAMES: dict[str, str] = {}  # field name as given -> lower-case, checked
-_PLAIN_REQUEST_NAMES: set[str] = set()  # of those, the ones sent as given (not framing)
-_first = itemgetter(0)
 _METHODS: set[str] = set()
 _SPECIAL = frozenset({"content-length", "transfer-encoding", "connection"})
 # Framing is the layer's: a caller's framing field would be a second one (smuggling).
@@ -84,8 +81,8 @@ def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
     names = _RESPONSE_NAMES
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        lname = names.get(name) if colon else None
-        if lname is None:
+        lname = names.get(name)
+        if lname is None or not colon:
             lname = _response_name(name, colon)
         value = value.strip(" \t")
         headers.append((lname, value))
@@ -164,29 +161,14 @@ def request_head(method: str, target: str, headers: Headers, framing: bytes) -> 
             raise ValueError("invalid request method")
         if len(_METHODS) < _NAME_CACHE_MAX:
             _METHODS.add(method)
-    text = None
-    if _PLAIN_REQUEST_NAMES.issuperset(map(_first, headers)):
-        # Every name was seen before: a checked token and no framing field. The lines are
-        # joined in C; the checks below hold them to the same rules as the loop does.
-        try:
-            fields = "\r\n".join(map(": ".join, headers))
-        except TypeError:
-            pass  # a value that is not text: the loop below formats it
-        else:
-            lines = len(headers) + 1
-            if headers:
-                text = f"{method} {target} HTTP/1.1\r\n{fields}\r\n"
-            else:
-                text = f"{method} {target} HTTP/1.1\r\n"
-    if text is None:
-        parts = [f"{method} {target} HTTP/1.1\r\n"]
-        for name, value in headers:
-            lname = _REQUEST_NAMES.get(name) or _request_name(name)
-            if lname in _DROPPED:
-                continue
-            parts.append(f"{name}: {value}\r\n")
-        text = "".join(parts)
-        lines = len(parts)
+    parts = [f"{method} {target} HTTP/1.1\r\n"]
+    for name, value in headers:
+        lname = _REQUEST_NAMES.get(name) or _request_name(name)
+        if lname in _DROPPED:
+            continue
+        parts.append(f"{name}: {value}\r\n")
+    text = "".join(parts)
+    lines = len(parts)
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError as exc:
@@ -215,6 +197,4 @@ def _request_name(name: str) -> str:
     lname = name.lower()
     if len(_REQUEST_NAMES) < _NAME_CACHE_MAX:
         _REQUEST_NAMES[name] = lname
-        if lname not in _DROPPED:
-            _PLAIN_REQUEST_NAMES.add(name)
     return lname

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from kubegate.http.framing import status_line
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _NO_BODY_STATUS = frozenset({204, 304})
 _INLINE_BODY = 16 * 1024  # bodies up to this size go out in the same write as the head
-# Header names seen in responses that are neither framing nor Connection (as given): a head
-# whose names are all here is joined without a loop. Bounded; names past it take the loop.
-_PLAIN_NAMES: set[str] = set()
-_PLAIN_NAMES_MAX = 512
-_first = itemgetter(0)
 
 
 class ConnectionWriter:
@@ -152,32 +146,16 @@ class ConnectionWriter:
         if 100 <= status < 200 and status != 101:
             raise ValueError("informational responses are written by the layer")
         close = False
-        fields = None
-        if _PLAIN_NAMES.issuperset(map(_first, headers)):
-            # Every name was seen before and is neither framing nor Connection: the lines
-            # are joined in C (the same text the loop below builds).
-            try:
-                fields = "\r\n".join(map(": ".join, headers))
-            except TypeError:
-                pass  # a value that is not text: the loop below formats it
-            else:
-                count = len(headers)
-                if count:
-                    fields += "\r\n"
-        if fields is None:
-            lines = []
-            for name, value in headers:
-                lname = name.lower()
-                if lname in _FRAMING:
-                    continue
-                if lname == "connection":
-                    if "close" in value.lower():
-                        close = True
-                elif len(_PLAIN_NAMES) < _PLAIN_NAMES_MAX:
-                    _PLAIN_NAMES.add(name)
-                lines.append(f"{name}: {value}\r\n")
-            fields = "".join(lines)
-            count = len(lines)
+        lines = []
+        for name, value in headers:
+            lname = name.lower()
+            if lname in _FRAMING:
+                continue
+            if lname == "connection" and "close" in value.lower():
+                close = True
+            lines.append(f"{name}: {value}\r\n")
+        fields = "".join(lines)
+        count = len(lines)
         if fields.count("\n") != count or fields.count("\r") != count:
             raise ValueError("CR or LF in a response header")  # response splitting
         if status == 101 or status in _NO_BODY_STATUS:

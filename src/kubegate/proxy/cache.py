@@ -49,7 +49,9 @@ class ProxyCache:
 
     def start(self) -> None:
         for informer in self._informers:
-            self._tasks.append(asyncio.create_task(informer.run(), name=f"proxy-cache {informer.prefix}"))
+            self._tasks.append(
+                asyncio.create_task(informer.run(), name=f"proxy-cache {informer.prefix}")
+            )
 
     async def wait_synced(self, limit: float = 10.0) -> bool:
         try:

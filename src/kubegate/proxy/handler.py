@@ -14,6 +14,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TypeVar
 from urllib.parse import parse_qs
 
@@ -53,6 +54,7 @@ _MEMO_MAX = 1024  # entries of each per-process memo below; all dropped when ful
 _MEMO_KEY_MAX = 512
 _BACKEND_PATHS: dict[str, str] = {}  # raw sub-path -> backend path
 _LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
+_first = itemgetter(0)
 
 
 @dataclass(slots=True)
@@ -180,6 +182,10 @@ class ProxyHandler:
 
     def _response_headers(self, ctx: _Exchange, backend: Backend, prefix: str, headers: list[tuple[str, str]], *, upgrade: bool) -> list[tuple[str, str]]:
         out = downstream_response_headers(headers, is_upgrade=upgrade, session_cookie=self.settings.session_cookie)
+        if _LOCATION_REWRITERS.keys().isdisjoint(map(_first, out)):  # (checked in C: the usual case)
+            out = self.rewriter.headers(out, policy=ctx.policy, prefix=prefix)
+            out.append(("audit-id", ctx.audit_id))
+            return out
         rewritten = []
         for name, value in out:
             rewrite = _LOCATION_REWRITERS.get(name)
@@ -201,7 +207,7 @@ class ProxyHandler:
     ) -> None:
         request = ctx.request
         has_body = request.body.length not in (None, 0) or request.header("transfer-encoding") is not None
-        expect = (request.header("expect") or "").lower() == "100-continue"
+        expect = has_body and (request.header("expect") or "").lower() == "100-continue"
         last_error: UpstreamError | None = None
         for attempt, backend in enumerate(candidates):
             body: AsyncIterator[bytes] | None = request.body.__aiter__() if has_body else None

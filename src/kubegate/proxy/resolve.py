@@ -81,7 +81,9 @@ def _host_port(ip: str, port: int) -> str:
 
 
 def _translate(exc: ProxyResolutionError) -> APIError:
-    cls = {400: BadRequest, 404: NotFound, 503: ServiceUnavailable}.get(exc.code, ServiceUnavailable)
+    cls = {400: BadRequest, 404: NotFound, 503: ServiceUnavailable}.get(
+        exc.code, ServiceUnavailable
+    )
     return cls(exc.message)
 
 
@@ -208,7 +210,9 @@ class Resolver:
         if service is None:
             raise NotFound(f'services "{name}" not found', name=name, kind="services")
         choice = resolve_service_port(service, port)
-        endpoints = service_endpoints(service, self.cache.endpoint_slices(namespace, name), choice.port_name)
+        endpoints = service_endpoints(
+            service, self.cache.endpoint_slices(namespace, name), choice.port_name
+        )
         scheme = scheme or "http"
         annotations = (service.get("metadata") or {}).get("annotations") or {}
         server_name = annotations.get(SERVER_NAME_ANNOTATION) or f"{name}.{namespace}.svc"
@@ -220,7 +224,9 @@ class Resolver:
         for endpoint in endpoints:
             verdict = self._verdict_of(endpoint.ip, endpoint.port)
             backend = (
-                Backend(verdict, endpoint.port, scheme, _host_port(verdict, endpoint.port), server_name)
+                Backend(
+                    verdict, endpoint.port, scheme, _host_port(verdict, endpoint.port), server_name
+                )
                 if verdict
                 else None
             )

@@ -7,7 +7,7 @@ The chain, in order (the first that recognises a credential decides; an invalid 
     x509 client certificate
     bearer token: the admin token, --token-auth-file, ServiceAccount JWTs, OIDC ID tokens
     basic auth (--basic-auth-file)
-    the session cookie (kubegate_session, issued by the sign-in pages: server/login.py)
+    the session cookie (__Host-kubegate_session, issued by the sign-in pages: server/login.py)
     anonymous (--anonymous-auth; only when no credential at all was presented)
 
 Every file is read here, before the server binds, so a malformed one stops the start with

@@ -1,16 +1,19 @@
-"""The filter step for credentials a browser sends by itself (the session cookie, basic auth).
+"""The filter step for credentials a browser sends by itself (the session cookie, basic auth,
+a client certificate installed in the browser).
 
-Runs right after authentication, only for requests the session or basic authenticator
-decided (they mark ``request.state[BROWSER_CREDENTIAL]``), so bearer-token and client-cert
-requests pay nothing. Two checks, in this order:
+Runs right after authentication, only for requests the session, basic or x509 authenticator
+marked (``request.state[BROWSER_CREDENTIAL]``; x509 only on requests with ``Sec-Fetch-*``
+headers), so bearer-token and kubectl client-cert requests pay nothing. Two checks, in this
+order:
 
 1. **CSRF / CSWSH** (core/csrf.py): state-changing requests and every upgrade need a
    same-origin ``Origin`` or ``Sec-Fetch-Site: same-origin|none``; else 403.
 2. **Ambient credentials** (core/browser_access.py): the session cookie, and basic
-   credentials on a request with ``Sec-Fetch-*`` headers (a browser attached them), mark the
-   request ``ctx.ambient``; such requests reach only proxy subresources and kubegate's
-   pages, and may not impersonate. Scripts of a proxied page run on this origin and could
-   otherwise use the user's identity on the whole API.
+   credentials or a client certificate on a request with ``Sec-Fetch-*`` headers (a browser
+   attached them), mark the request ``ctx.ambient``; such requests reach only proxy
+   subresources (``nodes/proxy``, the kubelet's API, only to read) and kubegate's pages, and
+   may not impersonate. Scripts of a proxied page run on this origin and could otherwise use
+   the user's identity on the whole API.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def guard_browser_credential(ctx: RequestContext, credential: str) -> None:
     if not ambient:
         return
     ctx.ambient = True
-    if not ambient_may_reach(ctx.info):
+    if not ambient_may_reach(ctx.info, upgrade=request.upgrade is not None):
         raise Forbidden(AMBIENT_REFUSAL)
     if any(name.startswith("impersonate-") for name, _ in request.headers):
         raise Forbidden(AMBIENT_IMPERSONATION)

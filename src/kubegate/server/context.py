@@ -82,4 +82,7 @@ class RequestContext:
 
     def warning_headers(self) -> list[tuple[str, str]]:
         """RFC 7234 Warning headers as kube sends them (code 299)."""
-        return [("warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"') for w in self.warnings]
+        return [
+            ("warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            for w in self.warnings
+        ]

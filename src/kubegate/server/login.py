@@ -13,7 +13,7 @@ These routes are served before authentication (they are how a browser gets a cre
     GET  /oauth2/callback   the OIDC issuer's redirect back
 
 A successful sign-in revokes the session the browser had (no fixation: a new secret every
-time), sets ``kubegate_session`` (``HttpOnly; Secure; SameSite=Lax; Path=/``, no
+time), sets ``__Host-kubegate_session`` (``HttpOnly; Secure; SameSite=Lax; Path=/``, no
 ``Domain``, no ``Max-Age``: it ends with the browser, the server ends it sooner) and answers
 303 to ``then`` — only a local path (core/browser_access.py). A failure shows the form again
 with one generic message and 401, whatever was wrong. POSTs need a same-origin ``Origin``

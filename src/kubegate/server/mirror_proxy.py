@@ -141,6 +141,14 @@ class UpstreamAPIProxy:
         except ValueError as exc:  # ProxyError and PathNotAllowed are ValueErrors
             raise BadRequest(str(exc)) from exc
         headers += await self._identity_headers(user)
+        basic = any(n.lower() == "authorization" and v[:6].lower() == "basic " for n, v in headers)
+        if basic or self.credentials.presents_certificate():
+            # This server judged the browser already (CSRF, ambient credentials); an upstream
+            # kubegate must not take kubegate's own basic credentials or client certificate
+            # for ones a browser attached by itself (it keys that on Origin and Sec-Fetch-*).
+            headers = [
+                (n, v) for n, v in headers if n != "origin" and not n.startswith("sec-fetch-")
+            ]
         target_path = f"{path}?{request.query}" if request.query else path
         target = self._target(api)
         if upgrade is not None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -153,7 +154,9 @@ async def start_server(
     app.limiter = RequestLimiter(settings.limits, long_running_gauge=metrics.long_running_gauge)
     metrics.watch_limiter(app.limiter)
     app.access_log = AccessLog() if settings.access_log else None
-    http = HTTPServer(app, Limits(), ssl_context=tls.listener_context)
+    http = HTTPServer(
+        app, Limits(max_connections=ops.max_connections), ssl_context=tls.listener_context
+    )
     rejects = http.on_reject = RejectedRequests(auditor)  # audited and counted
     metrics.add_collector(OperationsCollector(rejects, auditor, tls))
     app.debug_tasks = DebugTasks(http, app.limiter, auditor)
@@ -230,6 +233,16 @@ async def start_server(
     return running, stop
 
 
+def raise_open_file_limit() -> None:
+    """Lift the soft RLIMIT_NOFILE to the hard limit, as Go programs (kube-apiserver) do at
+    start: every client connection, tunnel and backend connection is a descriptor, and
+    the common soft default of 1024 would cap a proxy far below --max-connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def tune_gc() -> None:
     """Fewer, cheaper collections: a 10k-object list allocates about a million objects, and
     CPython's default gen-0 threshold (700) turns that into hundreds of collections. The
@@ -246,6 +259,7 @@ async def serve_forever(settings: ServeSettings, out: TextIO = sys.stdout) -> No
     # supervisor sees that line must shut down gracefully, not kill with the default action.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
+    raise_open_file_limit()
     _, stop = await start_server(settings, out)
     tune_gc()
     await stopped.wait()

@@ -138,7 +138,7 @@ async def test_set_cookie_scoped_to_the_prefix(cluster, backends):
         *HTML,
         ("Set-Cookie", "app=1; Path=/; Domain=example.com; HttpOnly"),
         ("Set-Cookie", "other=2"),
-        ("Set-Cookie", "kubegate_session=stolen; Path=/"),
+        ("Set-Cookie", "__Host-kubegate_session=stolen; Path=/; Secure"),
     ]
     response, prefix = await fetch(cluster, backends, serving(headers), headers=FETCH)
     assert response.values("set-cookie") == [

@@ -277,7 +277,7 @@ async def test_an_app_session_does_not_work_on_the_main_origin(
     await published(cluster, backends)
     secret, _ = await sign_in(cluster.kg, app_host(cluster))
     path = f"/api/v1/namespaces/{cluster.namespace}/services/web:http/proxy/"
-    for name in ("kubegate_session", "__Host-kubegate_app_session"):
+    for name in ("__Host-kubegate_session", "__Host-kubegate_app_session"):
         response = await fetch(cluster.kg, "localhost", path, [("Cookie", f"{name}={secret}")])
         assert response.status == 401, (name, response)
 

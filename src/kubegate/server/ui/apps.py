@@ -25,9 +25,10 @@ The cookies carry the ``__Host-`` prefix: a browser accepts them only from the h
 (Secure, Path=/, no Domain), so a sibling app cannot plant its own session cookie for
 another app ("cookie tossing" through ``Domain=<apps-domain>``). The app cookie is stripped
 from requests to the backend and a backend cannot set it (the proxy's session-cookie rule).
-Cookie-authenticated state-changing requests and upgrades must come from the app's own
-origin (core.csrf): other apps share the apps domain's *site*, so SameSite=Lax alone would
-let them ride the cookie.
+Cookie-authenticated state-changing requests and upgrades (and those with basic credentials
+or a client certificate a browser attached) must come from the app's own origin
+(core.csrf): other apps share the apps domain's *site*, so SameSite=Lax alone would let them
+ride the cookie.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ from typing import Protocol
 from urllib.parse import quote, urlencode
 
 from kubegate.auth.attributes import attributes_for
-from kubegate.auth.types import Authenticator, Authorizer, UserInfo, forbidden_message
+from kubegate.auth.types import (
+    BROWSER_CREDENTIAL,
+    Authenticator,
+    Authorizer,
+    UserInfo,
+    forbidden_message,
+)
 from kubegate.client.urls import ProxyURL
 from kubegate.core import csrf
 from kubegate.core.app_hosts import AppTarget, app_host, host_without_port, parse_app_host
@@ -150,7 +157,8 @@ class AppsGateway:
                 await self._redirect_to_main(ctx, host)
                 return
             raise Unauthorized("Unauthorized")
-        if by_cookie:
+        # The app cookie, and basic auth or a client certificate the browser attached by itself.
+        if by_cookie or request.state.get(BROWSER_CREDENTIAL) is not None:
             refusal = csrf.refusal(
                 request.method,
                 upgrade=request.upgrade is not None,
@@ -158,7 +166,7 @@ class AppsGateway:
                 fetch_site=request.header("sec-fetch-site"),
                 fetch_metadata=any(k.startswith("sec-fetch-") for k, _ in request.headers),
                 own=csrf.request_origin(host, request.tls),
-                browser_only=True,
+                browser_only=by_cookie,
             )
             if refusal is not None:
                 raise Forbidden(refusal)
@@ -280,7 +288,9 @@ class AppsGateway:
         state = ctx.param("state")
         target = parse_app_host(host, self.config.domain)
         problem = None
-        if target is None:
+        if target is None or host != host_without_port(host) + _port_of(host):
+            # Only ``name`` or ``name:digits``: ``name:@evil.example`` would send the browser,
+            # and the code, to evil.example.
             problem = "That is not an app address."
         elif _port_of(host) != _port_of(request.header("host") or ""):
             # The code goes to exactly this server: never to another port on the same host.
