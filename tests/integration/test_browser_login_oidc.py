@@ -24,7 +24,7 @@ from integration.proxy.harness import (
     running_kubegate,
 )
 
-FLOW_COOKIE = "kubegate_oidc"
+FLOW_COOKIE = "__Host-kubegate_oidc"
 
 backends = backends_fixture()
 
@@ -103,8 +103,19 @@ async def start(browser: Browser, then: str = "/") -> tuple[str, str]:
     response = await browser.page(f"/login?oidc=1&then={quote(then, safe='')}")
     assert response.status == 302, response
     flow = set_cookies(response)[FLOW_COOKIE]
-    assert "Path=/oauth2/callback" in flow and "HttpOnly" in flow and "Secure" in flow
     return response.header("location") or "", cookie_value(flow)
+
+
+def attributes(set_cookie: str) -> set[str]:
+    """The attributes of a Set-Cookie value, as written (``Path=/``, ``Secure``, ...)."""
+    return {part.strip() for part in set_cookie.split(";")[1:]}
+
+
+def assert_cleared(response: Response) -> None:
+    """The response removes the flow cookie (same name and Path as it was set with)."""
+    cleared = set_cookies(response)[FLOW_COOKIE]
+    assert cleared.startswith(f"{FLOW_COOKIE}=;")
+    assert {"Path=/", "Max-Age=0", "Secure"} <= attributes(cleared)
 
 
 async def callback(browser: Browser, url: str, flow: str | None) -> Response:
@@ -138,7 +149,7 @@ async def test_code_flow_signs_in_and_the_session_reaches_the_proxy(
     browser, response = await sign_in(kg, idp, then=target)
     assert response.status == 303, response
     assert response.header("location") == target
-    assert set_cookies(response)[FLOW_COOKIE].startswith(f"{FLOW_COOKIE}=;")  # flow cleared
+    assert_cleared(response)
     assert browser.session
     assert (await browser.page(target)).status == 200  # RBAC bound to the OIDC user's name
     assert echo.targets() == ["/dash"]
@@ -158,6 +169,37 @@ async def test_flow_uses_pkce_s256_state_nonce_and_the_client_secret(
     redeemed = idp.provider.token_requests[-1]
     assert redeemed["redirect_uri"] == f"https://{kg.netloc}/oauth2/callback"
     assert len(redeemed["code_verifier"]) >= 43 and "client_secret" not in redeemed
+
+
+async def test_flow_cookie_is_host_prefixed_and_lives_ten_minutes(kg: Kubegate) -> None:
+    """``__Host-kubegate_oidc``: Secure, Path=/, no Domain (no sibling host can plant a flow),
+    HttpOnly, SameSite=Lax and the flow's 600-second lifetime."""
+    response = await Browser(kg).page("/login?oidc=1")
+    assert response.status == 302, response
+    flow = set_cookies(response)[FLOW_COOKIE]
+    assert attributes(flow) == {"Path=/", "Max-Age=600", "HttpOnly", "Secure", "SameSite=Lax"}
+
+
+async def test_an_unprefixed_flow_cookie_is_not_a_flow(kg: Kubegate, idp: RunningProvider) -> None:
+    """A flow under the old name (which a sibling host could plant with ``Domain=``) signs
+    nobody in, even with a valid code and state: no login CSRF by cookie tossing."""
+    browser = Browser(kg)
+    authorize, flow = await start(browser)
+    _, back = await asyncio.to_thread(follow_at_provider, idp, authorize)
+    parts = urlsplit(back)
+    browser.extra_cookies = [f"kubegate_oidc={flow}"]
+    response = await browser.page(f"{parts.path}?{parts.query}")
+    assert response.status == 401, response
+    assert browser.session is None
+
+
+async def test_a_failed_callback_clears_the_flow_cookie(kg: Kubegate) -> None:
+    """Whatever the outcome, the callback removes the flow cookie from the browser."""
+    browser = Browser(kg)
+    _, flow = await start(browser)
+    response = await callback(browser, "/oauth2/callback?error=access_denied&state=x", flow)
+    assert response.status == 401
+    assert_cleared(response)
 
 
 async def test_callback_with_another_state_is_refused(kg: Kubegate, idp: RunningProvider) -> None:

@@ -174,6 +174,22 @@ REDACTIONS = [
     ("/p?token", "/p?token"),
     ("https://u:secret@h/p?q=1", "https://REDACTED@h/p?q=1"),
     ("https://h/p?x=a@b", "https://h/p?x=a@b"),
+    # kubegate's sign-in paths: the code and state of the OIDC and app-origin callbacks
+    ("/oauth2/callback?code=c&state=s", "/oauth2/callback?code=REDACTED&state=REDACTED"),
+    (
+        "/oauth2/callback?state=s&error=access_denied",
+        "/oauth2/callback?state=REDACTED&error=access_denied",
+    ),
+    ("/-/apps-callback?code=c", "/-/apps-callback?code=REDACTED"),
+    ("/-/apps-callback?CODE=c&State=s", "/-/apps-callback?CODE=REDACTED&State=REDACTED"),
+    ("/-/apps-auth?host=h&then=%2F&state=s", "/-/apps-auth?host=h&then=%2F&state=REDACTED"),
+    ("https://h:1/oauth2/callback?code=c", "https://h:1/oauth2/callback?code=REDACTED"),
+    # ... and only there: a backend's own code and state are its business
+    (
+        "/api/v1/namespaces/n/services/s/proxy/cb?code=c&state=s",
+        "/api/v1/namespaces/n/services/s/proxy/cb?code=c&state=s",
+    ),
+    ("/oauth2/callback/x?code=c", "/oauth2/callback/x?code=c"),
 ]
 
 

@@ -205,7 +205,7 @@ def upstream(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         forwarded_proto="https",
         forwarded_uri="/api/v1/namespaces/ns/services/s/proxy/x",
         forwarded_prefix="/api/v1/namespaces/ns/services/s/proxy",
-        session_cookie="kubegate-session",
+        kubegate_cookies=frozenset({"kubegate-session"}),
         is_upgrade=False,
     )
 
@@ -261,8 +261,9 @@ def test_upstream_header_filtering_is_idempotent(headers: list[tuple[str, str]])
 def test_downstream_header_filtering_is_idempotent(headers: list[tuple[str, str]]) -> None:
     """Filtering backend response headers twice equals filtering them once, and the result
     has no hop-by-hop, CORS, Alt-Svc or gateway-cookie header."""
-    once = downstream_response_headers(headers, is_upgrade=False, session_cookie="kubegate-session")
-    twice = downstream_response_headers(once, is_upgrade=False, session_cookie="kubegate-session")
+    gateway = frozenset({"kubegate-session"})
+    once = downstream_response_headers(headers, is_upgrade=False, kubegate_cookies=gateway)
+    twice = downstream_response_headers(once, is_upgrade=False, kubegate_cookies=gateway)
     assert twice == once
     for name, value in once:
         assert name not in HOP_BY_HOP and name != "content-length" and name != "alt-svc"

@@ -17,6 +17,7 @@ from kubegate.core.proxy_headers import (
     validate_upgrade,
 )
 from kubegate.core.proxy_target import ProxyError
+from kubegate.server.proxywiring import KUBEGATE_COOKIES
 
 Headers = list[tuple[str, str]]
 
@@ -31,7 +32,11 @@ PROXY_VALUES = {
 
 
 def upstream(headers: Headers, **overrides: Any) -> Headers:
-    kwargs: dict[str, Any] = {**PROXY_VALUES, "session_cookie": "kg_session", "is_upgrade": False}
+    kwargs: dict[str, Any] = {
+        **PROXY_VALUES,
+        "kubegate_cookies": KUBEGATE_COOKIES,
+        "is_upgrade": False,
+    }
     kwargs.update(overrides)
     return upstream_request_headers(headers, **kwargs)
 
@@ -150,27 +155,45 @@ def test_a19_configured_front_proxy_names_are_removed() -> None:
 @pytest.mark.parametrize(
     ("cookie", "expected"),
     [
-        ("kg_session=secret", None),
-        ("a=1; kg_session=secret; b=2", "a=1; b=2"),
-        ("a=1;kg_session=secret", "a=1"),
-        ("kg_session=s1; kg_session=s2", None),
-        (" kg_session = secret ; theme=dark", "theme=dark"),
-        ("KG_SESSION=not-ours; a=1", "KG_SESSION=not-ours; a=1"),  # names are case-sensitive
-        ("kg_session_other=1", "kg_session_other=1"),
+        ("__Host-kubegate_session=secret", None),
+        ("a=1; __Host-kubegate_session=secret; b=2", "a=1; b=2"),
+        ("a=1;__Host-kubegate_session=secret", "a=1"),
+        ("__Host-kubegate_session=s1; __Host-kubegate_session=s2", None),
+        (" __Host-kubegate_session = secret ; theme=dark", "theme=dark"),
+        ("__Host-kubegate_oidc=flow; a=1", "a=1"),
+        ("a=1; __Host-kubegate_app_session=s", "a=1"),
+        ("__Host-kubegate_app_state=st; a=1; __Host-kubegate_app_session=s", "a=1"),
+        ("__Host-kubegate_session", None),  # a nameless cookie of that value reads the same
+        # Names are compared exactly, as browsers do: these are the backend's own.
+        ("__host-kubegate_session=not-ours; a=1", "__host-kubegate_session=not-ours; a=1"),
+        ("kubegate_session=theirs", "kubegate_session=theirs"),
+        ("kubegate_oidc=theirs", "kubegate_oidc=theirs"),
+        ("__Host-kubegate_session_other=1", "__Host-kubegate_session_other=1"),
         ("a=1", "a=1"),
         ("; ;", None),
     ],
 )
-def test_a19_session_cookie_is_removed(cookie: str, expected: str | None) -> None:
-    """The gateway session cookie is cut out of Cookie; other cookies stay."""
+def test_a19_kubegate_cookies_are_removed(cookie: str, expected: str | None) -> None:
+    """kubegate's own cookies are cut out of Cookie; other cookies stay."""
     out = upstream([("cookie", cookie)])
     assert values(out, "cookie") == ([] if expected is None else [expected])
 
 
-def test_cookie_is_untouched_without_a_session_cookie() -> None:
-    """With no session cookie configured, Cookie passes unchanged."""
-    assert values(upstream([("cookie", "a=1; kg_session=x")], session_cookie=None), "cookie") == [
-        "a=1; kg_session=x"
+def test_kubegate_cookies_name_every_cookie_kubegate_sets() -> None:
+    """The proxy's set is the session, OIDC-flow and both app-origin cookies."""
+    assert frozenset(KUBEGATE_COOKIES) == {
+        "__Host-kubegate_session",
+        "__Host-kubegate_oidc",
+        "__Host-kubegate_app_session",
+        "__Host-kubegate_app_state",
+    }
+
+
+def test_cookie_is_untouched_without_kubegate_cookies() -> None:
+    """With no kubegate cookie names configured, Cookie passes unchanged."""
+    cookie = "a=1; __Host-kubegate_session=x"
+    assert values(upstream([("cookie", cookie)], kubegate_cookies=frozenset()), "cookie") == [
+        cookie
     ]
 
 
@@ -368,15 +391,34 @@ def test_response_cors_and_alt_svc_are_removed() -> None:
     assert downstream_response_headers(backend, is_upgrade=False) == [("etag", '"1"')]
 
 
-def test_response_session_cookie_is_dropped() -> None:
-    """A backend cannot set or clear the gateway session cookie (A29)."""
-    backend = [
-        ("set-cookie", "kg_session=evil; Path=/; HttpOnly"),
-        ("set-cookie", " kg_session =x"),
-        ("set-cookie", "app=1"),
-    ]
-    out = downstream_response_headers(backend, is_upgrade=False, session_cookie="kg_session")
+@pytest.mark.parametrize(
+    "set_cookie",
+    [
+        "__Host-kubegate_session=evil; Path=/; Secure; HttpOnly",
+        " __Host-kubegate_session =x",
+        "__Host-kubegate_session=; Path=/; Max-Age=0; Secure",  # signing the browser out
+        "__Host-kubegate_session",  # nameless: reads back as that name
+        "__Host-kubegate_oidc=planted-flow; Path=/; Secure; SameSite=Lax",
+        "__Host-kubegate_app_session=planted; Path=/; Secure",
+        "__Host-kubegate_app_state=planted; Path=/; Secure",
+    ],
+)
+def test_response_kubegate_cookies_are_dropped(set_cookie: str) -> None:
+    """A backend cannot set or clear any of kubegate's own cookies (A29)."""
+    backend = [("set-cookie", set_cookie), ("set-cookie", "app=1")]
+    out = downstream_response_headers(backend, is_upgrade=False, kubegate_cookies=KUBEGATE_COOKIES)
     assert out == [("set-cookie", "app=1")]
+
+
+def test_response_keeps_cookies_named_like_but_not_kubegates() -> None:
+    """Names that only resemble kubegate's (other case, no prefix) are the backend's."""
+    backend = [
+        ("set-cookie", "kubegate_oidc=1"),
+        ("set-cookie", "__host-kubegate_session=2"),
+        ("set-cookie", "__Host-kubegate_app_session_x=3; Path=/; Secure"),
+    ]
+    out = downstream_response_headers(backend, is_upgrade=False, kubegate_cookies=KUBEGATE_COOKIES)
+    assert out == backend
 
 
 def test_response_upgrade_keeps_the_protocol() -> None:
@@ -457,7 +499,7 @@ header_values = st.sampled_from(
         "x-foo",
         "close, x-foo",
         "authorization, x-forwarded-for",
-        "kg_session=s; a=1",
+        "__Host-kubegate_session=s; a=1; __Host-kubegate_oidc=f",
         "upgrade",
     ]
 )
@@ -476,7 +518,7 @@ def test_upstream_never_leaks(headers: Headers) -> None:
     assert values(out, "x-forwarded-host") == [PROXY_VALUES["forwarded_host"]]
     assert values(out, "x-forwarded-uri") == [PROXY_VALUES["forwarded_uri"]]
     assert values(out, "host") == ["10.1.0.5:8080"]
-    assert all("kg_session" not in v for v in values(out, "cookie"))
+    assert all("__Host-kubegate" not in v for v in values(out, "cookie"))
 
 
 @given(header_lists)

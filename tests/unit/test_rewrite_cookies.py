@@ -9,6 +9,7 @@ from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy, scrip
 
 P = "/api/v1/namespaces/ns/services/web/proxy"
 H = "'sha256-abc='"
+OURS = frozenset({"__Host-kubegate_session", "__Host-kubegate_oidc"})
 
 
 @pytest.mark.parametrize(
@@ -32,15 +33,21 @@ H = "'sha256-abc='"
 )
 def test_scoped(cookie: str, expected: str) -> None:
     """Path goes under the prefix, Domain goes, the rest is relayed as it was."""
-    assert scope_set_cookie(cookie, prefix=P, session_cookie="kubegate_session") == expected
+    assert scope_set_cookie(cookie, prefix=P, kubegate_cookies=OURS) == expected
 
 
 @pytest.mark.parametrize(
-    "cookie", ["kubegate_session=x; Path=/", " kubegate_session =x", "kubegate_session"]
+    "cookie",
+    [
+        "__Host-kubegate_session=x; Path=/",
+        " __Host-kubegate_session =x",
+        "__Host-kubegate_session",
+        "__Host-kubegate_oidc=x; Path=/; Secure",
+    ],
 )
-def test_session_cookie_dropped(cookie: str) -> None:
-    """A backend cannot set (or toss) kubegate's session cookie."""
-    assert scope_set_cookie(cookie, prefix=P, session_cookie="kubegate_session") is None
+def test_kubegate_cookies_dropped(cookie: str) -> None:
+    """A backend cannot set (or toss) one of kubegate's own cookies."""
+    assert scope_set_cookie(cookie, prefix=P, kubegate_cookies=OURS) is None
 
 
 @pytest.mark.parametrize(

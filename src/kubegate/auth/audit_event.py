@@ -6,8 +6,9 @@ there only for resource requests.
 
 What never reaches a line: request headers other than User-Agent (so no Authorization,
 Cookie or Proxy-Authorization), and the values of credential-bearing query parameters
-(``REDACTED_QUERY_PARAMS``) or URL userinfo in ``requestURI`` — kube logs the URI as
-received; a proxy whose backends take ``?access_token=`` cannot. Every line is pure ASCII:
+(``REDACTED_QUERY_PARAMS``, plus ``REDACTED_PATH_QUERY_PARAMS`` on kubegate's own sign-in
+paths) or URL userinfo in ``requestURI`` — kube logs the URI as received; a proxy whose
+backends take ``?access_token=`` cannot. Every line is pure ASCII:
 CR, LF and every other control or non-ASCII character is escaped by the JSON encoder, so a
 hostile path or User-Agent cannot forge a second record.
 """
@@ -30,6 +31,16 @@ REDACTED = "REDACTED"
 REDACTED_QUERY_PARAMS = frozenset(
     {"access_token", "token", "id_token", "refresh_token", "password", "client_secret"}
 )
+# More of them on kubegate's sign-in paths only (a backend's ``?code=`` or ``?state=`` is
+# its own business): the OIDC callback's authorization code and state (the code is
+# redeemable until the flow's token request, the state binds the flow to the browser), the
+# app-origin sign-in code (redeemable once within a minute) and the state binding that
+# sign-in to the browser's app-origin cookie (server/login_oidc.py, server/ui/apps.py).
+REDACTED_PATH_QUERY_PARAMS: Mapping[str, frozenset[str]] = {
+    "/oauth2/callback": frozenset({"code", "state"}),
+    "/-/apps-callback": frozenset({"code", "state"}),
+    "/-/apps-auth": frozenset({"state"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +151,25 @@ def redact_request_uri(target: str) -> str:
     path, sep, query = target.partition("?")
     if not sep:
         return target
+    redacted = REDACTED_QUERY_PARAMS | REDACTED_PATH_QUERY_PARAMS.get(_path_of(path), frozenset())
     params = query.split("&")
     for i, param in enumerate(params):
         name, eq, _value = param.partition("=")
-        if eq and unquote_plus(name).lower() in REDACTED_QUERY_PARAMS:
+        if eq and unquote_plus(name).lower() in redacted:
             params[i] = f"{name}={REDACTED}"
     return f"{path}?{'&'.join(params)}"
+
+
+def _path_of(target_path: str) -> str:
+    """The path of a request-target without its query: origin-form as is, absolute-form
+    (``https://host/path``) without scheme and authority."""
+    if target_path.startswith("/"):
+        return target_path
+    _, sep, rest = target_path.partition("://")
+    if not sep:
+        return target_path
+    slash = rest.find("/")
+    return rest[slash:] if slash != -1 else "/"
 
 
 def without_managed_fields(obj: Any) -> Any:

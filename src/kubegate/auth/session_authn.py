@@ -11,16 +11,21 @@ of the same site) cannot plant a ``Domain=`` cookie of that name on kubegate's h
 ("cookie tossing", which would sign the browser in to a session of the attacker's choosing),
 and a page's script cannot add one with a longer ``Path``. Should the Cookie header still
 carry the name more than once, the last value is used.
+
+A request the cookie authenticated carries the session's store name (never the secret) in
+``request.state[SESSION_NAME]``: the app sign-in (server/ui/apps.py) links the app sessions
+it makes to it, so they end with it.
 """
 
 from __future__ import annotations
 
-from kubegate.auth.sessions import SessionStore
+from kubegate.auth.sessions import SessionStore, session_name
 from kubegate.auth.types import BROWSER_CREDENTIAL, UserInfo
 from kubegate.errors import Unauthorized
 from kubegate.http.types import Request
 
 COOKIE_NAME = "__Host-kubegate_session"
+SESSION_NAME = "kubegate.session_name"  # request.state key: see the module docstring
 
 
 def cookie_value(request: Request, name: str) -> str | None:
@@ -54,6 +59,7 @@ class SessionAuthenticator:
         if session is None:
             raise Unauthorized("Unauthorized")
         request.state[BROWSER_CREDENTIAL] = "session"
+        request.state[SESSION_NAME] = session_name(secret)
         return session.user
 
 

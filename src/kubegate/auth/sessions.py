@@ -13,7 +13,14 @@ Expiry, in wall-clock seconds (replicas share it):
 
 - **idle**: no request for ``idle_timeout`` (default 1 h) ends the session;
 - **absolute**: ``max_age`` (default 12 h) after login it ends whatever the activity;
-- **credential**: a session made from an expiring credential (a pasted JWT) ends with it.
+- **credential**: a session made from an expiring credential (a pasted JWT) ends with it;
+- **parent**: an app origin's session (``--apps-domain``) names the main session it was
+  made from (``parent``: that session's store name, never its secret) and is refused
+  the moment the parent is gone or expired — signing out on the main origin, or the main
+  session idling out or reaching its credential's expiry, ends every app session made from
+  it. The check is a lookup in the same watch-fed map, so a logout on one replica (a store
+  delete) ends the app sessions on every replica within one watch event. Using an app does
+  not keep its parent alive: a parent's activity is its own origin's requests.
 
 Activity is recorded in memory on every lookup and written to the store at most once per
 ``touch_interval`` per session (a quarter of the idle timeout, at most a minute) by one
@@ -57,6 +64,7 @@ class Session:
     last_seen: float
     scope: str = ""  # "": the main origin; others (per-app origins) never match it
     not_after: float = 0.0  # the login credential's own expiry (0: none)
+    parent: str = ""  # the store name of the main session this one lives within ("": none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +87,14 @@ class SessionLimits:
             raise ValueError("session timeouts must be positive")
 
 
+def session_name(secret: str) -> str:
+    """The store name of the session a secret names: its SHA-256 (the secret is never stored)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def session_key(secret: str) -> str:
-    """The store key of the session a secret names (the secret itself is never stored)."""
-    return SESSIONS_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+    """The store key of the session a secret names."""
+    return SESSIONS_PREFIX + session_name(secret)
 
 
 def _to_object(session: Session, name: str) -> JSON:
@@ -101,6 +114,7 @@ def _to_object(session: Session, name: str) -> JSON:
         "created": session.created,
         "lastSeen": session.last_seen,
         "notAfter": session.not_after,
+        "parent": session.parent,
     }
 
 
@@ -120,6 +134,7 @@ def _from_object(obj: JSON) -> Session:
         last_seen=float(obj["lastSeen"]),
         scope=str(obj.get("scope") or ""),
         not_after=float(obj.get("notAfter") or 0.0),
+        parent=str(obj.get("parent") or ""),
     )
 
 
@@ -178,11 +193,18 @@ class SessionStore:
     # -- the interface -----------------------------------------------------------------------
 
     async def create(
-        self, user: UserInfo, *, method: str, scope: str = "", not_after: float | None = None
+        self,
+        user: UserInfo,
+        *,
+        method: str,
+        scope: str = "",
+        not_after: float | None = None,
+        parent: str = "",
     ) -> str:
-        """A new session for ``user``; returns its secret (the cookie value)."""
+        """A new session for ``user``; returns its secret (the cookie value). ``parent``: the
+        store name (:func:`session_name`) of the main session this one must not outlive."""
         now = self._clock()
-        session = Session(user, method, now, now, scope, not_after or 0.0)
+        session = Session(user, method, now, now, scope, not_after or 0.0, parent)
         while True:
             secret = secrets.token_urlsafe(32)
             key = session_key(secret)
@@ -197,7 +219,8 @@ class SessionStore:
 
     def lookup(self, secret: str, *, scope: str = "") -> Session | None:
         """The live session ``secret`` names in ``scope``; None when it is unknown, expired,
-        revoked or of another scope. Records the activity (see the module docstring)."""
+        revoked, of another scope, or its parent is no longer live. Records the activity
+        (see the module docstring)."""
         if not secret or len(secret) > MAX_SECRET_LENGTH:
             return None
         key = session_key(secret)
@@ -206,8 +229,7 @@ class SessionStore:
             return None
         session = entry[0]
         now = self._clock()
-        seen = max(session.last_seen, self._seen.get(key, 0.0))
-        if self._expired(session, seen, now):
+        if self._expired(session, self._last_seen(key, session), now):
             return None
         self._seen[key] = now
         written = max(session.last_seen, self._queued.get(key, 0.0))
@@ -230,15 +252,33 @@ class SessionStore:
             now - seen >= limits.idle_timeout
             or now - session.created >= limits.max_age
             or (session.not_after > 0 and now >= session.not_after)
+            or (bool(session.parent) and not self._parent_live(session.parent, now))
         )
+
+    def _parent_live(self, name: str, now: float) -> bool:
+        """Whether the main session named ``name`` exists and has not expired (read-only:
+        looking at a parent is not activity on it)."""
+        key = SESSIONS_PREFIX + name
+        entry = self._sessions.get(key)
+        if entry is None:
+            return False
+        parent = entry[0]
+        if parent.scope or parent.parent:  # only a main-origin session can be a parent
+            return False
+        return not self._expired(parent, self._last_seen(key, parent), now)
+
+    def _last_seen(self, key: str, session: Session) -> float:
+        return max(session.last_seen, self._seen.get(key, 0.0))
 
     async def sweep(self) -> int:
         """Delete every expired session from the store; returns how many went."""
         now = self._clock()
+        if not self._informer.synced.is_set():
+            return 0  # a parent not mirrored yet would look gone
         expired = [
             (key, revision)
             for key, (session, revision) in self._sessions.items()
-            if self._expired(session, max(session.last_seen, self._seen.get(key, 0.0)), now)
+            if self._expired(session, self._last_seen(key, session), now)
         ]
         for key, revision in expired:
             await self._delete(key, revision)

@@ -166,7 +166,7 @@ class ApiForwarder:
             forwarded_proto="",
             forwarded_uri="",
             forwarded_prefix="",
-            session_cookie=None,
+            kubegate_cookies=frozenset(),
             is_upgrade=upgrade,
             extra_strip=frozenset({TOKEN_HEADER}),
         )

@@ -8,7 +8,7 @@ cover a *sane* subset of markup, chosen so that on it they read exactly what the
 tokenizer reads, and anything outside it simply fails to match: the scan stops and
 core.rewrite_html's exact path takes the next construct. The subset: tag and attribute
 names without quotes, ``<`` or ``=``; ``name=value`` with no space around ``=``; unquoted
-values without quotes, ``<``, ``=`` or a backtick; whitespace or ``/`` between attributes.
+values without quotes, ``<``, ``=`` or a backtick; whitespace between attributes.
 On it a start tag ends at its first ``>`` outside quotes, exactly where the tokenizer ends
 it, so the fast lane can never disagree about where markup is — only decline to decide.
 
@@ -46,17 +46,29 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["FAST_RE", "GAP_RE", "HOST_GROUPS", "NEEDLE", "PLAIN_GROUPS", "TAG_GROUP"]
+__all__ = [
+    "ABSOLUTE",
+    "ODD_ABSOLUTE_RE",
+    "FAST_RE",
+    "HOST_GROUPS",
+    "NEEDLE",
+    "PLAIN_GROUPS",
+    "SRCSET_GROUPS",
+    "TAG_GROUP",
+    "own_absolute_re",
+]
 
 NEEDLE: Final = b'="/'
+ABSOLUTE: Final = b'="http'
 
 _WS: Final = rb"[\t\n\f\r ]"
 _NAME_REST: Final = rb"[^\t\n\f\r />\"'=<]*+"
-# Between attributes and before '>': a '/' right after a closing quote must not complete
-# a stray NEEDLE with the value's last '='.
-_SEP: Final = rb"(?:[\t\n\f\r ]|/(?<!=\"/))[\t\n\f\r /]*+"
-_TAG_END: Final = rb"(?:[\t\n\f\r ][\t\n\f\r /]*+|/(?<!=\"/)[\t\n\f\r /]*+|)>"
-_EQ_OK: Final = rb"=(?!\"/)"  # an '=' that does not start NEEDLE
+# Between attributes: whitespace (a '/' there is rare; the exact path reads it). Before '>':
+# a '/' right after a closing quote must not complete a stray NEEDLE with the value's
+# last '='.
+_SEP: Final = rb"[\t\n\f\r ]++"
+_TAG_END: Final = rb"(?:>|[\t\n\f\r ][\t\n\f\r /]*+>|/(?<!=\"/)[\t\n\f\r /]*+>)"
+_EQ_OK: Final = rb"=(?!\"[/h])"  # an '=' that starts neither NEEDLE nor ABSOLUTE
 
 # Costs in sre, which shape everything below: a run of "anything but one byte" ([^<]*+)
 # is a tight C loop, several times faster per byte than a run of a class; entering a
@@ -89,17 +101,39 @@ def _words(words: tuple[bytes, ...], then: bytes) -> bytes:
     )
 
 
-def _unless(words: tuple[bytes, ...], then: bytes, rest: bytes) -> list[bytes]:
-    """Branches for a name (its first character, then ``rest``) that is none of ``words``
-    followed by ``then``; a name whose first letter starts none of them passes on one
-    test."""
-    firsts = sorted({word[:1] for word in words})
-    other = b"".join(first + first.upper() for first in firsts)
-    branches = [rb"[^\t\n\f\r />\"'=<" + other + rb"]" + rest]
-    for first in firsts:
-        tails = tuple(word[1:] for word in words if word[:1] == first)
-        branches.append(_caseless(first) + rb"(?!" + _words(tails, then) + rb")" + rest)
-    return branches
+def _class(chars: set[int]) -> bytes:
+    """The body of a character class holding ``chars``, letters in both cases."""
+    return b"".join(
+        bytes([c]) + bytes([c]).upper() if 97 <= c <= 122 else re.escape(bytes([c]))
+        for c in sorted(chars)
+    )
+
+
+def _trie(words: dict[bytes, tuple[bytes | None, bool]], generic: bytes, first: bytes) -> bytes:
+    """A name, then what follows it: after each of ``words`` (lower case, matched
+    caselessly) its own pattern (None: nothing, the word is refused) and, unless the word
+    is *exclusive*, ``generic`` too; after any other name, ``generic``. ``first`` is the
+    body of the class of characters a name may not start with.
+
+    Spelt as a trie, one branch per next letter, so that each branch starts with a class
+    that sre tests before entering it, and no branch re-reads what another read: a name
+    costs a branch or two, not a lookahead per word."""
+
+    def node(prefix: bytes) -> bytes:
+        depth = len(prefix)
+        nexts = {word[depth] for word in words if word.startswith(prefix) and len(word) > depth}
+        branches = [_caseless(bytes([c])) + node(prefix + bytes([c])) for c in sorted(nexts)]
+        stops = first if not prefix else rb"\t\n\f\r />\"'=<"
+        branches.append(rb"[^" + stops + _class(nexts) + rb"]" + _NAME_REST + generic)
+        if prefix:
+            pattern, exclusive = words.get(prefix, (None, False))
+            if pattern is not None:
+                branches.append(pattern)
+            if not exclusive:
+                branches.append(generic)
+        return rb"(?:" + rb"|".join(branches) + rb")"
+
+    return node(b"")
 
 
 # -- attributes ---------------------------------------------------------------------------
@@ -108,20 +142,24 @@ _NOT_HTTP: Final = rb"[hH](?![tT][tT][pP][sS]?:)"
 _UNQUOTED_REST: Final = rb"[^\t\n\f\r >\"'=<`]*+"
 # A value that cannot need a rewrite; the common cases first, each one class test and one
 # run. A single-quoted value must not hold NEEDLE (a double-quoted one cannot).
-_VALUE: Final = (
-    rb"(?:\"[^\x00-\x20/\\&hH\"][^\"]*+\"|'[^\x00-\x20/\\&hH'=][^'=]*+'"
-    rb"|[^\x00-\x20/\\&hH>\"'=<`]" + _UNQUOTED_REST + rb"|\"\"|''"
-    rb"|\"" + _NOT_HTTP + rb"[^\"]*+\""
-    rb"|'(?:[^\x00-\x20/\\&hH'=]|"
+_VALUES: Final = (
+    rb"\"[^\x00-\x20/\\&hH\"][^\"]*+\"",
+    rb"'[^\x00-\x20/\\&hH'=][^'=]*+'",
+    rb"[^\x00-\x20/\\&hH>\"'=<`]" + _UNQUOTED_REST,
+    rb"\"\"",
+    rb"''",
+    # Lower-case http(s): in double quotes is taken (the caller looks at every ABSOLUTE);
+    # any other spelling of it is refused.
+    rb"\"h(?:ttps?:|(?![tT][tT][pP][sS]?:))[^\"]*+\"",
+    rb"\"H(?![tT][tT][pP][sS]?:)[^\"]*+\"",
+    rb"'(?:[^\x00-\x20/\\&hH'=]|"
     + _NOT_HTTP
     + rb"|"
     + _EQ_OK
     + rb")(?:[^'=]++|"
     + _EQ_OK
-    + rb")*+'|"
-    + _NOT_HTTP
-    + _UNQUOTED_REST
-    + rb")"
+    + rb")*+'",
+    _NOT_HTTP + _UNQUOTED_REST,
 )
 # style: CSS, which needs no look while it has no url( and nothing escaped (an escape or a
 # character reference could spell url().
@@ -158,23 +196,38 @@ def _plain_path(end: bytes) -> bytes:
 
 
 _NO_VALUE: Final = rb"(?!=)"
-_SPECIAL: Final = (b"style", b"srcset", b"imagesrcset")
+# '=' and a value that cannot need a rewrite, or no value ('=' inside each branch: one
+# branch entered for the commonest values, not two).
+_GENERIC: Final = rb"(?:=" + rb"|=".join(_VALUES) + rb"|" + _NO_VALUE + rb")"
+_PLAIN_URL: Final = b'="' + _plain_path(b"") + b'"'
+# An attribute that needs nothing but NEEDLE's rewrite (see the module docstring): href
+# and src with a plain path first (the commonest URL attributes, one class test each to
+# skip otherwise), then names with a value that needs no look, or none (names starting
+# like a special one take a lookahead), then the other URL attributes, style, srcset.
 _BORING_ATTR: Final = (
-    rb"(?:"
-    + rb"|".join(
-        _unless(
-            _SPECIAL, rb"[\t\n\f\r /=>]", _NAME_REST + rb"(?:=" + _VALUE + rb"|" + _NO_VALUE + rb")"
-        )
-    )
+    rb"(?:[hH][rR][eE][fF]"
+    + _PLAIN_URL
+    + rb"|[sS][rR][cC]"
+    + _PLAIN_URL
+    + rb"|[^\t\n\f\r />\"'=<sSiI]"
+    + _NAME_REST
+    + _GENERIC
+    + rb"|[sS](?![tT][yY][lL][eE][\t\n\f\r /=>]|[rR][cC][sS][eE][tT][\t\n\f\r /=>])"
+    + _NAME_REST
+    + _GENERIC
+    + rb"|[iI](?![mM][aA][gG][eE][sS][rR][cC][sS][eE][tT][\t\n\f\r /=>])"
+    + _NAME_REST
+    + _GENERIC
     + rb"|"
-    + _words(_URL_NAMES, b'="' + _plain_path(b"") + b'"')
+    + _words(_URL_NAMES, _PLAIN_URL)
     + rb"|"
     + _caseless(b"style")
     + rb"(?:="
     + _STYLE_VALUE
     + rb"|"
     + _NO_VALUE
-    + rb")|"
+    + rb")"
+    + rb"|"
     + _words((b"srcset", b"imagesrcset"), _NO_VALUE)
     + rb")"
 )
@@ -198,9 +251,7 @@ _EXACT_ONLY: Final = (
     b"plaintext",
     b"meta",
 )
-_START_NAME: Final = (
-    rb"(?:" + rb"|".join(_unless(_EXACT_ONLY, rb"[\t\n\f\r />]", _NAME_REST)) + rb")"
-)
+_START_NAME: Final = _trie({name: (None, True) for name in _EXACT_ONLY}, b"", rb"\x00-@\[-`{-\xff")
 # Each raw-text element spelt out: a backreference would need a group inside a possessive
 # loop, which makes Python 3.11's re raise SystemError (CPython gh-101955).
 _SKIPPABLE_RAW: Final = (
@@ -259,7 +310,6 @@ _BORING_TOKEN: Final = (
     + rb"|(?=[^A-Za-z!/?]))"
 )
 _GAP: Final = rb"[^<=]*+(?:" + _BORING_TOKEN + rb"[^<=]*+)*+"
-GAP_RE: Final = re.compile(_GAP)
 
 # -- the candidate ------------------------------------------------------------------------
 
@@ -299,8 +349,12 @@ _CANDIDATE: Final = (
     + _START_NAME
     + _ATTRS
     + _SEP
+    + rb"(?:"
     + _words(_URL_NAMES, b"=")
     + _CANDIDATE_VALUE
+    + rb"|"
+    + _words((b"srcset", b"imagesrcset"), b'="(?P<srcset_dq>[^"]*+)"')
+    + rb")"
     + _ATTRS
     + _TAG_END
 )
@@ -308,3 +362,17 @@ FAST_RE: Final = re.compile(_GAP + rb"(?:" + _CANDIDATE + rb")?")
 TAG_GROUP: Final = FAST_RE.groupindex["tag"]
 PLAIN_GROUPS: Final = frozenset(FAST_RE.groupindex[f"path_{q}"] for q in ("dq", "sq", "uq"))
 HOST_GROUPS: Final = frozenset(FAST_RE.groupindex[f"host_{q}"] for q in ("dq", "sq", "uq"))
+SRCSET_GROUPS: Final = frozenset({FAST_RE.groupindex["srcset_dq"]})
+# An ABSOLUTE whose host is not plainly spelt (references, userinfo, IPv6, no "//"…):
+# only the exact path can say where it points.
+ODD_ABSOLUTE_RE: Final = re.compile(rb'="http(?!s?://[A-Za-z0-9.\-]++(?::[0-9]*+)?[/\\?#"])')
+
+
+def own_absolute_re(hosts: frozenset[str]) -> re.Pattern[bytes] | None:
+    """An ABSOLUTE on one of ``hosts`` (lower case), as plainly spelt ones are read:
+    caseless, with or without a final dot, any port. None when there is none to find."""
+    plain = sorted(host for host in hosts if re.fullmatch(r"[a-z0-9.\-]+", host))
+    if not plain:
+        return None
+    names = b"|".join(re.escape(host.encode("ascii")) for host in plain)
+    return re.compile(rb'="https?://(?i:' + names + rb')\.?(?::[0-9]*+)?[/\\?#"]')

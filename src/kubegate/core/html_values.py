@@ -45,9 +45,12 @@ _ESCAPE: Final = {
     "`": "&#96;",
 }
 # Unquoted values: everything that could end the value or mean markup in any state.
-_UNQUOTED_ESCAPE_RE: Final = re.compile(r"[&\"'<>=`\x00-\x20\x7f]|[^\x00-\x7f\udc80-\udcff]")
+# One class each (sre searches a single class far faster than an alternation): the
+# specials, and every non-ASCII code point but the lone surrogates that stand for bytes.
+_NOT_ASCII: Final = r"\x80-\udc7f\udd00-\U0010ffff"
+_UNQUOTED_ESCAPE_RE: Final = re.compile(r"[&\"'<>=`\x00-\x20\x7f" + _NOT_ASCII + r"]")
 _QUOTED_ESCAPE_RE: Final = {
-    quote: re.compile(r"[&" + quote + r"<>\x00-\x08\x0b\x0e-\x1f\x7f]|[^\x00-\x7f\udc80-\udcff]")
+    quote: re.compile(r"[&" + quote + r"<>\x00-\x08\x0b\x0e-\x1f\x7f" + _NOT_ASCII + r"]")
     for quote in ('"', "'")
 }
 
@@ -98,7 +101,9 @@ def _escape(match: re.Match[str]) -> str:
 
 # -- structured values -------------------------------------------------------------------
 
-_SRCSET_SPACE: Final = " \t\n\f\r"
+_SRCSET_SEPARATORS_RE: Final = re.compile(r"[\t\n\f\r ,]*")
+_SRCSET_URL_RE: Final = re.compile(r"[^\t\n\f\r ]*")
+_SRCSET_DESCRIPTORS_RE: Final = re.compile(r"[^,(]*")  # up to a comma, or a '(' to count
 
 
 def rewrite_srcset(value: str, rewrite: Callable[[str], str | None]) -> str | None:
@@ -110,39 +115,45 @@ def rewrite_srcset(value: str, rewrite: Callable[[str], str | None]) -> str | No
     position = 0
     length = len(value)
     while position < length:
-        start = position
-        while position < length and (value[position] in _SRCSET_SPACE or value[position] == ","):
-            position += 1
-        out.append(value[start:position])
+        stop = _SRCSET_SEPARATORS_RE.match(value, position).end()  # type: ignore[union-attr]
+        out.append(value[position:stop])
+        position = stop
         if position >= length:
             break
-        start = position
-        while position < length and value[position] not in _SRCSET_SPACE:
-            position += 1
-        url = value[start:position]
-        trailing = len(url) - len(url.rstrip(","))
-        core = url[: len(url) - trailing] if trailing else url
+        stop = _SRCSET_URL_RE.match(value, position).end()  # type: ignore[union-attr]
+        url = value[position:stop]
+        position = stop
+        core = url.rstrip(",")
         new = rewrite(core) if core else None
         if new is not None:
             changed = True
             out.append(new + url[len(core) :])
         else:
             out.append(url)
-        if trailing:
-            continue
-        start = position
-        depth = 0
-        while position < length:
-            char = value[position]
-            if char == "(":
-                depth += 1
-            elif char == ")" and depth:
-                depth -= 1
-            elif char == "," and not depth:
-                break
-            position += 1
-        out.append(value[start:position])
+        if len(core) != len(url):
+            continue  # trailing commas ended the candidate
+        stop = _SRCSET_DESCRIPTORS_RE.match(value, position).end()  # type: ignore[union-attr]
+        if stop < length and value[stop] == "(":
+            stop = _descriptors_end(value, stop)
+        out.append(value[position:stop])
+        position = stop
     return "".join(out) if changed else None
+
+
+def _descriptors_end(value: str, position: int) -> int:
+    """Where descriptors that reach a '(' end: the first comma outside parentheses."""
+    depth = 0
+    length = len(value)
+    while position < length:
+        char = value[position]
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            break
+        position += 1
+    return position
 
 
 # WHATWG "shared declarative refresh steps": <time>[.fraction][;|,][url=]['"]<url>['"]

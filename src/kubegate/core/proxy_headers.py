@@ -10,7 +10,8 @@ Request (client → backend), in this order (security.md §2.3, §2.5, §2.9, A1
    ``X-Forwarded-*``…) are ignored, so a client cannot use them to remove what the proxy
    adds (Davison's hop-by-hop attack);
 2. **credentials** go: ``Authorization``, ``Impersonate-*``, ``X-Remote-*`` and the configured
-   front-proxy names, and the kubegate session cookie out of ``Cookie`` (other cookies stay);
+   front-proxy names, and kubegate's own cookies (``kubegate_cookies``: the session, the
+   OIDC flow, the app-origin cookies) out of ``Cookie`` (other cookies stay);
 3. **client forwarding claims** go: ``X-Forwarded-*``, ``Forwarded``, ``X-Real-IP``;
 4. the proxy **adds** its own ``X-Forwarded-For`` (the real peer), ``-Host``, ``-Proto``,
    ``-Uri`` and ``-Prefix``, sets ``Host`` to the backend's, and for a validated upgrade
@@ -25,13 +26,15 @@ Response (backend → client): hop-by-hop and ``Connection``-nominated headers, 
 (``Content-Length``/``Transfer-Encoding``, recomputed by the server layer; the backend's
 length is available from :func:`backend_content_length`), ``Alt-Svc`` (origin-wide state
 that is not the backend's to set) and ``Access-Control-*`` (kube's corsRemovingTransport;
-A29) go; a ``Set-Cookie`` for the kubegate session cookie is dropped; the rest passes.
+A29) go; a ``Set-Cookie`` for one of kubegate's own cookies is dropped (a backend must not
+sign the browser in or out, or plant an OIDC flow); the rest passes. Cookie names are
+compared exactly, as browsers do.
 Header names are lower-case on the way in and out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Final
 
 from kubegate.core.proxy_target import ProxyError
@@ -130,7 +133,7 @@ def upstream_request_headers(
     forwarded_proto: str,
     forwarded_uri: str,
     forwarded_prefix: str,
-    session_cookie: str | None,
+    kubegate_cookies: Set[str],
     is_upgrade: bool,
     extra_strip: frozenset[str] = frozenset(),
     extra_strip_prefixes: frozenset[str] = frozenset(),
@@ -139,6 +142,7 @@ def upstream_request_headers(
 
     ``extra_strip`` and ``extra_strip_prefixes`` name configured front-proxy headers
     (``--requestheader-username-headers``, ``…-extra-headers-prefix``), lower-case.
+    ``kubegate_cookies`` names the cookies taken out of ``Cookie`` (empty: none).
     ``is_upgrade`` must only be set for a request :func:`validate_upgrade` accepted.
     Empty ``forwarded_*`` values are not sent.
     """
@@ -159,8 +163,8 @@ def upstream_request_headers(
             continue
         if name == "host" or proxy_owned(name):
             continue
-        if name == "cookie" and session_cookie:
-            value = _without_cookie(value, session_cookie)
+        if name == "cookie" and kubegate_cookies:
+            value = _without_cookies(value, kubegate_cookies)
             if not value:
                 continue
         out.append((name, value))
@@ -179,11 +183,11 @@ def upstream_request_headers(
     return out
 
 
-def _without_cookie(value: str, cookie_name: str) -> str:
+def _without_cookies(value: str, names: Set[str]) -> str:
     kept = []
     for pair in value.split(";"):
         pair = pair.strip()
-        if pair and pair.split("=", 1)[0].strip() != cookie_name:
+        if pair and pair.split("=", 1)[0].strip() not in names:
             kept.append(pair)
     return "; ".join(kept)
 
@@ -198,9 +202,10 @@ def _checked(value: str) -> str:
 
 
 def downstream_response_headers(
-    backend_headers: Headers, *, is_upgrade: bool, session_cookie: str | None = None
+    backend_headers: Headers, *, is_upgrade: bool, kubegate_cookies: Set[str] = frozenset()
 ) -> list[tuple[str, str]]:
-    """The backend response headers to pass to the client (see the module docstring).
+    """The backend response headers to pass to the client (see the module docstring);
+    a ``Set-Cookie`` for a name in ``kubegate_cookies`` is dropped.
 
     For an upgrade (a 101 being relayed) the backend's ``Upgrade`` value is kept and
     ``Connection: Upgrade`` re-added; nothing else about the tunnel is decided here.
@@ -217,7 +222,7 @@ def downstream_response_headers(
             continue
         if name in _RESPONSE_DROPPED or name.startswith(_CORS_PREFIX):
             continue
-        if name == "set-cookie" and session_cookie and _cookie_name(value) == session_cookie:
+        if name == "set-cookie" and kubegate_cookies and _cookie_name(value) in kubegate_cookies:
             continue
         out.append((name, value))
     if is_upgrade:

@@ -11,8 +11,9 @@ share that origin, so its cookies must not spread over it:
   prefix anyway, and the whole prefix is the predictable choice;
 * ``Domain`` is dropped: the cookie stays host-only, never shared with sibling hosts
   (security.md §2.10);
-* a cookie named like kubegate's own session cookie is dropped whole (cookie tossing; the
-  header policy in core.proxy_headers does this too).
+* a cookie named like one of kubegate's own (the session, the OIDC flow, the app-origin
+  cookies) is dropped whole (cookie tossing; the header policy in core.proxy_headers does
+  this too).
 
 Everything else (name, value, ``Expires``, ``Max-Age``, ``Secure``, ``HttpOnly``,
 ``SameSite``, ``Partitioned``, unknown attributes) is relayed byte for byte. A ``__Host-``
@@ -23,6 +24,7 @@ safe outcome (it would otherwise reach every service on the origin); apps that n
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Final
 
 __all__ = ["scope_set_cookie"]
@@ -30,12 +32,15 @@ __all__ = ["scope_set_cookie"]
 _DROPPED: Final = frozenset({"domain"})
 
 
-def scope_set_cookie(value: str, *, prefix: str, session_cookie: str | None = None) -> str | None:
-    """The ``Set-Cookie`` value to relay for a backend under ``prefix``; None drops it."""
+def scope_set_cookie(
+    value: str, *, prefix: str, kubegate_cookies: Set[str] = frozenset()
+) -> str | None:
+    """The ``Set-Cookie`` value to relay for a backend under ``prefix``; None drops it
+    (one of ``kubegate_cookies``)."""
     pairs = value.split(";")
     # A nameless cookie ("Set-Cookie: __Host-kubegate_session") reads back as that name too.
     name = pairs[0].split("=", 1)[0].strip()
-    if session_cookie and name == session_cookie:
+    if name in kubegate_cookies:
         return None
     out = [pairs[0]]
     has_path = False

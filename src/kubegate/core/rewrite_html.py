@@ -30,7 +30,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from kubegate.core.html_fast import FAST_RE, HOST_GROUPS, NEEDLE, PLAIN_GROUPS, TAG_GROUP
+from kubegate.core.html_fast import (
+    ABSOLUTE,
+    FAST_RE,
+    HOST_GROUPS,
+    NEEDLE,
+    ODD_ABSOLUTE_RE,
+    PLAIN_GROUPS,
+    TAG_GROUP,
+    own_absolute_re,
+)
 from kubegate.core.html_tokens import (
     BORING_TOKEN_RE,
     PROLOGUE_RE,
@@ -88,7 +97,9 @@ class HtmlRewriter:
         self._prefix = rule.prefix.encode("ascii")
         # The hosts of the rule's origins: an absolute URL on any other host stays as it is.
         self._hosts = frozenset(origin[1].encode("utf-8", "replace") for origin in rule.origins)
+        self._own_absolute = own_absolute_re(frozenset(origin[1] for origin in rule.origins))
         self._fast_lane = fast  # off: every byte goes through the exact path (the reference)
+        self._exact_until = 0  # in the current buffer, the exact path reads up to here
         self._needle_prefixed = NEEDLE[:2] + self._prefix  # a value maybe already prefixed
         self._needle_rewritten = NEEDLE[:2] + self._prefix + NEEDLE[2:]
         self.max_bytes = max_bytes  # 0: no limit
@@ -151,6 +162,7 @@ class HtmlRewriter:
         self._out = out = []
         self._current = buffer
         self._copied = 0
+        self._exact_until = 0
         end = len(buffer)
         position = 0
         hold_from = end
@@ -170,7 +182,7 @@ class HtmlRewriter:
                     break
                 position = stop
                 continue
-            if self._fast_lane:
+            if self._fast_lane and position >= self._exact_until:
                 position = self._fast(buffer, position)
                 if position >= end:
                     break
@@ -208,39 +220,58 @@ class HtmlRewriter:
         out = self._out
         out.append(buffer[self._copied : position])  # read by the exact path: as it is
         copied = position
-        prefix = self._prefix
-        size = len(prefix)
         while True:
             found = match(buffer, position)
             group = found.lastindex  # the last group that matched: the candidate's value
-            if group in PLAIN_GROUPS:
-                start, stop = found.span(group)
-                if not buffer.startswith(prefix, start, stop) or (
-                    stop - start > size and buffer[start + size] not in b"/?#"
-                ):
-                    out.append(self._prefixed(buffer[copied:start]))
-                    out.append(prefix)
-                    copied = start
-            elif group in HOST_GROUPS:
-                host = buffer[found.start(group) : found.end(group)].lower()
-                if host.removesuffix(b".") in self._hosts:
+            if group is None:
+                stop = found.end()
+                break
+            start, stop = found.span(group)
+            if group in HOST_GROUPS:
+                if buffer[start:stop].lower().removesuffix(b".") in self._hosts:
                     stop = found.start(TAG_GROUP)  # the backend's own host: the exact path
                     break
             else:
-                stop = found.end()
-                break
+                new = self._candidate(buffer, group, start, stop)
+                if new is not None:
+                    stretch = self._stretch(buffer[copied:start])
+                    if stretch is None:
+                        return self._exact(copied, found.end())
+                    out.append(stretch)
+                    out.append(new)
+                    copied = start if group in PLAIN_GROUPS else stop
             position = found.end()
-        out.append(self._prefixed(buffer[copied:stop]))
+        stretch = self._stretch(buffer[copied:stop])
+        if stretch is None:
+            return self._exact(copied, stop)
+        out.append(stretch)
         self._copied = stop
         return stop
 
-    def _prefixed(self, markup: bytes) -> bytes:
-        """Markup the fast lane took, with the prefix put after every NEEDLE (each one
-        starts a plain path in a URL attribute), except where it is already there."""
+    def _candidate(self, buffer: bytes, group: int, start: int, stop: int) -> bytes | None:
+        """What goes in at a candidate value: the prefix in front of a plain path (None if
+        it is already there), or a rewritten srcset (None if it stays)."""
+        if group in PLAIN_GROUPS:
+            prefix = self._prefix
+            size = len(prefix)
+            if buffer.startswith(prefix, start, stop) and (
+                stop - start == size or buffer[start + size] in b"/?#"
+            ):
+                return None
+            return prefix
+        text = rewrite_srcset(decode_attribute(buffer[start:stop]), self.rule.rewrite)
+        return None if text is None else encode_attribute(text, '"')
+
+    def _stretch(self, markup: bytes) -> bytes | None:
+        """Markup the fast lane took, rewritten: the prefix after every NEEDLE (each starts
+        a plain path in a URL attribute) unless it is already there. None when an
+        ABSOLUTE in it may point at the backend: the exact path must read it."""
+        if ABSOLUTE in markup and not self._all_foreign(markup):
+            return None
         if NEEDLE not in markup:
             return markup
         if self._needle_prefixed not in markup:
-            return markup.replace(NEEDLE, self._needle_rewritten)
+            return self._needle_rewritten.join(markup.split(NEEDLE))
         pieces = []
         copied = 0
         found = markup.find(NEEDLE)
@@ -254,6 +285,19 @@ class HtmlRewriter:
             found = markup.find(NEEDLE, stop)
         pieces.append(markup[copied:])
         return b"".join(pieces)
+
+    def _all_foreign(self, markup: bytes) -> bool:
+        """Whether every ABSOLUTE in the markup is a URL on a host none of the origins."""
+        own = self._own_absolute
+        return ODD_ABSOLUTE_RE.search(markup) is None and (
+            own is None or own.search(markup) is None
+        )
+
+    def _exact(self, position: int, until: int) -> int:
+        """Leave ``position`` to ``until`` to the exact path; where it starts."""
+        self._copied = position
+        self._exact_until = until
+        return position
 
     def _unfinished(self, buffer: bytes, position: int, final: bool) -> int | None:
         """At a ``<`` the scan could not finish: a comment, CDATA section or other construct

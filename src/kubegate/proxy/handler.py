@@ -59,7 +59,7 @@ _first = itemgetter(0)
 
 @dataclass(slots=True)
 class ProxySettings:
-    session_cookie: str | None = None
+    kubegate_cookies: frozenset[str] = frozenset()  # never sent to a backend, never set by one
     rewrite: RewriteSettings = field(default_factory=RewriteSettings)
     tunnel_idle_timeout: float = 3600.0
     _warned_insecure: set[tuple[str, int]] = field(default_factory=set)
@@ -83,7 +83,7 @@ class ProxyHandler:
         self.pool = pool
         self.settings = settings
         self.closing = closing
-        self.rewriter = ResponseRewriter(settings.rewrite, settings.session_cookie)
+        self.rewriter = ResponseRewriter(settings.rewrite, settings.kubegate_cookies)
         self._targets: dict[tuple[Backend, ssl.SSLContext | None], UpstreamTarget] = {}
 
     async def __call__(
@@ -176,12 +176,12 @@ class ProxyHandler:
             forwarded_proto="https" if request.tls else "http",
             forwarded_uri=request.target,
             forwarded_prefix=prefix,
-            session_cookie=self.settings.session_cookie,
+            kubegate_cookies=self.settings.kubegate_cookies,
             is_upgrade=upgrade is not None,
         )
 
     def _response_headers(self, ctx: _Exchange, backend: Backend, prefix: str, headers: list[tuple[str, str]], *, upgrade: bool) -> list[tuple[str, str]]:
-        out = downstream_response_headers(headers, is_upgrade=upgrade, session_cookie=self.settings.session_cookie)
+        out = downstream_response_headers(headers, is_upgrade=upgrade, kubegate_cookies=self.settings.kubegate_cookies)
         if _LOCATION_REWRITERS.keys().isdisjoint(map(_first, out)):  # (checked in C: the usual case)
             out = self.rewriter.headers(out, policy=ctx.policy, prefix=prefix)
             out.append(("audit-id", ctx.audit_id))

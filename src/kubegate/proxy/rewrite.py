@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -152,7 +152,7 @@ class BodyPlan:
 class ResponseRewriter:
     """The rewriting a ProxyHandler applies; one per handler, shared by its requests."""
 
-    def __init__(self, settings: RewriteSettings, session_cookie: str | None) -> None:
+    def __init__(self, settings: RewriteSettings, kubegate_cookies: Set[str] = frozenset()) -> None:
         if settings.shim_js is not None:
             try:
                 shim_script(settings.shim_js, "/check", xhtml=True)
@@ -160,7 +160,7 @@ class ResponseRewriter:
                 log.error("not injecting the client-side shim: %s", exc)
                 settings = RewriteSettings(settings.max_bytes, None)
         self.settings = settings
-        self.session_cookie = session_cookie
+        self.kubegate_cookies = kubegate_cookies
         self._scripts: dict[tuple[str, bool], tuple[bytes, str]] = {}
 
     def headers(
@@ -173,7 +173,9 @@ class ResponseRewriter:
         out = []
         for name, value in headers:
             if name == "set-cookie" and scope:
-                scoped = scope_set_cookie(value, prefix=prefix, session_cookie=self.session_cookie)
+                scoped = scope_set_cookie(
+                    value, prefix=prefix, kubegate_cookies=self.kubegate_cookies
+                )
                 if scoped is None:
                     continue
                 value = scoped

@@ -4,12 +4,17 @@ Memory stays bounded by a piece (core.rewrite_html holds back at most one unfini
 construct; body_codec decodes in bounded pieces), whatever the body's size. Once
 ``max_bytes`` of decoded body went through the rewriter, the rest is passed on unrewritten
 (still re-encoded when the body was compressed: its coding cannot change mid-stream).
+
+A small body that is already all here goes through :meth:`BodyTransformer.whole`; when it
+is compressed and the rewrite changes nothing (an HTML fragment fetched by a script, a
+stylesheet without URLs), the backend's own encoded bytes are sent: no re-encoding.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from kubegate.core.rewrite_css import CssStream
 from kubegate.core.rewrite_html import HtmlRewriter
@@ -22,7 +27,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
-__all__ = ["BodyTransformer", "relay_rewritten"]
+__all__ = ["PASS_MAX", "BodyTransformer", "relay_rewritten"]
+
+# The most decoded bytes kept to compare with the rewritten ones (a whole compressed body
+# that the rewrite leaves as it is goes on still encoded).
+PASS_MAX: Final = 1024 * 1024
 
 
 class BodyTransformer:
@@ -53,14 +62,42 @@ class BodyTransformer:
         tail = b""
         if self._decoder is not None:
             tail = b"".join(self._rewrite(piece) for piece in self._decoder.finish())
-        if self._html is not None:
-            tail += self._html.finish()
-            self.truncated = self._html.truncated
-        elif self._css is not None:
-            tail += self._css.finish()
+        tail += self._finish_rewrite()
         if self._encoder is None:
             return tail
         return self._encode(tail) + self._encoder.finish()
+
+    def whole(self, body: bytes) -> bytes:
+        """A whole body at once: ``feed`` and ``finish`` in one. A compressed body that
+        decodes to at most PASS_MAX and whose rewrite changes nothing is sent on as the
+        backend encoded it: decoding it cost little, re-encoding would cost more."""
+        if self._decoder is None or self._encoder is None:
+            return self.feed(body) + self.finish()
+        decoder, self._decoder = self._decoder, None
+        pieces = itertools.chain(decoder.decode(body), decoder.finish())
+        decoded: list[bytes] = []
+        rewritten: list[bytes] = []
+        size = 0
+        for piece in pieces:
+            decoded.append(piece)
+            rewritten.append(self._rewrite(piece))
+            size += len(piece)
+            if size > PASS_MAX:  # too big to keep for the comparison: encode as it goes
+                head = self._encode(b"".join(rewritten))
+                rest = b"".join(self._encode(self._rewrite(piece)) for piece in pieces)
+                return head + rest + self.finish()
+        out = b"".join(rewritten) + self._finish_rewrite()
+        if out == b"".join(decoded):
+            return body
+        return self._encode(out) + self._encoder.finish()
+
+    def _finish_rewrite(self) -> bytes:
+        if self._html is not None:
+            tail = self._html.finish()
+            self.truncated = self._html.truncated
+            return tail
+        assert self._css is not None
+        return self._css.finish()
 
     def _rewrite(self, data: bytes) -> bytes:
         if self._html is not None:
@@ -93,7 +130,7 @@ async def relay_rewritten(
     try:
         if upstream.complete and upstream.buffered <= whole_max:
             body = await upstream.read(whole_max + 1)
-            out = transformer.feed(body) + transformer.finish()
+            out = transformer.whole(body)
             await response.send(status, headers, out)
             return
         started = False

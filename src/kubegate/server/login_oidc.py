@@ -1,12 +1,20 @@
 """The OIDC half of the sign-in pages: ``GET /login?oidc=1`` and ``GET /oauth2/callback``.
 
 The flow itself (PKCE, state, nonce, code redemption, ID-token checks) is in
-auth/oidc_flow.py. Here: the flow cookie ``kubegate_oidc`` that carries it through the
-issuer (``Path=/oauth2/callback`` so no other request carries it, ``Max-Age`` of the flow's
-lifetime, HttpOnly, Secure, SameSite=Lax — the issuer's redirect back is a top-level GET, which
-Lax lets through), the redirect URI, and the pages for a failed sign-in. Why a sign-in failed
-goes to the server log; the browser is told only that it failed (and the issuer's ``error``
-code, which the issuer chose to show it anyway).
+auth/oidc_flow.py. Here: the flow cookie ``__Host-kubegate_oidc`` that carries it through
+the issuer (``Max-Age`` of the flow's lifetime, HttpOnly, Secure, SameSite=Lax — the
+issuer's redirect back is a top-level GET, which Lax lets through — and cleared by the
+callback, whatever its outcome), the redirect URI, and the pages for a failed sign-in. Why a
+sign-in failed goes to the server log; the browser is told only that it failed (and the
+issuer's ``error`` code, which the issuer chose to show it anyway).
+
+The ``__Host-`` prefix makes a browser accept the cookie only with ``Secure``, ``Path=/``
+and no ``Domain``, so a sibling host (an app origin under ``--apps-domain``, or any other
+subdomain of the site) cannot plant a flow of its own with ``Domain=`` — which would let
+an attacker finish *their* sign-in in the victim's browser (login CSRF: the victim then
+works as the attacker). ``Path=/`` means every request to kubegate's origin carries the
+cookie for those ten minutes; the proxy takes it out of requests to backends and drops a
+backend's ``Set-Cookie`` of that name (server/proxywiring.py).
 """
 
 from __future__ import annotations
@@ -26,12 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kubegate.login")
 
-FLOW_COOKIE = "kubegate_oidc"
-CALLBACK_PATH = "/oauth2/callback"
+FLOW_COOKIE = "__Host-kubegate_oidc"
 
 
 def _flow_cookie(flow: Flow) -> tuple[str, str]:
-    return set_cookie(FLOW_COOKIE, flow.encode(), path=CALLBACK_PATH, max_age=int(FLOW_LIFETIME))
+    return set_cookie(FLOW_COOKIE, flow.encode(), max_age=int(FLOW_LIFETIME))
 
 
 def _redirect_uri(pages: LoginPages, ctx: RequestContext) -> str:
@@ -61,7 +68,7 @@ async def oidc_start(pages: LoginPages, ctx: RequestContext) -> None:
 
 async def oidc_callback(pages: LoginPages, ctx: RequestContext) -> None:
     oidc = pages.methods.oidc
-    clear = cleared_cookie(FLOW_COOKIE, CALLBACK_PATH)
+    clear = cleared_cookie(FLOW_COOKIE)
     if oidc is None:
         await _failed(pages, ctx, "OIDC sign-in is not configured.", clear, status=404)
         return

@@ -29,8 +29,8 @@ from kubegate.client.reflector import Reflector
 from kubegate.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from kubegate.server.allocators import Allocators
 from kubegate.server.metrics import APIMetrics
-from kubegate.server.mirror_readonly import MirrorHandlers
-from kubegate.server.mirror_settings import MirrorSettings
+from kubegate.server.mirror_readonly import MirrorHandlers, serviceaccount_refusal
+from kubegate.server.mirror_settings import VIA_APISERVER, MirrorSettings
 from kubegate.server.mirror_sink import StoreSink
 from kubegate.server.resource_writes import EscalationCheck
 from kubegate.store.base import Store
@@ -100,16 +100,32 @@ class Mirror:
     def synced(self) -> bool:
         return all(r.status.synced for r in self.reflectors)
 
+    @property
+    def acts_upstream_as_users(self) -> bool:
+        """Whether proxy requests reach the upstream impersonating the local user: then a
+        local identity is an upstream one, and local ServiceAccounts are refused."""
+        return self.settings.proxy_mode == VIA_APISERVER
+
     def read_only_handlers(
         self, allocators: Allocators, *, escalation_check: EscalationCheck | None
     ) -> MirrorHandlers:
-        """The resource handlers of a mirror: writes to mirrored types are refused."""
+        """The resource handlers of a mirror: writes to mirrored types are refused (and
+        ServiceAccount creation, via-apiserver)."""
         return MirrorHandlers(
             self.store,
             allocators,
             mirrored=self.types,
             upstream=self.settings.upstream_name,
             escalation_check=escalation_check,
+            refuse_serviceaccounts=self.acts_upstream_as_users,
+        )
+
+    def token_request_refusal(self) -> str | None:
+        """Why TokenRequests are refused (via-apiserver: see mirror_readonly), else None."""
+        if not self.acts_upstream_as_users:
+            return None
+        return serviceaccount_refusal(
+            self.settings.upstream_name, "tokens for serviceaccounts are not issued here"
         )
 
     def start(

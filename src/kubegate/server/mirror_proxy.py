@@ -81,14 +81,14 @@ class UpstreamAPIProxy:
         pool: UpstreamPool,
         closing: asyncio.Event,
         *,
-        session_cookie: str | None = None,
+        kubegate_cookies: frozenset[str] = frozenset(),
         tunnel_idle_timeout: float = 3600.0,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.pool = pool
         self.closing = closing
-        self.session_cookie = session_cookie
+        self.kubegate_cookies = kubegate_cookies  # never forwarded, never set by a backend
         self.tunnel_idle_timeout = tunnel_idle_timeout
         self._api: ApiServer | None = None
 
@@ -135,7 +135,7 @@ class UpstreamAPIProxy:
                 forwarded_proto="",
                 forwarded_uri="",
                 forwarded_prefix="",
-                session_cookie=self.session_cookie,
+                kubegate_cookies=self.kubegate_cookies,
                 is_upgrade=upgrade is not None,
             )
         except ValueError as exc:  # ProxyError and PathNotAllowed are ValueErrors
@@ -208,7 +208,7 @@ class UpstreamAPIProxy:
         out = []
         base = self._api.base_path if self._api is not None else ""
         for name, value in downstream_response_headers(
-            headers, is_upgrade=upgrade, session_cookie=self.session_cookie
+            headers, is_upgrade=upgrade, kubegate_cookies=self.kubegate_cookies
         ):
             if name == "audit-id":
                 continue  # the upstream's; this server's own is sent instead

@@ -12,7 +12,12 @@ chase in RoleBindings. kubectl prints it as::
     services from https://10.0.0.1:6443; make the change in that cluster
 
 Resources that are not mirrored (ConfigMaps, Secrets, ServiceAccounts, and RBAC objects
-without ``--mirror-rbac``) stay writable: they are the mirror's own.
+without ``--mirror-rbac``) stay writable: they are the mirror's own — except that with
+``--mirror-proxy via-apiserver`` no ServiceAccount is created and no token is issued for
+one (TokenRequest, server/tokenrequest.py): the proxy impersonates the local user
+upstream, so a local ``system:serviceaccount:NS:NAME`` would act in the upstream cluster as
+the upstream's ServiceAccount of that name — whoever may create ServiceAccounts here would
+mint upstream identities. Also a 405: the mirror does not serve that verb.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ class MirrorHandlers(ResourceHandlers):
         mirrored: tuple[ResourceType, ...],
         upstream: str,
         escalation_check: EscalationCheck | None = None,
+        refuse_serviceaccounts: bool = False,
     ) -> None:
         super().__init__(store, allocators, escalation_check=escalation_check)
         self.mirrored = frozenset((rt.group, rt.plural) for rt in mirrored)
         self.upstream = upstream
+        self.refuse_serviceaccounts = refuse_serviceaccounts
 
     def _refuse_mirrored(self, ctx: RequestContext) -> None:
         rt = ctx.resource
@@ -59,6 +66,13 @@ class MirrorHandlers(ResourceHandlers):
 
     async def create(self, ctx: RequestContext) -> None:
         self._refuse_mirrored(ctx)
+        rt = ctx.resource
+        if self.refuse_serviceaccounts and rt is not None and rt.kind == "ServiceAccount":
+            raise MethodNotAllowed(
+                serviceaccount_refusal(self.upstream, "serviceaccounts are not created here"),
+                name=ctx.info.name,
+                kind=rt.plural,
+            )
         await super().create(ctx)
 
     async def update(self, ctx: RequestContext) -> None:
@@ -76,3 +90,12 @@ class MirrorHandlers(ResourceHandlers):
     async def deletecollection(self, ctx: RequestContext) -> None:
         self._refuse_mirrored(ctx)
         await super().deletecollection(ctx)
+
+
+def serviceaccount_refusal(upstream: str, what: str) -> str:
+    """Why a via-apiserver mirror refuses local ServiceAccounts and their tokens."""
+    return (
+        f"{what}: with --mirror-proxy via-apiserver a local ServiceAccount would act in "
+        f"{upstream} as the ServiceAccount of the same name there; use a token file or OIDC "
+        "for users of this server (see kubegate's docs/mirror.md)"
+    )

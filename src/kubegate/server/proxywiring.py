@@ -1,4 +1,5 @@
-"""Building the proxy handler from settings (address policy, upstream TLS)."""
+"""Building the proxy handler from settings (address policy, upstream TLS, kubegate's own
+cookies)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from kubegate.proxy.handler import ProxyHandler, ProxySettings
 from kubegate.proxy.resolve import AddressPolicy, Resolver
 from kubegate.proxy.rewrite import RewriteSettings, load_shim
 from kubegate.proxy.trust import BackendTrust
+from kubegate.server.login_oidc import FLOW_COOKIE as OIDC_FLOW_COOKIE
 from kubegate.server.mirror_settings import VIA_APISERVER
 from kubegate.server.settings import ServeSettings
+from kubegate.server.ui.apps import APP_COOKIE, STATE_COOKIE
 from kubegate.store.base import Store
 
 if TYPE_CHECKING:
@@ -25,6 +28,12 @@ if TYPE_CHECKING:
 # --demo's backends listen on loopback; only then is loopback a permitted destination
 # without the operator saying so.
 DEMO_ALLOW = ("127.0.0.1/32",)
+
+# The cookies kubegate itself sets. The proxy takes them out of every request to a backend
+# (they are credentials, or bind a sign-in to the browser) and drops a backend's
+# Set-Cookie for any of them (a backend must not sign the browser in or out, or plant an
+# OIDC flow or an app sign-in state) — on the main origin and on app origins alike.
+KUBEGATE_COOKIES = frozenset({SESSION_COOKIE, OIDC_FLOW_COOKIE, APP_COOKIE, STATE_COOKIE})
 
 
 def build_proxy(
@@ -44,7 +53,7 @@ def build_proxy(
         from kubegate.server.mirror_proxy import UpstreamAPIProxy
 
         return UpstreamAPIProxy(
-            mirror.settings, mirror.credentials, pool, closing, session_cookie=SESSION_COOKIE
+            mirror.settings, mirror.credentials, pool, closing, kubegate_cookies=KUBEGATE_COOKIES
         )
     cidrs = list(settings.proxy_allow_cidrs) + (list(DEMO_ALLOW) if settings.demo else [])
     allow = tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
@@ -53,7 +62,6 @@ def build_proxy(
         ca_context = tls_client_context(settings.proxy_ca_file.read_text())
     resolver = Resolver(cache, AddressPolicy(allow=allow, listen=listen))
     trust = BackendTrust(store, ca_context)
-    # The browser session cookie never reaches a backend, and no backend may set it.
     rewrite = RewriteSettings(max_bytes=settings.proxy_rewrite_max_bytes, shim_js=load_shim())
-    proxy_settings = ProxySettings(session_cookie=SESSION_COOKIE, rewrite=rewrite)
+    proxy_settings = ProxySettings(kubegate_cookies=KUBEGATE_COOKIES, rewrite=rewrite)
     return ProxyHandler(resolver, pool, proxy_settings, closing, trust)

@@ -148,6 +148,8 @@ async def start_server(
     )
     app.impersonation = impersonate  # always on, as in kube; the authorizer decides
     app.token_api = authn.token_api
+    if mirror is not None:  # via-apiserver: a local ServiceAccount token is an upstream one
+        authn.token_api.refusal = mirror.token_request_refusal()
     app.unauthorized_headers = authn.challenges
     app.login = authn.login  # /login, /logout, /oauth2/callback; sessions in the store
     app.metrics = metrics

@@ -6,6 +6,8 @@ TokenRequest: ``spec.audiences`` default to the server's API audiences; ``spec.e
 defaults to 3600, must be at least 600 (kube's validation) and is capped at
 ``--service-account-max-token-expiration``. Tokens bound to a Pod or Secret
 (``spec.boundObjectRef``) are refused: kubegate cannot yet revoke them with that object.
+A mirror in via-apiserver mode refuses every TokenRequest (``refusal``; see
+server/mirror_readonly.py) with 405 MethodNotAllowed.
 
 TokenReview: asks every bearer-token source (static tokens, the token file, ServiceAccount
 tokens, OIDC) about ``spec.token`` for ``spec.audiences`` (default: the API audiences);
@@ -21,7 +23,7 @@ from typing import Any
 from kubegate.api.strategy import now_rfc3339
 from kubegate.auth.bearer import BearerAuthenticator
 from kubegate.auth.serviceaccount import ServiceAccountCache, TokenIssuer
-from kubegate.errors import BadRequest, FieldErrors, NotFound, Unauthorized
+from kubegate.errors import BadRequest, FieldErrors, MethodNotAllowed, NotFound, Unauthorized
 from kubegate.server.codec import decode_object, read_body
 from kubegate.server.context import RequestContext
 from kubegate.server.respond import send_json
@@ -49,9 +51,12 @@ class TokenAPI:
         self.accounts = accounts
         self.bearer = bearer
         self.max_expiration = max_expiration
+        self.refusal: str | None = None  # set: every TokenRequest is refused with this message
 
     async def token_request(self, ctx: RequestContext) -> None:
         namespace, name = ctx.info.namespace, ctx.info.name
+        if self.refusal is not None:
+            raise MethodNotAllowed(self.refusal, name=name, kind="serviceaccounts")
         body = await _body(ctx)
         spec = body.get("spec") or {}
         if not isinstance(spec, dict):

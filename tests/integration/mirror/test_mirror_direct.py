@@ -111,3 +111,17 @@ async def test_rbac_objects_are_read_only_with_mirror_rbac(cluster: Cluster, dir
     path = f"{RBAC}/namespaces/{cluster.namespace}/rolebindings"
     response = await direct_mirror.api("POST", path, binding)
     assert response.status == 405, response
+
+
+async def test_direct_mode_keeps_local_serviceaccounts_and_tokens(cluster: Cluster, direct_mirror):
+    """Only via-apiserver refuses them: here a ServiceAccount is created and gets a token."""
+    namespace = f"/api/v1/namespaces/{cluster.namespace}"
+    await wait_for(direct_mirror, namespace, lambda r: r.status == 200)
+    created = await direct_mirror.api(
+        "POST", f"{namespace}/serviceaccounts", {"metadata": {"name": "robot"}}
+    )
+    assert created.status == 201, created
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    issued = await direct_mirror.api("POST", f"{namespace}/serviceaccounts/robot/token", request)
+    assert issued.status == 201, issued
+    assert issued.json()["status"]["token"]

@@ -35,6 +35,7 @@ class Grant:
     host: str  # the app host (with port) the code was issued for
     then: str  # where to go after the exchange (a local path)
     state_hash: str  # SHA-256 of the state the app origin set in its own cookie
+    parent: str = ""  # the store name of the main session that asked ("": none)
 
 
 def digest(value: str) -> str:
@@ -50,8 +51,11 @@ class AppCodes:
         self.clock = clock
         self._last_sweep = 0.0
 
-    async def issue(self, user: UserInfo, *, host: str, then: str, state: str) -> str:
-        """A new code for ``user`` on the app ``host``; the caller puts it in a redirect."""
+    async def issue(
+        self, user: UserInfo, *, host: str, then: str, state: str, parent: str = ""
+    ) -> str:
+        """A new code for ``user`` on the app ``host``; the caller puts it in a redirect.
+        ``parent``: the store name of the main session the app session must not outlive."""
         await self._sweep()
         code = secrets.token_urlsafe(32)
         name = digest(code)
@@ -63,6 +67,7 @@ class AppCodes:
             "host": host,
             "then": then,
             "stateHash": digest(state),
+            "parent": parent,
             "expires": self.clock() + self.ttl,
         }
         try:
@@ -95,6 +100,7 @@ class AppCodes:
             str(record.get("host") or ""),
             str(record.get("then") or "/"),
             str(record.get("stateHash") or ""),
+            str(record.get("parent") or ""),
         )
 
     async def _sweep(self) -> None:

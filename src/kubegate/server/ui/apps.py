@@ -18,13 +18,20 @@ lives (the way Teleport's App Access logs in to an app's subdomain):
 3. app origin: redeems the code (once), checks it was issued for this host and that the
    state matches this browser's state cookie (so nobody can log a victim's browser in to
    an app as somebody else), creates an app-scoped session
-   (``SessionStore.create(user, method="apps", scope=<app host>)``), sets
-   ``__Host-kubegate_app_session`` and redirects to the path.
+   (``SessionStore.create(user, method="apps", scope=<app host>, parent=<main session>)``),
+   sets ``__Host-kubegate_app_session`` and redirects to the path.
+
+An app session lives within the main session that signed it in (auth/sessions.py
+``parent``): signing out on the main origin, or the main session expiring, ends it on
+every replica. A user who reached step 2 with another credential (basic auth or a client
+certificate the browser sent by itself, a bearer token) has no main session to end: that
+app session ends by the session limits alone.
 
 The cookies carry the ``__Host-`` prefix: a browser accepts them only from the host itself
 (Secure, Path=/, no Domain), so a sibling app cannot plant its own session cookie for
-another app ("cookie tossing" through ``Domain=<apps-domain>``). The app cookie is stripped
-from requests to the backend and a backend cannot set it (the proxy's session-cookie rule).
+another app ("cookie tossing" through ``Domain=<apps-domain>``). They are stripped from
+requests to the backend and a backend cannot set them (the proxy's kubegate-cookie rule,
+server/proxywiring.py).
 Cookie-authenticated state-changing requests and upgrades (and those with basic credentials
 or a client certificate a browser attached) must come from the app's own origin
 (core.csrf): other apps share the apps domain's *site*, so SameSite=Lax alone would let them
@@ -38,11 +45,12 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
 from kubegate.auth.attributes import attributes_for
+from kubegate.auth.session_authn import SESSION_NAME
 from kubegate.auth.types import (
     BROWSER_CREDENTIAL,
     Authenticator,
@@ -58,7 +66,6 @@ from kubegate.core.requestinfo import PathError, RequestInfo, parse_request_info
 from kubegate.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from kubegate.http.types import Request
 from kubegate.proxy.handler import ProxyHandler
-from kubegate.proxy.rewrite import ResponseRewriter
 from kubegate.server.context import RequestContext
 from kubegate.server.ui.app_codes import AppCodes, digest
 from kubegate.server.ui.layout import escape, send_page, wants_html
@@ -81,7 +88,9 @@ class _HasUser(Protocol):
 class AppSessions(Protocol):
     """The part of auth.sessions.SessionStore this module uses."""
 
-    async def create(self, user: UserInfo, *, method: str, scope: str = "") -> str: ...
+    async def create(
+        self, user: UserInfo, *, method: str, scope: str = "", parent: str = ""
+    ) -> str: ...
 
     def lookup(self, secret: str, *, scope: str = "") -> _HasUser | None: ...
 
@@ -90,15 +99,6 @@ class AppSessions(Protocol):
 class AppsConfig:
     domain: str  # e.g. "apps.localhost"
     main_host: str  # the main origin's host name (its port is the one the request used)
-
-
-def app_proxy_handler(proxy: ProxyHandler) -> ProxyHandler:
-    """The proxy handler for app origins: the same resolver, pool and trust, with the app
-    cookie (not the main session cookie) as the one kept from backends both ways."""
-    handler = copy.copy(proxy)
-    handler.settings = replace(proxy.settings, session_cookie=APP_COOKIE)
-    handler.rewriter = ResponseRewriter(handler.settings.rewrite, APP_COOKIE)
-    return handler
 
 
 class AppsGateway:
@@ -265,7 +265,10 @@ class AppsGateway:
             return
         ctx.user = ctx.authenticated_user = grant.user
         secret = await self.sessions.create(
-            grant.user, method=SESSION_METHOD, scope=host_without_port(host).lower()
+            grant.user,
+            method=SESSION_METHOD,
+            scope=host_without_port(host).lower(),
+            parent=grant.parent,
         )
         headers = [
             ("location", safe_local_path(grant.then)),
@@ -307,7 +310,9 @@ class AppsGateway:
             await self._error_page(ctx, 403, "Forbidden", message)
             return
         then = safe_local_path(ctx.param("then"))
-        code = await self.codes.issue(ctx.user, host=host, then=then, state=state)
+        # The main session that asked, if the user came with one: the app session ends with it.
+        parent = str(request.state.get(SESSION_NAME) or "")
+        code = await self.codes.issue(ctx.user, host=host, then=then, state=state, parent=parent)
         location = f"https://{host}{CALLBACK_PATH}?code={quote(code, safe='')}"
         # A page that moves on by itself, not a 302: when this request ends a chain that
         # began with the login form's POST, the login page's CSP ``form-action 'self'``

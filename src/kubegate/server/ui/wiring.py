@@ -7,7 +7,7 @@ from kubegate.proxy.handler import ProxyHandler
 from kubegate.server.app import APIServer
 from kubegate.server.settings import ServeSettings
 from kubegate.server.ui.app_codes import AppCodes
-from kubegate.server.ui.apps import AppsConfig, AppSessions, AppsGateway, app_proxy_handler
+from kubegate.server.ui.apps import AppsConfig, AppSessions, AppsGateway
 from kubegate.server.ui.index import ServiceIndex
 from kubegate.server.ui.pages import BrowserPages
 
@@ -50,7 +50,7 @@ def install_browser_ui(
             authorizer=app.authorizer,
             sessions=sessions,
             codes=AppCodes(app.store),
-            proxy=app_proxy_handler(proxy),
+            proxy=proxy,  # its kubegate-cookie rule covers the app cookies too
         )
     index = ServiceIndex(
         cache,
