@@ -127,3 +127,30 @@ def test_app_origin_cannot_read_the_main_origin(browser: Any, apps_gate: Gate, a
         assert outcome == "blocked"  # no CORS grant: the response is opaque to the app
     finally:
         context.close()
+
+
+def test_signing_out_on_the_main_origin_signs_the_app_out(
+    browser: Any, apps_gate: Gate, apps: Apps
+) -> None:
+    """After "Sign out" on the main origin, the app's still-present cookie no longer opens
+    the app: reloading it goes back through the main origin to the sign-in page."""
+    cluster = apps_gate.bg.run(new_cluster(apps_gate.kg, "out"))
+    publish(apps_gate, cluster, "dash", apps.aiohttp(_root_app()))
+    port = apps_gate.kg.port
+    app_origin = f"https://http--dash--{cluster.namespace}.{DOMAIN}:{port}"
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        _sign_in(page, port, app_origin + "/dash")
+        main = f"https://localhost:{port}"
+        page.goto(main + "/logout")
+        with page.expect_navigation(url=main + "/login"):
+            page.click("#logout button[type=submit]")
+        names = {c["name"] for c in context.cookies()}
+        assert "__Host-kubegate_app_session" in names  # the browser still holds it ...
+        page.goto(app_origin + "/dash")
+        assert urlsplit(page.url).netloc == f"localhost:{port}"  # ... but it opens nothing
+        assert urlsplit(page.url).path == "/login"
+    finally:
+        context.close()

@@ -43,19 +43,19 @@ path).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
 __all__ = [
     "ABSOLUTE",
-    "ODD_ABSOLUTE_RE",
     "FAST_RE",
     "HOST_GROUPS",
     "NEEDLE",
     "PLAIN_GROUPS",
     "SRCSET_GROUPS",
     "TAG_GROUP",
-    "own_absolute_re",
+    "unsure_absolute_re",
 ]
 
 NEEDLE: Final = b'="/'
@@ -363,16 +363,16 @@ TAG_GROUP: Final = FAST_RE.groupindex["tag"]
 PLAIN_GROUPS: Final = frozenset(FAST_RE.groupindex[f"path_{q}"] for q in ("dq", "sq", "uq"))
 HOST_GROUPS: Final = frozenset(FAST_RE.groupindex[f"host_{q}"] for q in ("dq", "sq", "uq"))
 SRCSET_GROUPS: Final = frozenset({FAST_RE.groupindex["srcset_dq"]})
-# An ABSOLUTE whose host is not plainly spelt (references, userinfo, IPv6, no "//"…):
-# only the exact path can say where it points.
-ODD_ABSOLUTE_RE: Final = re.compile(rb'="http(?!s?://[A-Za-z0-9.\-]++(?::[0-9]*+)?[/\\?#"])')
+_ODD_ABSOLUTE: Final = rb'="http(?!s?://[A-Za-z0-9.\-]++(?::[0-9]*+)?[/\\?#"])'
 
 
-def own_absolute_re(hosts: frozenset[str]) -> re.Pattern[bytes] | None:
-    """An ABSOLUTE on one of ``hosts`` (lower case), as plainly spelt ones are read:
-    caseless, with or without a final dot, any port. None when there is none to find."""
+@functools.lru_cache(maxsize=256)
+def unsure_absolute_re(hosts: frozenset[str]) -> re.Pattern[bytes]:
+    """An ABSOLUTE that may point at one of ``hosts`` (lower case): one whose host is not
+    plainly spelt (references, userinfo, IPv6, no "//"…: only the exact path can say), or
+    is one of them (caseless, with or without a final dot, any port)."""
     plain = sorted(host for host in hosts if re.fullmatch(r"[a-z0-9.\-]+", host))
     if not plain:
-        return None
+        return re.compile(_ODD_ABSOLUTE)
     names = b"|".join(re.escape(host.encode("ascii")) for host in plain)
-    return re.compile(rb'="https?://(?i:' + names + rb')\.?(?::[0-9]*+)?[/\\?#"]')
+    return re.compile(_ODD_ABSOLUTE + rb'|="https?://(?i:' + names + rb')\.?(?::[0-9]*+)?[/\\?#"]')

@@ -24,7 +24,8 @@ the end of the buffer simply fails to match (the streaming rewriter then holds i
 :data:`BORING_RE` skips, in one C-level pass, everything a rewrite cannot touch: text,
 comments, end tags, and start tags none of whose attributes might carry a URL to rewrite.
 It stops in front of the next start tag that may need work, a raw-text element that needs
-a closer look, or an unfinished construct.
+a closer look, or an unfinished construct. :data:`BORING_TOKEN_RE` takes one such
+construct (where core.html_fast's fast lane stopped).
 """
 
 from __future__ import annotations
@@ -99,7 +100,16 @@ RAW_TEXT_NAMES: Final = frozenset(
         b"plaintext",
     }
 )
-_RAW_SKIPPABLE: Final = rb"(?i:script|textarea|title|xmp|iframe|noembed|noframes|noscript)"
+_RAW_SKIPPABLE: Final = (
+    b"script",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
+    b"noscript",
+)
 _RAW_ANY: Final = (
     rb"(?:[sS](?:[cC][rR][iI][pP][tT]|[tT][yY][lL][eE])|[tT](?:[eE][xX][tT][aA][rR][eE][aA]|[iI][tT][lL][eE])"
     rb"|[xX][mM][pP]|[iI][fF][rR][aA][mM][eE]|[nN][oO](?:[eE][mM][bB][eE][dD]|[fF][rR][aA][mM][eE][sS]"
@@ -114,10 +124,19 @@ _LT_TEXT: Final = rb"<(?=[^A-Za-z!/?])"
 _BORING_START: Final = (
     rb"<(?!" + _RAW_ANY + rb")" + _TAG_NAME + rb"(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
 )
-# A raw-text element none of whose attributes needs work, through its end tag.
+# A raw-text element none of whose attributes needs work, through its end tag. Each name
+# is spelt out: a backreference needs a group, and a group inside the possessive loop of
+# BORING_RE makes Python 3.11's re raise SystemError (CPython gh-101955), e.g. on
+# "<title>x</title> 1 < 2".
 _BORING_RAW: Final = (
-    rb"<(" + _RAW_SKIPPABLE + rb")(?=[\t\n\f\r />])(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
-    rb"(?:[^<]++|<(?!/(?i:\1)[\t\n\f\r />]))*+" + rb"</(?i:\1)(?:" + _SEP + rb"|" + ATTR + rb")*+>"
+    rb"<(?:"
+    + rb"|".join(
+        rb"(?i:" + name + rb")(?=[\t\n\f\r />])(?:" + _SEP + rb"|" + _BORING_ATTR + rb")*+>"
+        rb"(?:[^<]++|<(?!/(?i:" + name + rb")[\t\n\f\r />]))*+"
+        rb"</(?i:" + name + rb")(?:" + _SEP + rb"|" + ATTR + rb")*+>"
+        for name in _RAW_SKIPPABLE
+    )
+    + rb")"
 )
 
 _BORING_TOKEN: Final = (

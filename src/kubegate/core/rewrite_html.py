@@ -7,9 +7,15 @@ What is rewritten (by core.rewrite_url's rule): the URL attributes ``href``, ``s
 ``url(…)`` in ``style`` attributes and ``url(…)``/``@import`` in ``<style>`` elements
 (core.rewrite_css). ``<base href>`` is an ``href`` like any other.
 
-How: the document is never parsed into a tree. core.html_tokens skips, in C, everything
-that cannot need a change; only start tags that may carry such a URL and raw-text elements
-reach Python. Bytes that are not rewritten are copied verbatim, so a document is never
+How: the document is never parsed into a tree. Two paths read it, and agree byte for byte
+(a property test holds them to it). The *fast lane* (core.html_fast_lane over
+core.html_fast's patterns) takes, in C, long stretches of ordinary markup whose only
+rewrites are plain root-relative paths in double-quoted URL attributes, and puts the
+prefix in with one ``split``/``join``; Python sees only rarer candidates (a srcset, a path
+in single quotes). Where it declines — anything unusual, unfinished or needing a closer
+look — the *exact path* reads the next construct: core.html_tokens skips, in C, what cannot
+need a change, and only start tags that may carry a URL and raw-text elements reach
+Python. Bytes that are not rewritten are copied verbatim, so a document is never
 re-serialised, wrapped or re-encoded (kube #9766); only a rewritten value is replaced, by
 its characters re-escaped (core.html_values). ``<script>``, ``<textarea>``, ``<title>``
 and the other raw-text elements are never read as markup, nor are comments and CDATA.
@@ -30,17 +36,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from kubegate.core.html_fast import (
-    ABSOLUTE,
-    FAST_RE,
-    HOST_GROUPS,
-    NEEDLE,
-    ODD_ABSOLUTE_RE,
-    PLAIN_GROUPS,
-    TAG_GROUP,
-    own_absolute_re,
-)
+from kubegate.core.html_fast_lane import FastLane
 from kubegate.core.html_tokens import (
+    BORING_RE,
     BORING_TOKEN_RE,
     PROLOGUE_RE,
     RAW_TEXT_NAMES,
@@ -95,13 +93,9 @@ class HtmlRewriter:
     ) -> None:
         self.rule = rule
         self._prefix = rule.prefix.encode("ascii")
-        # The hosts of the rule's origins: an absolute URL on any other host stays as it is.
-        self._hosts = frozenset(origin[1].encode("utf-8", "replace") for origin in rule.origins)
-        self._own_absolute = own_absolute_re(frozenset(origin[1] for origin in rule.origins))
-        self._fast_lane = fast  # off: every byte goes through the exact path (the reference)
+        # Off (the reference, for tests): every byte goes through the exact path.
+        self._fast = FastLane(rule) if fast else None
         self._exact_until = 0  # in the current buffer, the exact path reads up to here
-        self._needle_prefixed = NEEDLE[:2] + self._prefix  # a value maybe already prefixed
-        self._needle_rewritten = NEEDLE[:2] + self._prefix + NEEDLE[2:]
         self.max_bytes = max_bytes  # 0: no limit
         self.truncated = False  # the input went past max_bytes; the rest was not rewritten
         self._inject = inject
@@ -182,14 +176,21 @@ class HtmlRewriter:
                     break
                 position = stop
                 continue
-            if self._fast_lane and position >= self._exact_until:
-                position = self._fast(buffer, position)
+            if self._fast is not None and position >= self._exact_until:
+                out.append(buffer[self._copied : position])  # read by the exact path
+                position, self._exact_until = self._fast.scan(buffer, position, out)
+                self._copied = position
                 if position >= end:
                     break
-            found = BORING_TOKEN_RE.match(buffer, position)
-            if found is not None:
-                position = found.end()
-                continue
+                found = BORING_TOKEN_RE.match(buffer, position)  # what stopped the fast lane
+                if found is not None:
+                    position = found.end()
+                    continue
+            else:
+                found = BORING_RE.match(buffer, position)
+                position = found.end() if found is not None else position
+                if position >= end:
+                    break
             tag = START_TAG_RE.match(buffer, position)
             if tag is not None:
                 stop = self._start_tag(buffer, position, tag)
@@ -213,91 +214,6 @@ class HtmlRewriter:
         self._out = []
         self._current = b""
         return b"".join(out)
-
-    def _fast(self, buffer: bytes, position: int) -> int:
-        """Skip and rewrite with core.html_fast; where it stopped (the exact path goes on)."""
-        match = FAST_RE.match
-        out = self._out
-        out.append(buffer[self._copied : position])  # read by the exact path: as it is
-        copied = position
-        while True:
-            found = match(buffer, position)
-            group = found.lastindex  # the last group that matched: the candidate's value
-            if group is None:
-                stop = found.end()
-                break
-            start, stop = found.span(group)
-            if group in HOST_GROUPS:
-                if buffer[start:stop].lower().removesuffix(b".") in self._hosts:
-                    stop = found.start(TAG_GROUP)  # the backend's own host: the exact path
-                    break
-            else:
-                new = self._candidate(buffer, group, start, stop)
-                if new is not None:
-                    stretch = self._stretch(buffer[copied:start])
-                    if stretch is None:
-                        return self._exact(copied, found.end())
-                    out.append(stretch)
-                    out.append(new)
-                    copied = start if group in PLAIN_GROUPS else stop
-            position = found.end()
-        stretch = self._stretch(buffer[copied:stop])
-        if stretch is None:
-            return self._exact(copied, stop)
-        out.append(stretch)
-        self._copied = stop
-        return stop
-
-    def _candidate(self, buffer: bytes, group: int, start: int, stop: int) -> bytes | None:
-        """What goes in at a candidate value: the prefix in front of a plain path (None if
-        it is already there), or a rewritten srcset (None if it stays)."""
-        if group in PLAIN_GROUPS:
-            prefix = self._prefix
-            size = len(prefix)
-            if buffer.startswith(prefix, start, stop) and (
-                stop - start == size or buffer[start + size] in b"/?#"
-            ):
-                return None
-            return prefix
-        text = rewrite_srcset(decode_attribute(buffer[start:stop]), self.rule.rewrite)
-        return None if text is None else encode_attribute(text, '"')
-
-    def _stretch(self, markup: bytes) -> bytes | None:
-        """Markup the fast lane took, rewritten: the prefix after every NEEDLE (each starts
-        a plain path in a URL attribute) unless it is already there. None when an
-        ABSOLUTE in it may point at the backend: the exact path must read it."""
-        if ABSOLUTE in markup and not self._all_foreign(markup):
-            return None
-        if NEEDLE not in markup:
-            return markup
-        if self._needle_prefixed not in markup:
-            return self._needle_rewritten.join(markup.split(NEEDLE))
-        pieces = []
-        copied = 0
-        found = markup.find(NEEDLE)
-        while found >= 0:
-            start = found + 2
-            stop = markup.index(b'"', start)
-            if not self.rule.is_prefixed(markup[start:stop].decode("ascii", "surrogateescape")):
-                pieces.append(markup[copied:start])
-                pieces.append(self._prefix)
-                copied = start
-            found = markup.find(NEEDLE, stop)
-        pieces.append(markup[copied:])
-        return b"".join(pieces)
-
-    def _all_foreign(self, markup: bytes) -> bool:
-        """Whether every ABSOLUTE in the markup is a URL on a host none of the origins."""
-        own = self._own_absolute
-        return ODD_ABSOLUTE_RE.search(markup) is None and (
-            own is None or own.search(markup) is None
-        )
-
-    def _exact(self, position: int, until: int) -> int:
-        """Leave ``position`` to ``until`` to the exact path; where it starts."""
-        self._copied = position
-        self._exact_until = until
-        return position
 
     def _unfinished(self, buffer: bytes, position: int, final: bool) -> int | None:
         """At a ``<`` the scan could not finish: a comment, CDATA section or other construct

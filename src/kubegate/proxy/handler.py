@@ -53,6 +53,7 @@ RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _MEMO_MAX = 1024  # entries of each per-process memo below; all dropped when full
 _MEMO_KEY_MAX = 512
 _BACKEND_PATHS: dict[str, str] = {}  # raw sub-path -> backend path
+_PREFIXES: dict[str, str] = {}  # raw request path -> its ``…/proxy`` prefix
 _LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
 _first = itemgetter(0)
 
@@ -113,11 +114,13 @@ class ProxyHandler:
         target_path = f"{path}?{request.query}" if request.query else path
         if not self.resolver.cache.synced:
             await self.resolver.cache.wait_synced(5.0)
-        resolved = await self.resolver.resolve(info.resource, info.namespace, info.name)
+        resolved = self.resolver.remembered(
+            info.resource, info.namespace, info.name
+        ) or await self.resolver.resolve(info.resource, info.namespace, info.name)
         if info.resource == "services":  # annotations can opt out of rewriting (proxy/rewrite.py)
             ctx.policy = RewritePolicy.for_service(self.resolver.cache.service(info.namespace, resolved.name))
         if prefix is None:
-            prefix = proxy_prefix(request.path, info.subpath)
+            prefix = _PREFIXES.get(request.path) or self._proxy_prefix(request.path, info.subpath)
         context = None
         if resolved.candidates[0].scheme == "https":
             context = await self.trust.context_for(resolved.namespace, resolved.ca_ref)
@@ -143,6 +146,16 @@ class ProxyHandler:
                 _BACKEND_PATHS.clear()
             _BACKEND_PATHS[subpath] = path
         return path
+
+    @staticmethod
+    def _proxy_prefix(path: str, subpath: str) -> str:
+        """``proxy_prefix``, memoised by the request path (the sub-path is part of it)."""
+        prefix = proxy_prefix(path, subpath)
+        if len(path) <= _MEMO_KEY_MAX:
+            if len(_PREFIXES) >= _MEMO_MAX:
+                _PREFIXES.clear()
+            _PREFIXES[path] = prefix
+        return prefix
 
     def _upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
         """The pool's target for ``backend``; the same object for the same backend and

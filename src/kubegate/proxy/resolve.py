@@ -174,16 +174,25 @@ class Resolver:
             return ""
         return str(addr)
 
+    def remembered(self, resource: str, namespace: str, raw_id: str) -> ResolvedTarget | None:
+        """The memoised resolution, if the cache has not changed since it was made (None:
+        call ``resolve``). Synchronous, so that the usual request needs no coroutine here."""
+        generation = self.cache.generation
+        if generation != self._generation:
+            self._resolved.clear()  # something changed: every resolution is stale
+            self._generation = generation
+            return None
+        found = self._resolved.get((resource, namespace, raw_id))
+        if found is None:
+            return None
+        return found.pick() if isinstance(found, _ServiceChoice) else found
+
     async def resolve(self, resource: str, namespace: str, raw_id: str) -> ResolvedTarget:
-        key = (resource, namespace, raw_id)
         if resource != "nodes":
-            generation = self.cache.generation
-            if generation != self._generation:
-                self._resolved.clear()  # something changed: every resolution is stale
-                self._generation = generation
-            found = self._resolved.get(key)
+            found = self.remembered(resource, namespace, raw_id)
             if found is not None:
-                return found.pick() if isinstance(found, _ServiceChoice) else found
+                return found
+        key = (resource, namespace, raw_id)
         try:
             pid = parse_proxy_id(raw_id, resource)  # type: ignore[arg-type]
             if resource == "services":
@@ -269,7 +278,7 @@ class Resolver:
                 infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, TimeoutError) as exc:
             raise BadRequest(f"failed to resolve {host}: {exc}") from exc
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
         if not addresses:
             raise BadRequest("no addresses for hostname")
         checked = [self._checked(addr, port) for addr in addresses]

@@ -131,9 +131,7 @@ async def test_the_app_backend_never_sees_kubegates_cookies(
     browser = await signed_in(cluster.kg)
     secret = await app_session(browser, host)
     others = "; ".join(f"{name}=x" for name in KUBEGATE_COOKIES[:2] + KUBEGATE_COOKIES[3:])
-    response = await app_get(
-        cluster.kg, host, secret, "/", [("Cookie", f"theirs=1; {others}")]
-    )
+    response = await app_get(cluster.kg, host, secret, "/", [("Cookie", f"theirs=1; {others}")])
     assert response.status == 200, response
     cookies = [v for k, v in response.json()["headers"] if k.lower() == "cookie"]
     assert cookies == ["theirs=1"]
