@@ -266,7 +266,9 @@ async def test_a_watch_survives_a_dropped_connection(open_store: OpenStore, gate
 # -- outages ---------------------------------------------------------------------------------
 
 
-async def fails_fast(operation: Awaitable[Any], within: float = TIMEOUT + 2) -> None:
+async def fails_fast(operation: Awaitable[Any], within: float = TIMEOUT + 4) -> None:
+    """The operation raises StoreUnavailable near its 1 s deadline (slack for a loaded CI
+    machine), not after a hang."""
     started = time.monotonic()
     with pytest.raises(StoreUnavailable):
         await asyncio.wait_for(operation, within + 5)  # the guard against a hang
