@@ -20,10 +20,10 @@ EXAMPLES = """\
 examples:
   # a server with demo services on https://127.0.0.1:6443, state in ./.kubegate
   kubegate serve --demo
+  kubectl --kubeconfig .kubegate/admin.kubeconfig get svc -A
   # an ephemeral server on a free port (the bound address is printed)
   kubegate serve --secure-port 0 --store memory: --data-dir /tmp/kg
-  # then
-  kubectl --kubeconfig .kubegate/admin.kubeconfig get svc -A
+  kubectl --kubeconfig /tmp/kg/admin.kubeconfig get svc -A
 """
 
 
