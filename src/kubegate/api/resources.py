@@ -3,7 +3,7 @@ are all derived from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CRUD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 CREATE_ONLY = ("create",)
@@ -25,6 +25,7 @@ class ResourceType:
     # subresource name -> (kind it returns, verbs)
     subresources: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     stored: bool = True  # False for create-only review types answered on the fly
+    _subresource_names: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
 
     @property
     def group_version(self) -> str:
@@ -43,8 +44,12 @@ class ResourceType:
         """``services`` or ``endpointslices.discovery.k8s.io`` (as in kube messages)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    def __post_init__(self) -> None:
+        # has_subresource runs per request: a set lookup instead of a scan
+        object.__setattr__(self, "_subresource_names", frozenset(s for s, _, _ in self.subresources))
+
     def has_subresource(self, name: str) -> bool:
-        return any(sub == name for sub, _, _ in self.subresources)
+        return name in self._subresource_names
 
     def path_prefix(self) -> str:
         return f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"

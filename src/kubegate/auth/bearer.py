@@ -16,14 +16,13 @@ Audiences follow kube's ``authenticator.Audiences``: a request asks for a set (t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from kubegate.auth.tokens import bearer_token
+from kubegate.auth.tokens import bearer_token, token_digest
 from kubegate.auth.types import UserInfo
 from kubegate.errors import Unauthorized
 from kubegate.http.types import Request
@@ -31,6 +30,8 @@ from kubegate.http.types import Request
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_AUTHENTICATED_MEMO_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +48,43 @@ class TokenSource(Protocol):
 
 
 class AgnosticTokens:
-    """A token table that knows nothing of audiences (static tokens, the token file, OIDC)."""
+    """A token table that knows nothing of audiences (static tokens, the token file, OIDC).
+
+    A token the table still maps to the same user gets the same TokenResult object back
+    (``returns_same_result``), so the union can reuse what it derived from it."""
+
+    returns_same_result = True
 
     def __init__(
-        self, lookup: Callable[[str], UserInfo | None], api_audiences: Sequence[str]
+        self,
+        lookup: Callable[[str], UserInfo | None],
+        api_audiences: Sequence[str],
+        *,
+        memo_size: int = 1024,
     ) -> None:
         self._lookup = lookup
         self._api_audiences = tuple(api_audiences)
+        # sha256(token) -> (the user the lookup returned, the result for the API audiences).
+        # Valid while the lookup returns that same user object: a reloaded token file has
+        # new objects, so its old results are never served. Accepted tokens only; bounded.
+        self._memo: dict[bytes, tuple[UserInfo, TokenResult]] = {}
+        self._memo_size = memo_size
 
     def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult | None:
         if audiences is self._api_audiences or tuple(audiences) == self._api_audiences:
-            matched = self._api_audiences  # the usual case: a request to the API
-        else:
-            matched = tuple(a for a in self._api_audiences if a in set(audiences))
+            user = self._lookup(token)  # the usual case: a request to the API
+            if user is None:
+                return None
+            key = token_digest(token)
+            memo = self._memo.get(key)
+            if memo is not None and memo[0] is user:
+                return memo[1]
+            result = TokenResult(user, self._api_audiences)
+            if len(self._memo) >= self._memo_size:
+                self._memo.clear()
+            self._memo[key] = (user, result)
+            return result
+        matched = tuple(a for a in self._api_audiences if a in set(audiences))
         if not matched:
             return None
         user = self._lookup(token)
@@ -81,7 +106,7 @@ class VerifiedTokens(Generic[T]):
         self._clock = clock
 
     def get(self, token: str) -> T | None:
-        key = hashlib.sha256(token.encode()).digest()
+        key = token_digest(token)
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -93,7 +118,7 @@ class VerifiedTokens(Generic[T]):
     def put(self, token: str, value: T, expires: float) -> None:
         while len(self._entries) >= self._max:
             del self._entries[next(iter(self._entries))]
-        self._entries[hashlib.sha256(token.encode()).digest()] = (value, expires)
+        self._entries[token_digest(token)] = (value, expires)
 
 
 class BearerAuthenticator:
@@ -102,6 +127,11 @@ class BearerAuthenticator:
     def __init__(self, sources: Sequence[TokenSource], api_audiences: Sequence[str]) -> None:
         self.sources = tuple(sources)
         self.api_audiences = tuple(api_audiences)
+        # id(a source's result) -> (that result, the same with system:authenticated), for
+        # sources that hand back the same result for the same token: building a UserInfo
+        # costs more than the rest of a static-token lookup. The entry holds the result, so
+        # its id cannot be reused while the entry lives. Bounded.
+        self._authenticated: dict[int, tuple[TokenResult, TokenResult]] = {}
 
     def authenticate(self, request: Request) -> UserInfo | None:
         token = bearer_token(request.header("authorization"))
@@ -125,5 +155,17 @@ class BearerAuthenticator:
                 first_error = first_error or exc
                 continue
             if result is not None:
-                return TokenResult(result.user.authenticated(), result.audiences)
+                return self._with_authenticated_group(source, result)
         raise first_error or Unauthorized("invalid bearer token")
+
+    def _with_authenticated_group(self, source: TokenSource, result: TokenResult) -> TokenResult:
+        entry = self._authenticated.get(id(result))
+        if entry is not None and entry[0] is result:
+            return entry[1]
+        user = result.user.authenticated()
+        final = result if user is result.user else TokenResult(user, result.audiences)
+        if getattr(source, "returns_same_result", False):
+            if len(self._authenticated) >= _AUTHENTICATED_MEMO_SIZE:
+                self._authenticated.clear()
+            self._authenticated[id(result)] = (result, final)
+        return final

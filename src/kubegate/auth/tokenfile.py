@@ -12,7 +12,6 @@ Messages name the file and line, never a token.
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import os
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from kubegate.auth.tokens import StaticTokens, token_digest
 from kubegate.auth.types import UserInfo
 
 log = logging.getLogger(__name__)
@@ -72,20 +72,9 @@ def groups_column(record: list[str]) -> tuple[str, ...]:
     return tuple(g for g in record[3].split(",") if g)
 
 
-class TokenTable:
-    """sha256(token) -> user. Lookups hash the candidate and find its digest in a dict: what
-    timing can reveal is how much of a *digest* matched, which does not help guess a token
-    (security.md ATR-K8S-002 asks for fixed-length digests, not raw strings), and a file with
-    thousands of tokens costs one dict lookup, not thousands of comparisons."""
-
-    def __init__(self) -> None:
-        self._users: dict[bytes, UserInfo] = {}
-
-    def add(self, token: str, user: UserInfo) -> None:
-        self._users[hashlib.sha256(token.encode()).digest()] = user
-
-    def authenticate(self, token: str) -> UserInfo | None:
-        return self._users.get(hashlib.sha256(token.encode()).digest())
+class TokenTable(StaticTokens):
+    """The token file's table: sha256(token) -> user, one dict lookup per token whatever the
+    file's size (see StaticTokens for why a digest lookup is timing-safe)."""
 
 
 def parse_token_file(path: Path) -> TokenTable:
@@ -96,7 +85,7 @@ def parse_token_file(path: Path) -> TokenTable:
         if not token:
             log.warning("token file '%s' line %d: empty token, record skipped", path, line)
             continue
-        digest = hashlib.sha256(token.encode()).digest()
+        digest = token_digest(token)
         if digest in seen:
             log.warning("token file '%s' line %d: duplicate token, this record wins", path, line)
         seen.add(digest)

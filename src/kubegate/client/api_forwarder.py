@@ -39,14 +39,15 @@ from kubegate.core.proxy_headers import (
 )
 from kubegate.core.proxy_target import ProxyError
 from kubegate.http import (
+    Headers,
     Request,
     ResponseWriter,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
     UpstreamTarget,
-    tunnel,
 )
+from kubegate.http.relay import relay_response, relay_upgrade
 
 __all__ = ["TEXT_HEADERS", "ApiForwarder", "ApiServer", "CredentialSource", "resolve_api_server"]
 
@@ -57,6 +58,7 @@ TEXT_HEADERS: Final = [
     ("X-Content-Type-Options", "nosniff"),
 ]  # Go's http.Error
 _SMALL_BODY: Final = 64 * 1024  # request bodies up to this are read whole (then replayable)
+_ANY_SIZE: Final = 1 << 62  # a complete answer is in memory already: one write, whatever its size
 _TUNNEL_IDLE: Final = 24 * 3600.0  # exec sessions idle for long; TCP keep-alive finds the dead
 _GO_DEFAULT_KEEPALIVE: Final = 15.0  # net.Dialer's default, what --keepalive=0 means
 
@@ -231,31 +233,23 @@ class ApiForwarder:
                 return
             if upstream.status == 401:
                 self.credentials.invalidate()  # client-go's exec authenticator does the same
-            await self._relay(request, response, upstream)
+            # All of a complete answer is here already (most API answers): one write, no chunking.
+            await relay_response(
+                response,
+                upstream,
+                self._relayed_headers(upstream),
+                head=request.method == "HEAD",
+                whole_max=_ANY_SIZE,
+                log=log,
+                upstream_name="the API server",
+            )
 
-    async def _relay(
-        self, request: Request, response: ResponseWriter, upstream: UpstreamResponse
-    ) -> None:
-        headers = _go_names(downstream_response_headers(upstream.headers, is_upgrade=False))
+    def _relayed_headers(self, upstream: UpstreamResponse) -> Headers:
+        headers = _downstream_headers(upstream.headers, upgrade=False)
         rewrite = self.rewrite
         if rewrite is not None:
             headers = [(name, rewrite(name.lower(), value)) for name, value in headers]
-        status = upstream.status
-        try:
-            if upstream.complete and request.method != "HEAD" and status not in (204, 304):
-                # All of it is here already (most API answers): one write, no chunking.
-                await response.send(status, headers, await upstream.read(1 << 62))
-                return
-            await response.start(status, headers, length=upstream.length)
-            async for piece in upstream:
-                await response.write(piece)
-            await response.end()
-        except UpstreamError as exc:
-            # Started: the only honest signal left is cutting the response short.
-            log.info("the API server failed mid-response: %s", exc)
-            raise ConnectionAbortedError(str(exc)) from exc
-        finally:
-            await upstream.aclose()
+        return headers
 
     async def _upgrade(
         self,
@@ -273,26 +267,15 @@ class ApiForwarder:
             log.error("Error while proxying request: %s", exc)
             await response.send(500, TEXT_HEADERS, f"{exc.message}\n".encode())
             return
-        if result.status != 101 or result.transport is None:
-            out = _go_names(downstream_response_headers(result.headers, is_upgrade=False))
-            await response.send(result.status, [*out, ("Connection", "close")], result.body)
-            return
-        upstream_transport = result.transport
-        try:
-            headers = downstream_response_headers(result.headers, is_upgrade=True)
-            await response.start(101, _go_names(headers))
-            client_transport, client_buffered = await response.detach()
-        except BaseException:
-            upstream_transport.close()
-            raise
-        _set_tcp_keepalive(upstream_transport, self.keepalive)
-        await tunnel(
-            client_transport,
-            client_buffered,
-            upstream_transport,
-            result.buffered,
+        if result.transport is not None:  # a 101: this is the tunnel's API server half
+            _set_tcp_keepalive(result.transport, self.keepalive)
+        await relay_upgrade(
+            response,
+            result,
+            _downstream_headers,
             idle_timeout=_TUNNEL_IDLE,
             closing=self.closing,
+            close_field=("Connection", "close"),
         )
 
 
@@ -348,6 +331,11 @@ def _set_tcp_keepalive(transport: asyncio.BaseTransport, period: float) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
+
+
+def _downstream_headers(headers: Headers, *, upgrade: bool) -> Headers:
+    """The API server's response fields as kubectl proxy relays them."""
+    return _go_names(downstream_response_headers(headers, is_upgrade=upgrade))
 
 
 _GO_NAMES: dict[str, str] = {}

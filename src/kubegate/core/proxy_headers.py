@@ -78,7 +78,11 @@ _FORWARDING_PREFIXES: Final = ("x-forwarded",)
 _PROTECTED: Final = frozenset({"host", "content-length", "transfer-encoding"})
 _RESPONSE_DROPPED: Final = frozenset({"alt-svc"})
 _CORS_PREFIX: Final = "access-control-"
-_BAD_VALUE_CHARS: Final = frozenset("\r\n\x00")
+# Precomputed unions for the per-request functions.
+_DEFAULT_STRIP: Final = _CREDENTIALS | _FORWARDING
+_DEFAULT_STRIP_PREFIXES: Final = _CREDENTIAL_PREFIXES + _FORWARDING_PREFIXES
+_REQUEST_DROPPED: Final = _HOP_BY_HOP | _REQUEST_FRAMING | _PROTECTED  # host: set by the proxy
+_RESPONSE_DROPPED_NAMES: Final = _HOP_BY_HOP | _RESPONSE_FRAMING | _RESPONSE_DROPPED
 
 
 class UpgradeNotAllowed(ProxyError):
@@ -146,37 +150,50 @@ def upstream_request_headers(
     ``is_upgrade`` must only be set for a request :func:`validate_upgrade` accepted.
     Empty ``forwarded_*`` values are not sent.
     """
-    strip_names = extra_strip | _CREDENTIALS | _FORWARDING
-    strip_prefixes = tuple(extra_strip_prefixes) + _CREDENTIAL_PREFIXES + _FORWARDING_PREFIXES
+    # Runs once per proxied request: the sets are precomputed and Connection is only
+    # parsed when present (tests/unit/test_proxy_headers_reference.py pins the old behaviour).
+    if extra_strip or extra_strip_prefixes:
+        strip_names = extra_strip | _DEFAULT_STRIP
+        strip_prefixes = tuple(extra_strip_prefixes) + _DEFAULT_STRIP_PREFIXES
+    else:
+        strip_names, strip_prefixes = _DEFAULT_STRIP, _DEFAULT_STRIP_PREFIXES
     token = validate_upgrade(client_headers) if is_upgrade else None
     if is_upgrade and token is None:
         raise UpgradeNotAllowed("not an upgrade request")
-
-    def proxy_owned(name: str) -> bool:
-        return name in _PROTECTED or name in strip_names or name.startswith(strip_prefixes)
-
-    nominated = {n for n in _connection_tokens(client_headers) if not proxy_owned(n)}
-    out: list[tuple[str, str]] = [("host", _checked(host_header))]
+    if _has_bad_value_chars(
+        host_header + forwarded_for + forwarded_host + forwarded_proto + forwarded_uri + forwarded_prefix
+    ):
+        raise HeaderNotAllowed("a forwarded header value may not contain CR, LF or NUL")
+    out: list[tuple[str, str]] = [("host", host_header)]
+    nominates = False  # whether a Connection header names something not dropped anyway
     for raw_name, value in client_headers:
         name = raw_name.lower()
-        if name in _HOP_BY_HOP or name in _REQUEST_FRAMING or name in nominated:
+        if name in _REQUEST_DROPPED:
+            if name == "connection" and value.lower() not in _REQUEST_DROPPED:
+                nominates = True  # (the usual "keep-alive" or "close" is not parsed)
             continue
-        if name == "host" or proxy_owned(name):
+        if name in strip_names or name.startswith(strip_prefixes):
             continue
         if name == "cookie" and kubegate_cookies:
             value = _without_cookies(value, kubegate_cookies)
             if not value:
                 continue
         out.append((name, value))
-    for name, value in (
-        ("x-forwarded-for", forwarded_for),
-        ("x-forwarded-host", forwarded_host),
-        ("x-forwarded-proto", forwarded_proto),
-        ("x-forwarded-uri", forwarded_uri),
-        ("x-forwarded-prefix", forwarded_prefix),
-    ):
-        if value:
-            out.append((name, _checked(value)))
+    if nominates:
+        # A nominated name the proxy owns is dropped or re-set anyway, so dropping every
+        # nominated client header cannot remove what the proxy adds (host is out[0]).
+        nominated = _connection_tokens(client_headers)
+        out[1:] = [header for header in out[1:] if header[0] not in nominated]
+    if forwarded_for:
+        out.append(("x-forwarded-for", forwarded_for))
+    if forwarded_host:
+        out.append(("x-forwarded-host", forwarded_host))
+    if forwarded_proto:
+        out.append(("x-forwarded-proto", forwarded_proto))
+    if forwarded_uri:
+        out.append(("x-forwarded-uri", forwarded_uri))
+    if forwarded_prefix:
+        out.append(("x-forwarded-prefix", forwarded_prefix))
     if token is not None:
         out.append(("connection", "Upgrade"))
         out.append(("upgrade", token))
@@ -192,10 +209,8 @@ def _without_cookies(value: str, names: Set[str]) -> str:
     return "; ".join(kept)
 
 
-def _checked(value: str) -> str:
-    if _BAD_VALUE_CHARS.intersection(value):
-        raise HeaderNotAllowed("a forwarded header value may not contain CR, LF or NUL")
-    return value
+def _has_bad_value_chars(value: str) -> bool:
+    return "\r" in value or "\n" in value or "\x00" in value
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -210,21 +225,26 @@ def downstream_response_headers(
     For an upgrade (a 101 being relayed) the backend's ``Upgrade`` value is kept and
     ``Connection: Upgrade`` re-added; nothing else about the tunnel is decided here.
     """
-    nominated = _connection_tokens(backend_headers)
     out: list[tuple[str, str]] = []
     upgrade_value: str | None = None
+    nominates = False  # whether a Connection header names something not dropped anyway
     for raw_name, value in backend_headers:
         name = raw_name.lower()
         if name == "upgrade" and is_upgrade:
             upgrade_value = upgrade_value or value
             continue
-        if name in _HOP_BY_HOP or name in _RESPONSE_FRAMING or name in nominated:
+        if name in _RESPONSE_DROPPED_NAMES:
+            if name == "connection" and value.lower() not in _RESPONSE_DROPPED_NAMES:
+                nominates = True  # (the usual "keep-alive" or "close" is not parsed)
             continue
-        if name in _RESPONSE_DROPPED or name.startswith(_CORS_PREFIX):
+        if name.startswith(_CORS_PREFIX):
             continue
         if name == "set-cookie" and kubegate_cookies and _cookie_name(value) in kubegate_cookies:
             continue
         out.append((name, value))
+    if nominates:
+        nominated = _connection_tokens(backend_headers)
+        out = [header for header in out if header[0] not in nominated]
     if is_upgrade:
         out.append(("connection", "Upgrade"))
         if upgrade_value is not None:

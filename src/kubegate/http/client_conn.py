@@ -10,10 +10,11 @@ connection unusable: a backend has nothing to say between requests, and reusing 
 pair the next request with a stale answer. The pool hears of every close through
 ``UpstreamSlot.forget``.
 
-Timeouts are one ``call_at`` handle per connection with a movable deadline, never a task per
-timer: while the request body goes out, ``idle_timeout`` per write progress; once it is out,
-``response_header_timeout`` until the head; while the body arrives, ``idle_timeout`` between
-reads (suspended while the consumer holds us paused).
+Timeouts are one ``call_at`` handle per connection with a movable deadline
+(http/deadline.py), never a task per timer: while the request body goes out,
+``idle_timeout`` per write progress; once it is out, ``response_header_timeout`` until the
+head; while the body arrives, ``idle_timeout`` between reads (suspended while the consumer
+holds us paused).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from kubegate.http.client import UpstreamError
 from kubegate.http.client_head import MAX_RESPONSE_HEAD, ResponseHead, parse_response_head
 from kubegate.http.client_response import HIGH_WATER, UpstreamResponse
+from kubegate.http.deadline import DeadlineTimer
 from kubegate.http.framing import ChunkedDecoder
 from kubegate.http.limits import Limits
 from kubegate.http.types import HTTPError
@@ -37,12 +39,10 @@ _HEAD_END = b"\r\n\r\n"
 _CHUNK_LIMITS = Limits()  # trailer sizes and chunk-extension budget, as on the server side
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
     __slots__ = (
         "_buffer",
         "_continue_waiter",
-        "_deadline",
-        "_deadline_kind",
         "_decoder",
         "_drain_waiter",
         "_got_continue",
@@ -53,7 +53,6 @@ class UpstreamConnection(asyncio.Protocol):
         "_lost",
         "_reading_paused",
         "_remaining",
-        "_timer",
         "_upgrade",
         "_write_paused",
         "error",
@@ -131,10 +130,7 @@ class UpstreamConnection(asyncio.Protocol):
         state = self.state
         if state == DETACHED:
             return
-        self._deadline = 0.0
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if state == SWITCHED:
             # Closed right after its 101: still handed over (with what it sent meanwhile);
             # the new owner sees a closing transport.
@@ -270,10 +266,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.state != SWITCHED:
             raise RuntimeError("detach() is only for a connection switched by 101")
         self.state = DETACHED
-        self._deadline = 0.0
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         self.slot.forget(self)
         _resolve_none(self._lost)
         buffered = bytes(self._buffer)
@@ -487,25 +480,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- the timer ------------------------------------------------------------------------
 
-    def _set_deadline(self, kind: int, delay: float) -> None:
-        when = self._loop.time() + delay
-        self._deadline = when
-        self._deadline_kind = kind
-        timer = self._timer
-        if timer is None or timer.when() > when:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self._loop.call_at(when, self._on_deadline)
+    def _timing_over(self) -> bool:
+        return self.state >= DETACHED
 
-    def _on_deadline(self) -> None:
-        self._timer = None
-        when = self._deadline
-        if not when or self.state >= DETACHED:
-            return
-        if self._loop.time() < when:  # moved on since this timer was set
-            self._timer = self._loop.call_at(when, self._on_deadline)
-            return
-        kind = self._deadline_kind
+    def _deadline_passed(self, kind: int) -> None:
         if kind == _T_HEAD:
             message = "timeout awaiting response headers"
         elif kind == _T_BODY:

@@ -10,7 +10,7 @@ One request at a time: bytes after the current request stay unparsed in ``_buffe
 pauses past ``Limits.pipeline_buffer``) and are parsed only when its handler is done, so
 pipelined requests are answered strictly in order and a refused request ends the connection
 before the next one is looked at. One handler task per request is the only task; timeouts
-are one ``call_at`` handle per connection with a movable deadline (never a task per timer).
+are one ``call_at`` handle per connection with a movable deadline (http/deadline.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kubegate.http.body import NO_BODY, ZERO_LENGTH_BODY, StreamBody
+from kubegate.http.deadline import DeadlineTimer
 from kubegate.http.framing import CONTINUE_RESPONSE, ChunkedDecoder, error_response
 from kubegate.http.head import HeadParser, RequestHead
 from kubegate.http.types import Body, HTTPError, Request
@@ -36,7 +37,7 @@ _T_HEADER, _T_BODY, _T_KEEPALIVE, _T_LINGER, _T_ABORT = range(5)
 _SHUTDOWN_CLOSE_WAIT = 0.5
 
 
-class HTTPConnection(asyncio.Protocol):
+class HTTPConnection(DeadlineTimer, asyncio.Protocol):
     def __init__(self, server: HTTPServer) -> None:
         self._server = server
         self._limits = limits = server.limits
@@ -120,10 +121,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._state == _DETACHED:
             return
         self._state = _CLOSED
-        self._deadline = 0.0
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if self._body is not None:
             self._body.fail(ConnectionResetError("client disconnected"))
         waiter = self._drain_waiter
@@ -457,10 +455,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._state >= _LINGER:
             raise ConnectionResetError("client disconnected")
         self._state = _DETACHED
-        self._deadline = 0.0
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()  # the new owner resumes after set_protocol()
@@ -521,26 +516,11 @@ class HTTPConnection(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
 
-    def _set_deadline(self, kind: int, delay: float) -> None:
-        when = self._loop.time() + delay
-        self._deadline = when
-        self._deadline_kind = kind
-        timer = self._timer
-        if timer is None or timer.when() > when:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self._loop.call_at(when, self._on_deadline)
+    def _timing_over(self) -> bool:
+        return self._state >= _DETACHED
 
-    def _on_deadline(self) -> None:
-        self._timer = None
-        when = self._deadline
-        if not when or self._state >= _DETACHED:
-            return
-        if self._loop.time() < when:  # the deadline moved on since this timer was set
-            self._timer = self._loop.call_at(when, self._on_deadline)
-            return
+    def _deadline_passed(self, kind: int) -> None:
         self._deadline = 0.0
-        kind = self._deadline_kind
         state = self._state
         if kind == _T_LINGER:
             self.transport.close()

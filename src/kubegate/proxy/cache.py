@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 from kubegate.store.base import Store, collection_prefix
-from kubegate.store.informer import Informer, ObjectCache
+from kubegate.store.informer import Informer, ObjectCache, wait_synced
 
 JSON = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -54,13 +54,7 @@ class ProxyCache:
             )
 
     async def wait_synced(self, limit: float = 10.0) -> bool:
-        try:
-            async with asyncio.timeout(limit):
-                for informer in self._informers:
-                    await informer.synced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_synced(self._informers, limit)
 
     @property
     def synced(self) -> bool:

@@ -14,6 +14,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from typing import TypeVar
 from urllib.parse import parse_qs
@@ -36,9 +37,10 @@ from kubegate.errors import (
     Timeout,
 )
 from kubegate.http.client import UpstreamError, UpstreamTarget
+from kubegate.http.client_response import UpstreamResponse
 from kubegate.http.pool import UpstreamPool
-from kubegate.http.tunnel import tunnel
-from kubegate.http.types import Request, ResponseWriter
+from kubegate.http.relay import BodySender, note_upstream_error, relay_response, relay_upgrade
+from kubegate.http.types import Headers, Request, ResponseWriter
 from kubegate.proxy.resolve import Backend, Resolver
 from kubegate.proxy.rewrite import DEFAULT_POLICY, ResponseRewriter, RewritePolicy, RewriteSettings
 from kubegate.proxy.rewrite_stream import relay_rewritten
@@ -73,6 +75,7 @@ class _Exchange:
     info: RequestInfo
     audit_id: str
     policy: RewritePolicy = DEFAULT_POLICY  # the Service's rewriting annotations
+    send_body: BodySender | None = None  # how to relay a body that is rewritten
 
 
 class ProxyHandler:
@@ -118,7 +121,7 @@ class ProxyHandler:
             info.resource, info.namespace, info.name
         ) or await self.resolver.resolve(info.resource, info.namespace, info.name)
         if info.resource == "services":  # annotations can opt out of rewriting (proxy/rewrite.py)
-            ctx.policy = RewritePolicy.for_service(self.resolver.cache.service(info.namespace, resolved.name))
+            ctx.policy = self.resolver.rewrite_policy(info.namespace, resolved.name)
         if prefix is None:
             prefix = _PREFIXES.get(request.path) or self._proxy_prefix(request.path, info.subpath)
         context = None
@@ -230,54 +233,39 @@ class ProxyHandler:
                     body, content_length=request.body.length if has_body else None, expect_continue=expect and has_body,
                 )
             except UpstreamError as exc:
-                _note_error(request, exc)
+                note_upstream_error(request.state, exc)  # every one, retried ones too
                 last_error = exc
                 retry = exc.kind in ("connect", "tls") and attempt + 1 < len(candidates)
                 if retry and (request.method in RETRYABLE_METHODS or not has_body):
                     log.info("endpoint %s failed (%s); trying another", backend.host_header, exc.kind)
                     continue
                 raise _upstream_status(exc) from exc
-            await self._relay(ctx, backend, prefix, upstream)
+            try:
+                headers = self._relayed_headers(ctx, backend, prefix, upstream)
+            except BaseException:
+                await upstream.aclose()
+                raise
+            await relay_response(
+                ctx.response, upstream, headers, head=request.method == "HEAD", whole_max=_WHOLE_BODY_MAX,
+                log=log, upstream_name=backend.host_header, errors_state=request.state, send_body=ctx.send_body,
+            )
             return
         assert last_error is not None
         raise _upstream_status(last_error)
 
-    async def _relay(self, ctx: _Exchange, backend: Backend, prefix: str, upstream) -> None:  # type: ignore[no-untyped-def]
-        response = ctx.response
-        try:
-            headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
-            plan = self.rewriter.plan(
-                ctx.request, upstream.status, headers, policy=ctx.policy, prefix=prefix,
-                backend_host=backend.host_header, backend_scheme=backend.scheme, declared_length=upstream.length,
-            )  # None (after one look at Content-Type) unless the body is HTML or CSS
-            if plan is not None:
-                headers = plan.headers
-                if plan.transformer is not None:
-                    await relay_rewritten(
-                        response, upstream, upstream.status, headers, plan.transformer, whole_max=_WHOLE_BODY_MAX
-                    )
-                    return
-            if (
-                upstream.complete
-                and upstream.buffered <= _WHOLE_BODY_MAX
-                and ctx.request.method != "HEAD"
-                and upstream.status not in (204, 304)
-            ):
-                # The whole (small) body is already here: head and body in one write.
-                body = await upstream.read(_WHOLE_BODY_MAX + 1)
-                await response.send(upstream.status, headers, body)
-                return
-            await response.start(upstream.status, headers, length=upstream.length)
-            async for chunk in upstream:
-                await response.write(chunk)
-            await response.end()
-        except UpstreamError as exc:
-            _note_error(ctx.request, exc)
-            # Started: the only honest signal left is cutting the response short.
-            log.info("upstream %s failed mid-response: %s", backend.host_header, exc)
-            raise ConnectionAbortedError(str(exc)) from exc
-        finally:
-            await upstream.aclose()
+    def _relayed_headers(self, ctx: _Exchange, backend: Backend, prefix: str, upstream: UpstreamResponse) -> Headers:
+        """The client's fields for ``upstream``'s answer; sets ``ctx.send_body`` when its body
+        is rewritten (a plain method, not a coroutine: the hot path awaits only the relay)."""
+        headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
+        plan = self.rewriter.plan(
+            ctx.request, upstream.status, headers, policy=ctx.policy, prefix=prefix,
+            backend_host=backend.host_header, backend_scheme=backend.scheme, declared_length=upstream.length,
+        )  # None (after one look at Content-Type) unless the body is HTML or CSS
+        if plan is None:
+            return headers
+        if plan.transformer is not None:
+            ctx.send_body = partial(relay_rewritten, transformer=plan.transformer, whole_max=_WHOLE_BODY_MAX)
+        return plan.headers
 
     async def _upgrade(
         self, ctx: _Exchange, backend: Backend, context: ssl.SSLContext | None, target_path: str, prefix: str, token: str
@@ -289,33 +277,19 @@ class ProxyHandler:
                 self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
             )
         except UpstreamError as exc:
-            _note_error(request, exc)
+            note_upstream_error(request.state, exc)
             raise _upstream_status(exc) from exc
-        if result.status != 101 or result.transport is None:
-            if result.status < 400:
-                # kube's tryUpgrade: below 400 and not 101 is an error, so neither a redirect
-                # (CVE-2020-8559) nor a 2xx with its Location and body reaches the client (A2).
-                raise InternalError(f"invalid upgrade response: status code {result.status}")
-            headers = self._response_headers(ctx, backend, prefix, result.headers, upgrade=False)
-            headers.append(("connection", "close"))
-            await response.send(result.status, headers, result.body)
-            return
-        headers = self._response_headers(ctx, backend, prefix, result.headers, upgrade=True)
-        try:
-            await response.start(101, headers)
-            client, client_buffered = await response.detach()
-        except BaseException:
-            result.transport.close()
-            raise
-        request.state["proxy_tunnel_bytes"] = await tunnel(
-            client, client_buffered, result.transport, result.buffered,
-            idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing,
-        )
+        tunnelled = await relay_upgrade(
+            response, result, partial(self._response_headers, ctx, backend, prefix),
+            idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing, refuse=invalid_upgrade_response,
+        )  # (security.md A2: no redirect or 2xx answer to an upgrade reaches the client)
+        if tunnelled is not None:
+            request.state["proxy_tunnel_bytes"] = tunnelled
 
 
-def _note_error(request: Request, exc: UpstreamError) -> None:
-    """Record a backend failure for the server's metrics (every one, retried ones too)."""
-    request.state.setdefault("proxy_upstream_errors", []).append(exc.kind)
+def invalid_upgrade_response(status: int) -> InternalError:
+    """What a non-101 answer below 400 to an upgrade becomes (kube's tryUpgrade)."""
+    return InternalError(f"invalid upgrade response: status code {status}")
 
 
 def _upstream_status(exc: UpstreamError) -> Exception:

@@ -37,6 +37,7 @@ from kubegate.core.proxy_target import (
 )
 from kubegate.errors import APIError, BadRequest, NotFound, ServiceUnavailable
 from kubegate.proxy.cache import ProxyCache
+from kubegate.proxy.rewrite import RewritePolicy
 
 DNS_TIMEOUT = 5.0
 MAX_ENDPOINT_ATTEMPTS = 3
@@ -146,6 +147,9 @@ class Resolver:
         # (resource, namespace, raw id) -> what it resolved to, valid for one cache generation
         self._resolved: dict[tuple[str, str, str], _ServiceChoice | ResolvedTarget] = {}
         self._generation = -1
+        # (namespace, service) -> its rewrite policy, valid for one cache generation too
+        self._policies: dict[tuple[str, str], RewritePolicy] = {}
+        self._policies_generation = -1
 
     def _checked(self, ip: str, port: int) -> str:
         """The canonical form of an allowed destination; 400 otherwise."""
@@ -186,6 +190,22 @@ class Resolver:
         if found is None:
             return None
         return found.pick() if isinstance(found, _ServiceChoice) else found
+
+    def rewrite_policy(self, namespace: str, service: str) -> RewritePolicy:
+        """The Service's rewrite policy (its annotations, proxy/rewrite.py), memoised like
+        the resolutions: rebuilt once the cache has changed."""
+        generation = self.cache.generation
+        if generation != self._policies_generation:
+            self._policies.clear()
+            self._policies_generation = generation
+        key = (namespace, service)
+        policy = self._policies.get(key)
+        if policy is None:
+            if len(self._policies) >= _RESOLVED_CACHE:
+                self._policies.clear()
+            policy = RewritePolicy.for_service(self.cache.service(namespace, service))
+            self._policies[key] = policy
+        return policy
 
     async def resolve(self, resource: str, namespace: str, raw_id: str) -> ResolvedTarget:
         if resource != "nodes":

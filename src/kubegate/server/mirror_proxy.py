@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from urllib.parse import parse_qs
 
 from kubegate.auth.types import UserInfo
@@ -54,11 +55,10 @@ from kubegate.http import (
     ResponseWriter,
     UpstreamError,
     UpstreamPool,
-    UpstreamResponse,
     UpstreamTarget,
-    tunnel,
 )
-from kubegate.proxy.handler import PROXY_METHODS
+from kubegate.http.relay import note_upstream_error, relay_response, relay_upgrade
+from kubegate.proxy.handler import PROXY_METHODS, invalid_upgrade_response
 from kubegate.server.mirror_settings import MirrorSettings
 
 __all__ = ["USER_STATE_KEY", "UpstreamAPIProxy"]
@@ -245,33 +245,20 @@ class UpstreamAPIProxy:
             raise self._unreachable(request, exc) from exc
         if upstream.status == 401:
             self.credentials.invalidate()  # an exec plugin's token may have expired early
-        await self._relay(response, audit_id, upstream, head=request.method == "HEAD")
-
-    async def _relay(
-        self, response: ResponseWriter, audit_id: str, upstream: UpstreamResponse, *, head: bool
-    ) -> None:
         try:
-            headers = self._response_headers(upstream.headers, audit_id, upgrade=False)
-            if (
-                upstream.complete
-                and upstream.buffered <= _WHOLE_BODY_MAX
-                and not head
-                and upstream.status not in (204, 304)
-            ):
-                await response.send(
-                    upstream.status, headers, await upstream.read(_WHOLE_BODY_MAX + 1)
-                )
-                return
-            await response.start(upstream.status, headers, length=upstream.length)
-            async for chunk in upstream:
-                await response.write(chunk)
-            await response.end()
-        except UpstreamError as exc:
-            # Started: the only honest signal left is cutting the response short.
-            log.info("the upstream API server failed mid-response: %s", exc)
-            raise ConnectionAbortedError(str(exc)) from exc
-        finally:
+            out = self._response_headers(upstream.headers, audit_id, upgrade=False)
+        except BaseException:
             await upstream.aclose()
+            raise
+        await relay_response(
+            response,
+            upstream,
+            out,
+            head=request.method == "HEAD",
+            whole_max=_WHOLE_BODY_MAX,
+            log=log,
+            upstream_name="the upstream API server",
+        )
 
     async def _upgrade(
         self,
@@ -287,31 +274,20 @@ class UpstreamAPIProxy:
             result = await self.pool.upgrade(target, request.method, target_path, headers)
         except UpstreamError as exc:
             raise self._unreachable(request, exc) from exc
-        if result.status != 101 or result.transport is None:
-            if result.status < 400:
-                raise InternalError(f"invalid upgrade response: status code {result.status}")
-            out = self._response_headers(result.headers, audit_id, upgrade=False)
-            await response.send(result.status, [*out, ("connection", "close")], result.body)
-            return
-        out = self._response_headers(result.headers, audit_id, upgrade=True)
-        try:
-            await response.start(101, out)
-            client, client_buffered = await response.detach()
-        except BaseException:
-            result.transport.close()
-            raise
-        request.state["proxy_tunnel_bytes"] = await tunnel(
-            client,
-            client_buffered,
-            result.transport,
-            result.buffered,
+        tunnelled = await relay_upgrade(
+            response,
+            result,
+            partial(self._response_headers, audit_id=audit_id),
             idle_timeout=self.tunnel_idle_timeout,
             closing=self.closing,
+            refuse=invalid_upgrade_response,
         )
+        if tunnelled is not None:
+            request.state["proxy_tunnel_bytes"] = tunnelled
 
     def _unreachable(self, request: Request, exc: UpstreamError) -> APIError:
         # Counted by the server's metrics as the local proxy's backend errors are.
-        request.state.setdefault("proxy_upstream_errors", []).append(exc.kind)
+        note_upstream_error(request.state, exc)
         message = (
             f"error trying to reach the upstream API server {self.settings.upstream_name}: {exc}"
         )
