@@ -43,7 +43,7 @@ from typing import Any
 
 from kubegate.auth.types import UserInfo
 from kubegate.store.base import JSON, KeyExists, KeyNotFound, Store, StoreError, VersionConflict
-from kubegate.store.informer import Informer, ObjectCache, resource_version
+from kubegate.store.informer import Informer, ObjectCache, resource_version, wait_synced
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,7 @@ class SessionStore:
         ]
 
     async def wait_synced(self, limit: float = 10.0) -> bool:
-        try:
-            async with asyncio.timeout(limit):
-                await self._informer.synced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_synced([self._informer], limit)
 
     async def stop(self) -> None:
         for task in self._tasks:

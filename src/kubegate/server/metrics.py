@@ -42,6 +42,7 @@ from prometheus_client.registry import Collector
 
 from kubegate.api.resources import ResourceType, lookup
 from kubegate.core.requestinfo import RequestInfo
+from kubegate.http.relay import UPSTREAM_ERRORS_KEY
 from kubegate.server.metric_families import (
     Cell,
     FamiliesCollector,
@@ -358,7 +359,7 @@ class APIMetrics:
             size += tunnelled[1]
         proxy.received.value += received
         proxy.sent.value += size
-        errors = state.get("proxy_upstream_errors")
+        errors = state.get(UPSTREAM_ERRORS_KEY)
         if errors:
             for error_kind in errors:
                 cell = self._upstream_errors.get(error_kind)
