@@ -43,7 +43,7 @@ _REQUEST_FRAMING = frozenset({"content-length", "expect"})
 _RESPONSE_FRAMING = frozenset({"content-length"})
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization"})
 _CREDENTIAL_PREFIXES = ("impersonate-", "x-remote-")
-_FORWARDING = frozenset({"forwarded", "x-real-ip"})
+_FORWARDING = frozenset({"forwarded", "x-real-ip", "x-kubegate-rewrite"})  # (+ kubegate's own)
 _FORWARDING_PREFIXES = ("x-forwarded",)
 _PROTECTED = frozenset({"host", "content-length", "transfer-encoding"})
 _RESPONSE_DROPPED = frozenset({"alt-svc"})
@@ -162,7 +162,7 @@ _NAMES = [
     "host", "Host", "connection", "Connection", "keep-alive", "upgrade", "Upgrade", "te",
     "transfer-encoding", "content-length", "expect", "authorization", "Proxy-Authorization",
     "impersonate-user", "X-Remote-Group", "x-forwarded-for", "X-Forwarded-Prefix", "forwarded",
-    "x-real-ip", "cookie", "Cookie", "set-cookie", "x-foo", "X-Foo", "accept", "alt-svc",
+    "x-real-ip", "X-Kubegate-Rewrite", "cookie", "Cookie", "set-cookie", "x-foo", "X-Foo", "accept", "alt-svc",
     "access-control-allow-origin", "x-front-user", "x-front-extra-a", "user-agent",
 ]
 _TOKENS = [

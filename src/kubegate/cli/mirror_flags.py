@@ -60,6 +60,9 @@ def add_mirror_flags(parser: argparse.ArgumentParser) -> None:
     )
     mirror.add_argument("--mirror-backoff-max", type=float, default=30.0, help=argparse.SUPPRESS)
     mirror.add_argument("--mirror-watch-timeout", type=float, default=300.0, help=argparse.SUPPRESS)
+    mirror.add_argument(
+        "--mirror-watch-idle-timeout", type=float, default=135.0, help=argparse.SUPPRESS
+    )
 
 
 def mirror_settings(
@@ -85,6 +88,8 @@ def mirror_settings(
         raise ValueError("--mirror-resync-period cannot be negative")
     if args.mirror_backoff_max <= 0 or args.mirror_watch_timeout < 1:
         raise ValueError("--mirror-backoff-max must be positive, --mirror-watch-timeout >= 1")
+    if args.mirror_watch_idle_timeout <= 0:
+        raise ValueError("--mirror-watch-idle-timeout must be positive")
     try:
         upstream = _load_upstream(args.upstream_kubeconfig, args.upstream_context, env, cwd)
     except KubeconfigError as exc:
@@ -102,6 +107,7 @@ def mirror_settings(
         resync_period=args.mirror_resync_period,
         backoff_max=args.mirror_backoff_max,
         watch_timeout=args.mirror_watch_timeout,
+        watch_idle_timeout=args.mirror_watch_idle_timeout,
     )
 
 

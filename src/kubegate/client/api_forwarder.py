@@ -135,14 +135,17 @@ class ApiForwarder:
         keepalive: float,
         closing: asyncio.Event,
         rewrite: Callable[[str, str], str] | None = None,
+        request_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """``keepalive``: TCP keep-alive period of tunnels (0: Go's 15 s); ``closing`` ends
-        tunnels at shutdown; ``rewrite(name, value)`` adjusts response headers (service mode)."""
+        tunnels at shutdown; ``rewrite(name, value)`` adjusts response headers and
+        ``request_headers`` are added to every request (service mode)."""
         self.api = api
         self.credentials = credentials
         self.keepalive = keepalive or _GO_DEFAULT_KEEPALIVE
         self.closing = closing
         self.rewrite = rewrite
+        self.request_headers = request_headers
         self.pool: UpstreamPool | None = None
         self._context: ssl.SSLContext | None = None
         self._target = UpstreamTarget(api.ip, api.port, api.tls, api.server_name, None, api.via)
@@ -175,6 +178,12 @@ class ApiForwarder:
         # kubectl forwards a caller's Impersonate-* headers (client-go's impersonation
         # wrapper steps aside); the API server still authorizes them for the kubeconfig user.
         headers.extend((n, v) for n, v in request.headers if n.startswith("impersonate-"))
+        # X-Kubegate-Rewrite is stripped above (a backend never sees it); kubectl would pass a
+        # caller's on to the API server, so it goes on unless this mode sets its own.
+        headers.extend(
+            self.request_headers
+            or [(n, v) for n, v in request.headers if n == "x-kubegate-rewrite"]
+        )
         credentials = await self.credentials.auth_headers()
         basic = any(
             n.lower() == "authorization" and v[:6].lower() == "basic " for n, v in credentials

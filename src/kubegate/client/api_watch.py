@@ -9,7 +9,10 @@ breaks, stalls for ``idle_timeout`` seconds or sends something that is not JSON 
 
 Watches use their own keep-alive pool, whose idle timeout is the watch's, so a quiet
 resource (Nodes rarely change) is not mistaken for a dead connection by the list pool's
-shorter limits.
+shorter limits. A silently dead connection is found two ways: TCP keepalive on the watch
+connections (a peer that stopped answering, ~1 minute) and ``idle_timeout``, which callers
+asking for ``allowWatchBookmarks`` can set to a couple of bookmark intervals (a connection
+that stays open but carries nothing, e.g. through a hung middlebox).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from kubegate.client.api import (
 )
 from kubegate.client.credentials import Credentials
 from kubegate.client.kubeconfig import ClientConfig
-from kubegate.http import UpstreamError, UpstreamPool
+from kubegate.http import TCPKeepalive, UpstreamError, UpstreamPool
 
 __all__ = ["MAX_EVENT_BYTES", "WatchClient"]
 
@@ -48,11 +51,15 @@ class WatchClient(APIClient):
         credentials: Credentials | None = None,
         timeout: float = 30.0,
         watch_idle_timeout: float = 660.0,
+        tcp_keepalive: TCPKeepalive | None = TCPKeepalive(),
     ) -> None:
-        """``watch_idle_timeout``: the longest silence a watch may keep (longer than the
-        ``timeoutSeconds`` asked for, after which the server ends the watch itself)."""
+        """``watch_idle_timeout``: the longest silence a watch may keep (with bookmarks, a
+        couple of bookmark intervals; without, longer than the ``timeoutSeconds`` asked for,
+        after which the server ends the watch itself). ``tcp_keepalive``: for the watch
+        connections (None: off)."""
         super().__init__(config, credentials=credentials, timeout=timeout)
         self.watch_idle_timeout = watch_idle_timeout
+        self.tcp_keepalive = tcp_keepalive
         self._watch_pool: UpstreamPool | None = None
 
     async def aclose(self) -> None:
@@ -109,6 +116,7 @@ class WatchClient(APIClient):
                 connect_timeout=min(self.timeout, 10.0),
                 response_header_timeout=self.timeout,
                 idle_timeout=self.watch_idle_timeout,
+                tcp_keepalive=self.tcp_keepalive,
             )
         return self._watch_pool
 

@@ -38,7 +38,12 @@ from kubegate.client.proxy_filters import (
     strip_api_prefix,
     token_matches,
 )
-from kubegate.client.service_mode import ServiceTarget, root_location, upstream_path
+from kubegate.client.service_mode import (
+    AT_ROOT_HEADER,
+    ServiceTarget,
+    root_header,
+    upstream_path,
+)
 from kubegate.client.static_files import serve_static
 from kubegate.core.forward_proxy import ForwardProxy
 from kubegate.http import HTTPServer, Limits, Request, ResponseWriter
@@ -88,8 +93,8 @@ class LocalProxy:
         if settings.service is not None:
             service, authorities = settings.service, frozenset({api.host_header.lower()})
 
-            def rewrite(name: str, value: str) -> str:  # Locations back to the local root
-                return root_location(name, value, service, authorities)
+            def rewrite(name: str, value: str) -> str:  # Locations, cookies back to the root
+                return root_header(name, value, service, authorities)
 
         self.forwarder = ApiForwarder(
             api,
@@ -97,6 +102,7 @@ class LocalProxy:
             keepalive=settings.keepalive,
             closing=self.server.closing,
             rewrite=rewrite,
+            request_headers=(AT_ROOT_HEADER,) if settings.service is not None else (),
         )
         self._vouched = settings.filters.vouches_for if settings.filters else _never
         self._local_only = settings.local_only

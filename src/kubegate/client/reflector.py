@@ -17,7 +17,10 @@ client-go's ``tools/cache/reflector.go`` semantics, for mirror mode:
   here would do nothing, so the relist is the useful meaning.)
 
 Every network wait has a timeout: the client's request timeout for lists and for the
-watch's response head, and the watch's idle timeout for the stream itself.
+watch's response head, and the watch's idle timeout for the stream itself. Watches ask for
+bookmarks, so a healthy stream is never silent for long: a stream quiet past the client's
+idle timeout (mirror mode: two bookmark intervals and slack) is a failed watch, and the
+reflector watches again from its resourceVersion on a new connection.
 
 ``status`` records what the server's metrics and logs report: synced, lists, relists,
 errors, the time of the last successful list and the last error's text.

@@ -6,8 +6,13 @@ API server picks a ready endpoint for each request, so this is load-balanced and
 restarts, unlike ``kubectl port-forward`` (one pod, one stream). Apps that cannot live under
 a path prefix work, because they are at ``/`` again.
 
-On the way back, the API server has moved the backend's ``Location``-style headers under the
-proxy prefix (kube's ``rewriteURL``); this mode moves them back to ``/``. Pure functions, no IO.
+Every request carries ``X-Kubegate-Rewrite: off`` (:data:`AT_ROOT_HEADER`): a kubegate API
+server then leaves HTML and CSS unrewritten, injects no shim and sends no
+``X-Forwarded-Prefix`` — the app is at ``/`` here, not under the prefix. (Other API servers
+ignore the header; kube never rewrites bodies.) On the way back, the API server has moved the
+backend's ``Location``-style headers under the proxy prefix (kube's ``rewriteURL``) and, if it
+is kubegate, each ``Set-Cookie`` ``Path`` too (cookie scoping on its shared origin stays on
+whatever a client asks); this mode moves them back to ``/``. Pure functions, no IO.
 """
 
 from __future__ import annotations
@@ -18,7 +23,18 @@ from typing import Final
 from kubegate.core.names import is_dns1035_label, is_dns1123_label, is_valid_port_name
 from kubegate.core.proxy_target import InvalidProxyId, parse_proxy_id, render_proxy_id
 
-__all__ = ["ServiceTarget", "parse_service_target", "root_location", "upstream_path"]
+__all__ = [
+    "AT_ROOT_HEADER",
+    "ServiceTarget",
+    "parse_service_target",
+    "root_cookie",
+    "root_header",
+    "root_location",
+    "upstream_path",
+]
+
+# Asks kubegate not to rewrite for a prefix (proxy/rewrite.py; stripped before the backend).
+AT_ROOT_HEADER: Final = ("X-Kubegate-Rewrite", "off")
 
 _HEADERS_WITH_URLS: Final = frozenset({"location", "content-location"})
 
@@ -95,3 +111,33 @@ def root_location(
         rest_of_path = path[len(prefix) :]
         return rest_of_path if rest_of_path.startswith("/") else "/" + rest_of_path
     return value
+
+
+def root_header(
+    name: str, value: str, target: ServiceTarget, api_authorities: frozenset[str]
+) -> str:
+    """A response header value (``name`` lower-case) with the proxy prefix moved back to
+    ``/``: :func:`root_cookie` for ``Set-Cookie``, :func:`root_location` otherwise."""
+    if name == "set-cookie":
+        return root_cookie(value, target)
+    return root_location(name, value, target, api_authorities)
+
+
+def root_cookie(value: str, target: ServiceTarget) -> str:
+    """A ``Set-Cookie`` value whose ``Path`` attributes under the proxy prefix (where
+    kubegate scopes a backend's cookies, core/rewrite_cookies.py) are moved back to ``/``:
+    ``Path=<prefix>/x`` becomes ``Path=/x``. Everything else is kept byte for byte."""
+    prefix = target.proxy_prefix
+    if prefix not in value:  # (the usual case against an API server that does not scope)
+        return value
+    parts = value.split(";")
+    for i in range(1, len(parts)):
+        key, eq, path = parts[i].partition("=")
+        if not eq or key.strip().lower() != "path":
+            continue
+        path = path.strip()
+        if path == prefix:
+            parts[i] = " Path=/"
+        elif path.startswith(prefix + "/"):
+            parts[i] = f" Path={path[len(prefix) :]}"
+    return ";".join(parts)

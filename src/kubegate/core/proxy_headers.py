@@ -12,7 +12,9 @@ Request (client → backend), in this order (security.md §2.3, §2.5, §2.9, A1
 2. **credentials** go: ``Authorization``, ``Impersonate-*``, ``X-Remote-*`` and the configured
    front-proxy names, and kubegate's own cookies (``kubegate_cookies``: the session, the
    OIDC flow, the app-origin cookies) out of ``Cookie`` (other cookies stay);
-3. **client forwarding claims** go: ``X-Forwarded-*``, ``Forwarded``, ``X-Real-IP``;
+3. **client forwarding claims** go: ``X-Forwarded-*``, ``Forwarded``, ``X-Real-IP``, and
+   the instructions a client gives kubegate's proxy (``X-Kubegate-Rewrite``: they are for
+   kubegate, not the backend);
 4. the proxy **adds** its own ``X-Forwarded-For`` (the real peer), ``-Host``, ``-Proto``,
    ``-Uri`` and ``-Prefix``, sets ``Host`` to the backend's, and for a validated upgrade
    re-adds ``Connection: Upgrade`` and the ``Upgrade`` token.
@@ -72,7 +74,7 @@ _REQUEST_FRAMING: Final = frozenset({"content-length", "expect"})
 _RESPONSE_FRAMING: Final = frozenset({"content-length"})
 _CREDENTIALS: Final = frozenset({"authorization", "proxy-authorization"})
 _CREDENTIAL_PREFIXES: Final = ("impersonate-", "x-remote-")
-_FORWARDING: Final = frozenset({"forwarded", "x-real-ip"})
+_FORWARDING: Final = frozenset({"forwarded", "x-real-ip", "x-kubegate-rewrite"})
 _FORWARDING_PREFIXES: Final = ("x-forwarded",)
 # Headers a Connection nomination may never remove: stripped or set by the proxy anyway.
 _PROTECTED: Final = frozenset({"host", "content-length", "transfer-encoding"})

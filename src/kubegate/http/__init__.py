@@ -13,6 +13,7 @@ from kubegate.http.client import (
     tls_client_context,
 )
 from kubegate.http.client_response import UpstreamResponse
+from kubegate.http.keepalive import TCPKeepalive
 from kubegate.http.limits import Limits
 from kubegate.http.pool import UpstreamPool
 from kubegate.http.server import HTTPServer
@@ -38,6 +39,7 @@ __all__ = [
     "PoolStats",
     "Request",
     "ResponseWriter",
+    "TCPKeepalive",
     "UpgradeResult",
     "UpstreamError",
     "UpstreamPool",

@@ -35,6 +35,7 @@ from kubegate.http.client_conn import DETACHED, DONE, IDLE, UpstreamConnection
 from kubegate.http.client_head import framing_field, request_head
 from kubegate.http.client_response import UpstreamResponse
 from kubegate.http.client_send import SendProgress, send_body
+from kubegate.http.keepalive import TCPKeepalive, enable_keepalive
 from kubegate.http.via_proxy import open_via
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -165,6 +166,7 @@ class UpstreamPool:
         response_header_timeout: float = 60.0,
         idle_timeout: float = 300.0,
         pool_idle_timeout: float = 60.0,
+        tcp_keepalive: TCPKeepalive | None = None,
     ) -> None:
         self.max_idle_per_target = max_idle_per_target
         self.max_connections_per_target = max_connections_per_target
@@ -172,6 +174,7 @@ class UpstreamPool:
         self.response_header_timeout = response_header_timeout
         self.idle_timeout = idle_timeout  # between body reads (or request body writes)
         self.pool_idle_timeout = pool_idle_timeout  # an unused connection is closed after
+        self.tcp_keepalive = tcp_keepalive  # for long quiet responses (watches)
         self.loop = asyncio.get_running_loop()
         self.closed = False
         self._slots: dict[UpstreamTarget, UpstreamSlot] = {}
@@ -391,6 +394,8 @@ class UpstreamPool:
             except OSError as exc:
                 reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
                 raise UpstreamError("connect", f"dial tcp {address}: connect: {reason}") from exc
+        if self.tcp_keepalive is not None:
+            enable_keepalive(transport.get_extra_info("socket"), self.tcp_keepalive)
         if not target.tls:
             return
         context = target.ssl_context or INSECURE_CONTEXT

@@ -42,7 +42,14 @@ from kubegate.http.pool import UpstreamPool
 from kubegate.http.relay import BodySender, note_upstream_error, relay_response, relay_upgrade
 from kubegate.http.types import Headers, Request, ResponseWriter
 from kubegate.proxy.resolve import Backend, Resolver
-from kubegate.proxy.rewrite import DEFAULT_POLICY, ResponseRewriter, RewritePolicy, RewriteSettings
+from kubegate.proxy.rewrite import (
+    AT_ROOT_VALUE,
+    DEFAULT_POLICY,
+    REWRITE_HEADER,
+    ResponseRewriter,
+    RewritePolicy,
+    RewriteSettings,
+)
 from kubegate.proxy.rewrite_stream import relay_rewritten
 from kubegate.proxy.trust import BackendTrust
 
@@ -122,6 +129,8 @@ class ProxyHandler:
         ) or await self.resolver.resolve(info.resource, info.namespace, info.name)
         if info.resource == "services":  # annotations can opt out of rewriting (proxy/rewrite.py)
             ctx.policy = self.resolver.rewrite_policy(info.namespace, resolved.name)
+        if request.header(REWRITE_HEADER) == AT_ROOT_VALUE:  # the client shows the backend at its root
+            ctx.policy = ctx.policy.at_root()
         if prefix is None:
             prefix = _PREFIXES.get(request.path) or self._proxy_prefix(request.path, info.subpath)
         context = None
@@ -191,7 +200,7 @@ class ProxyHandler:
             forwarded_host=request.header("host") or "",
             forwarded_proto="https" if request.tls else "http",
             forwarded_uri=request.target,
-            forwarded_prefix=prefix,
+            forwarded_prefix=prefix if ctx.policy.prefixed else "",
             kubegate_cookies=self.settings.kubegate_cookies,
             is_upgrade=upgrade is not None,
         )

@@ -24,6 +24,13 @@ is rewritten up to it too; by then the header has gone, so that is only logged.
 Annotations on the Service (read from the watch-fed cache): ``kubegate.io/rewrite:
 "false"`` turns off body rewriting, the shim and cookie scoping; ``kubegate.io/shim:
 "false"`` only the shim; ``kubegate.io/sandbox: "<tokens>"`` adds the sandbox policy.
+
+The request header ``X-Kubegate-Rewrite: off`` (:data:`AT_ROOT_VALUE`; sent by ``kubegate
+proxy --service``, which presents the backend at the root of its own port) turns off body
+rewriting, the shim and ``X-Forwarded-Prefix`` for that request (:meth:`RewritePolicy.at_root`).
+It is a client's claim, so it weakens nothing that protects kubegate's shared origin: cookies
+are still scoped and stripped of ``Domain`` (the client maps their ``Path`` back itself, as it
+does ``Location``), kubegate's own cookies still dropped, the sandbox policy still added.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Final
 
@@ -46,6 +54,7 @@ from kubegate.proxy.rewrite_stream import BodyTransformer
 log = logging.getLogger("kubegate.proxy.rewrite")
 
 __all__ = [
+    "AT_ROOT_VALUE",
     "REWRITE_HEADER",
     "BodyPlan",
     "ResponseRewriter",
@@ -55,7 +64,8 @@ __all__ = [
     "shim_script",
 ]
 
-REWRITE_HEADER: Final = "x-kubegate-rewrite"
+REWRITE_HEADER: Final = "x-kubegate-rewrite"  # on a response: what happened to the body
+AT_ROOT_VALUE: Final = "off"  # on a request: the client presents the backend at its root
 REWRITE_ANNOTATION: Final = "kubegate.io/rewrite"
 SHIM_ANNOTATION: Final = "kubegate.io/shim"
 SANDBOX_ANNOTATION: Final = "kubegate.io/sandbox"
@@ -84,6 +94,14 @@ class RewritePolicy:
     body: bool = True
     shim: bool = True
     sandbox: str | None = None  # the sandbox policy to add, e.g. "sandbox allow-scripts"
+    cookies: bool = True  # Set-Cookie scoped to the prefix
+    prefixed: bool = True  # the client shows the backend under the prefix: X-Forwarded-Prefix
+
+    def at_root(self) -> RewritePolicy:
+        """This policy for a request whose client presents the backend at its own root
+        (``X-Kubegate-Rewrite: off``): no body rewriting, no shim, no ``X-Forwarded-Prefix``;
+        cookie scoping and the sandbox stay as they were."""
+        return _at_root(self)
 
     @classmethod
     def for_service(cls, service: Mapping[str, Any] | None) -> RewritePolicy:
@@ -99,7 +117,12 @@ class RewritePolicy:
         body = annotations.get(REWRITE_ANNOTATION, "").strip().lower() != "false"
         shim = body and annotations.get(SHIM_ANNOTATION, "").strip().lower() != "false"
         tokens = annotations.get(SANDBOX_ANNOTATION)
-        return cls(body, shim, sandbox_policy(tokens) if tokens is not None else None)
+        return cls(body, shim, sandbox_policy(tokens) if tokens is not None else None, body)
+
+
+@lru_cache(maxsize=256)  # (policies are few and shared by the resolver's memo)
+def _at_root(policy: RewritePolicy) -> RewritePolicy:
+    return replace(policy, body=False, shim=False, prefixed=False)
 
 
 DEFAULT_POLICY: Final = RewritePolicy()
@@ -167,7 +190,7 @@ class ResponseRewriter:
         self, headers: list[tuple[str, str]], *, policy: RewritePolicy, prefix: str
     ) -> list[tuple[str, str]]:
         """Cookie scoping and the sandbox policy; the list itself when nothing applies."""
-        scope = policy.body and prefix
+        scope = policy.cookies and prefix
         if not (policy.sandbox or (scope and any(name == "set-cookie" for name, _ in headers))):
             return headers
         out = []

@@ -52,7 +52,6 @@ MIRRORED_RBAC = (
     ("rbac.authorization.k8s.io", "v1", "roles"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings"),
 )
-WATCH_IDLE_GRACE = 60.0  # past the longest timeoutSeconds asked for, a silent watch is dead
 
 
 def mirrored_types(settings: MirrorSettings) -> tuple[ResourceType, ...]:
@@ -77,7 +76,7 @@ class Mirror:
         self.client = WatchClient(
             settings.upstream,
             credentials=self.credentials,
-            watch_idle_timeout=2 * settings.watch_timeout + WATCH_IDLE_GRACE,
+            watch_idle_timeout=settings.watch_idle_timeout,
         )
         self.reflectors = [
             Reflector(

@@ -22,6 +22,10 @@ class MirrorSettings:
     backoff_initial: float = 0.8  # client-go's reflector backoff
     backoff_max: float = 30.0
     watch_timeout: float = 300.0  # each watch asks for 1-2x this (client-go's 5-10 min)
+    # A watch that sends nothing, not even a BOOKMARK, for this long is dead: watch again.
+    # kube-apiserver's watch cache sends a bookmark every minute (kubegate every 30 s), so
+    # two missed bookmarks plus slack.
+    watch_idle_timeout: float = 2 * 60.0 + 15.0
 
     @property
     def upstream_name(self) -> str:

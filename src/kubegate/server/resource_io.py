@@ -18,6 +18,7 @@ from kubegate.errors import (
     Conflict,
     Gone,
     NotFound,
+    RequestEntityTooLarge,
     ServiceUnavailable,
 )
 from kubegate.server.codec import decode_object, read_body, wants_table
@@ -27,6 +28,7 @@ from kubegate.store.base import (
     Expired,
     KeyExists,
     KeyNotFound,
+    ObjectTooLarge,
     StoreUnavailable,
     VersionConflict,
     object_key,
@@ -60,6 +62,9 @@ async def store_errors(rt: ResourceType, name: str) -> AsyncIterator[None]:
         raise Gone(
             "The provided continue parameter is too old to display a consistent list result."
         ) from exc
+    except ObjectTooLarge as exc:
+        # kube-apiserver: apierrors.NewRequestEntityTooLargeError, hence the message's prefix
+        raise RequestEntityTooLarge(f"Request entity too large: {exc}") from exc
     except StoreUnavailable as exc:
         raise ServiceUnavailable(f"storage is unavailable: {exc}") from exc
 

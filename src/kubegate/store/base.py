@@ -53,6 +53,11 @@ class StoreUnavailable(StoreError):
     pass
 
 
+class ObjectTooLarge(StoreError):
+    """The object is larger than the store accepts (etcd's --max-request-bytes); the API
+    answers 413, as kube-apiserver does, since retrying the same write cannot succeed."""
+
+
 class WatchTooSlow(StoreError):
     """The watcher did not keep up; its bounded buffer overflowed and the watch ended."""
 

@@ -6,7 +6,8 @@ response headers and compaction details the store needs.
 
 Every request carries the configured deadline, so an etcd that is down, partitioned or
 stopped costs a caller at most that long; gRPC failures become StoreUnavailable here (the API
-answers 503), except etcd's "request is too large", which is the object's fault (ValueError).
+answers 503), except etcd's "request is too large", which is the object's fault (ObjectTooLarge,
+answered 413).
 
 Several endpoints: one channel per endpoint, requests go to the current one; when it is
 unreachable the next request goes to the next endpoint. Reads that fail that way are retried
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 import grpc
 from aetcd import rpc
 
-from kubegate.store.base import StoreUnavailable
+from kubegate.store.base import ObjectTooLarge, StoreUnavailable
 from kubegate.store.etcd_config import EtcdConfig, TLSFiles
 
 Response = TypeVar("Response")
@@ -141,7 +142,9 @@ def translate(exc: grpc.aio.AioRpcError, what: str) -> Exception:
     details = exc.details() or ""
     if "request is too large" in details:
         # etcd's --max-request-bytes (1.5 MiB by default): no point retrying, the object is.
-        return ValueError(f"the object is too large for etcd: {details}")
+        return ObjectTooLarge(
+            f"{details} (the stored object exceeds etcd's --max-request-bytes, 1.5 MiB by default)"
+        )
     return StoreUnavailable(f"etcd {what} failed: {exc.code().name}: {details}")
 
 

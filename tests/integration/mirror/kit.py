@@ -5,7 +5,9 @@ start a mirror, read its metrics and wait for it.
 The relay runs in its own thread (the servers are subprocesses and each test has its own
 event loop), so it outlives a test: ``down()`` drops every relayed connection and answers
 new ones by closing them at once (as a load balancer with no healthy backend does), ``up()``
-relays again, optionally to another upstream port (a restarted upstream).
+relays again, optionally to another upstream port (a restarted upstream). ``freeze()``
+black-holes the connections relayed so far without closing them (a hung middlebox, a
+dropped NAT entry) while new connections are relayed as usual.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Relay:
         self._up = up
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
+        self._frozen: set[tuple[socket.socket, socket.socket]] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._closed = False
@@ -61,6 +64,12 @@ class Relay:
         for pair in pairs:
             for sock in pair:
                 _close(sock)
+
+    def freeze(self) -> None:
+        """Silently drop whatever the connections relayed so far carry, in both directions;
+        they stay open."""
+        with self._lock:
+            self._frozen |= self._pairs
 
     def up(self, target_port: int | None = None) -> None:
         with self._lock:
@@ -102,11 +111,13 @@ class Relay:
     ) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if pair not in self._frozen:
+                    dst.sendall(data)
         except OSError:
             pass
         with self._lock:
             self._pairs.discard(pair)
+            self._frozen.discard(pair)
         for sock in pair:
             _close(sock)
 
