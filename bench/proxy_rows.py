@@ -178,6 +178,8 @@ def build(results: dict[str, Any], options: ProxyOptions) -> list[Row]:
 def _ratio_rows(results: dict[str, Any], kubegate: str, options: ProxyOptions) -> list[Row]:
     rows = []
     for metric, other, number, unit, target in _ratio_specs(kubegate):
+        if other not in results:
+            continue  # that subject was not run (--subjects): nothing to compare
         mine, theirs = number(results, kubegate), number(results, other)
         value = _ratio(mine, theirs)
         rows.append(
