@@ -118,3 +118,21 @@ def test_mirror_mode_on_a_shared_etcd_is_refused(kubeconfig, store):
     args = parser.parse_args(["--upstream-kubeconfig", str(kubeconfig), "--store", store])
     with pytest.raises(ValueError, match="etcd"):
         mirror_settings(args, {}, Path("/"))
+
+
+def test_the_watch_idle_timeout_defaults_to_two_bookmark_minutes_and_slack(kubeconfig):
+    """Unset, a silent watch is given up after 135 s (kube sends a bookmark every minute)."""
+    settings = parse("--upstream-kubeconfig", str(kubeconfig))
+    assert settings is not None and settings.watch_idle_timeout == 135.0
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3", 3.0), ("0", None), ("-1", None)])
+def test_the_watch_idle_timeout_flag_must_be_positive(kubeconfig, value, expected):
+    """--mirror-watch-idle-timeout sets the limit; zero or less is refused."""
+    argv = ("--upstream-kubeconfig", str(kubeconfig), "--mirror-watch-idle-timeout", value)
+    if expected is None:
+        with pytest.raises(ValueError, match="--mirror-watch-idle-timeout"):
+            parse(*argv)
+    else:
+        settings = parse(*argv)
+        assert settings is not None and settings.watch_idle_timeout == expected

@@ -39,6 +39,7 @@ __all__ = ["MAX_EVENT_BYTES", "WatchClient"]
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024  # one event bigger than this ends the watch
 _ERROR_BODY = 64 * 1024
+WATCH_KEEPALIVE = TCPKeepalive()  # a dead peer is found within ~1 minute
 
 
 class WatchClient(APIClient):
@@ -51,7 +52,7 @@ class WatchClient(APIClient):
         credentials: Credentials | None = None,
         timeout: float = 30.0,
         watch_idle_timeout: float = 660.0,
-        tcp_keepalive: TCPKeepalive | None = TCPKeepalive(),
+        tcp_keepalive: TCPKeepalive | None = WATCH_KEEPALIVE,
     ) -> None:
         """``watch_idle_timeout``: the longest silence a watch may keep (with bookmarks, a
         couple of bookmark intervals; without, longer than the ``timeoutSeconds`` asked for,

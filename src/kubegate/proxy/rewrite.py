@@ -11,7 +11,9 @@ The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
   ``deflate`` or ``br`` coding, an ASCII-compatible charset, without ``Cache-Control:
   no-transform`` — decoded, rewritten and re-encoded as they stream. ``Content-Length`` is
   recomputed (small bodies) or the body goes chunked; ``ETag`` becomes weak; digests and
-  ``Accept-Ranges`` go. The client-side shim is inlined into HTML documents a browser
+  ``Accept-Ranges`` go. A 304 gets the weak ``ETag`` its 200 would have had (same rules;
+  without a ``Content-Type`` on the 304, when the client's ``If-None-Match`` holds the weak
+  form). The client-side shim is inlined into HTML documents a browser
   navigates to (``Sec-Fetch-Dest`` document/iframe/frame, or none), its hash added to the
   page's CSP. Everything else costs one look at ``Content-Type``.
 
@@ -46,6 +48,7 @@ from typing import Any, Final
 from kubegate.core.html_values import encode_attribute
 from kubegate.core.rewrite_cookies import scope_set_cookie
 from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy, script_hash_source
+from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request
 from kubegate.proxy.body_codec import CODINGS
@@ -221,6 +224,8 @@ class ResponseRewriter:
     ) -> BodyPlan | None:
         """How to rewrite this response's body; None to relay it untouched (fast when the
         content type is not one that is rewritten)."""
+        if status == 304:
+            return _not_modified(request, headers, policy=policy, prefix=prefix)
         content_type = next((value for name, value in headers if name == "content-type"), None)
         if content_type is None:
             return None
@@ -228,25 +233,9 @@ class ResponseRewriter:
         kind = _KINDS.get(mime.strip().lower())
         if kind is None or not policy.body or not prefix:
             return None
-        if request.method == "HEAD" or status < 200 or status in (204, 206, 304):
+        if request.method == "HEAD" or status < 200 or status in (204, 206):
             return None
-        coding = ""
-        cache_control = ""
-        for name, value in headers:
-            if name == "content-encoding":
-                coding = f"{coding},{value}" if coding else value
-            elif name == "cache-control":
-                cache_control += value.lower()
-        coding = coding.strip().lower()
-        if coding == "identity":
-            coding = ""
-        skipped = None
-        if "no-transform" in cache_control:
-            skipped = "skipped-no-transform"
-        elif coding and coding not in CODINGS:
-            skipped = "skipped-encoding"
-        elif any(token in params.lower() for token in _NOT_ASCII_COMPATIBLE):
-            skipped = "skipped-charset"
+        coding, skipped = _coding_and_skip(headers, params)
         if skipped is not None:
             return BodyPlan([*headers, (REWRITE_HEADER, skipped)], None)
         try:
@@ -275,8 +264,8 @@ class ResponseRewriter:
         for name, value in headers:
             if name in _BODY_DEPENDENT:
                 continue
-            if name == "etag" and not value.startswith("W/"):
-                value = "W/" + value
+            if name == "etag":
+                value = weak_etag(value)
             elif hash_source is not None and name in (
                 "content-security-policy",
                 "content-security-policy-report-only",
@@ -303,3 +292,46 @@ class ResponseRewriter:
                 self._scripts.clear()
             self._scripts[key] = cached
         return cached
+
+
+def _coding_and_skip(headers: list[tuple[str, str]], params: str) -> tuple[str, str | None]:
+    """The body's content coding ("" for identity) and why a body of a rewritable type is
+    nevertheless relayed unchanged (None: it is rewritten)."""
+    coding = ""
+    cache_control = ""
+    for name, value in headers:
+        if name == "content-encoding":
+            coding = f"{coding},{value}" if coding else value
+        elif name == "cache-control":
+            cache_control += value.lower()
+    coding = coding.strip().lower()
+    if coding == "identity":
+        coding = ""
+    if "no-transform" in cache_control:
+        return coding, "skipped-no-transform"
+    if coding and coding not in CODINGS:
+        return coding, "skipped-encoding"
+    if any(token in params.lower() for token in _NOT_ASCII_COMPATIBLE):
+        return coding, "skipped-charset"
+    return coding, None
+
+
+def _not_modified(
+    request: Request, headers: list[tuple[str, str]], *, policy: RewritePolicy, prefix: str
+) -> BodyPlan | None:
+    """A 304's headers: its strong ETag weakened when the 200 it stands for was rewritten,
+    so the client's cached copy keeps the weak validator that matches its bytes."""
+    etag = next((value for name, value in headers if name == "etag"), None)
+    if etag is None or etag.startswith("W/") or not policy.body or not prefix:
+        return None
+    content_type = next((value for name, value in headers if name == "content-type"), None)
+    if content_type is None:
+        # Many backends (Go's ServeContent, for one) send no Content-Type on a 304: then the
+        # client's If-None-Match says which form of the tag its cached copy carries.
+        rewritten = holds_weak_form(request.header("if-none-match"), etag)
+    else:
+        mime, _, params = content_type.partition(";")
+        rewritten = mime.strip().lower() in _KINDS and _coding_and_skip(headers, params)[1] is None
+    if not rewritten:
+        return None
+    return BodyPlan([(n, weak_etag(v) if n == "etag" else v) for n, v in headers], None)

@@ -17,6 +17,7 @@ from kubegate.api.openapi import openapi_response
 from kubegate.api.resources import lookup
 from kubegate.auth.attributes import attributes_for, needs_create_for_upgrade
 from kubegate.auth.types import (
+    ANONYMOUS_USER,
     BROWSER_CREDENTIAL,
     Authenticator,
     Authorizer,
@@ -223,11 +224,35 @@ class APIServer:
         if self.ui is not None and self.ui.claims(ctx.request):
             await self.ui.serve(ctx)  # any authenticated user; the content is RBAC-filtered
             return
-        self._authorize(ctx, info)
+        try:
+            self._authorize(ctx, info)
+        except Forbidden:
+            if not self._anonymous_browser(ctx):
+                raise
+            # --anonymous-auth: a browser without a credential that RBAC refuses would
+            # otherwise be stuck on a 403 with no way to sign in.
+            assert self.login is not None
+            await self.login.redirect_to_login(ctx)
+            return
         if info.is_resource_request:
             await self._resource(ctx)
         else:
             await self._non_resource(ctx)
+
+    def _anonymous_browser(self, ctx: RequestContext) -> bool:
+        """An anonymous browser navigation, where the sign-in page can give a credential."""
+        request, user = ctx.request, ctx.authenticated_user
+        return (
+            self.login is not None
+            and user is not None
+            and user.name == ANONYMOUS_USER
+            and browser_navigation(
+                request.method,
+                request.header("accept"),
+                request.header("authorization"),
+                request.upgrade is not None,
+            )
+        )
 
     def _authorize(self, ctx: RequestContext, info: RequestInfo) -> None:
         assert ctx.user is not None

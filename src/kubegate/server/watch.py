@@ -6,27 +6,34 @@ event carrying a 410 Expired Status (clients relist); a watcher too slow for its
 buffer also gets 410 and its stream ends, so it never blocks writers. With
 ``allowWatchBookmarks`` a BOOKMARK is sent when the stream has been quiet for a while.
 Once the stream has started, errors end it with an ERROR event, never a second header.
+
+Cost per event: one task per watch iterates the store watch and writes each event as it
+comes (``_Delivery.deliver``): a store wake-up and a write, nothing else. The rare conditions
+(client gone, server closing, timeoutSeconds, a quiet stream due a bookmark) are watched by
+the request's own task in one ``asyncio.wait`` that wakes only for them; it ends the stream
+by cancelling the delivery task. Backpressure: a client that does not read makes the write
+wait (the connection's drain), the store watch's bounded buffer fills behind it, and the
+store ends that watch with WatchTooSlow — an ERROR event here — instead of buffering more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubegate.api.resources import ResourceType
-from kubegate.api.tables import table_for
 from kubegate.errors import APIError, BadRequest, Gone
 from kubegate.server.codec import wants_table
 from kubegate.server.context import RequestContext
 from kubegate.server.object_filter import request_filter
-from kubegate.server.respond import JSON_TYPE, base_headers, encode_json
-from kubegate.store.base import Expired, Store, WatchEvent, WatchTooSlow, collection_prefix
+from kubegate.server.respond import JSON_TYPE, base_headers
+from kubegate.server.watch_events import EventWriter
+from kubegate.store.base import Expired, Store, WatchStream, WatchTooSlow, collection_prefix
 
 DEFAULT_TIMEOUT = 1800.0  # kube's --min-request-timeout
-_QUEUE_SIZE = 1024
+_TOO_SLOW = "the watch fell too far behind and was closed; relist and watch again"
 
 
 class WatchSettings:
@@ -63,7 +70,6 @@ async def serve_watch(
     prefix = collection_prefix(rt.plural, info.namespace if rt.namespaced else "")
     if info.name:
         selection = selection.only_named(info.name)
-    selected = selection.matches
 
     send_initial = ctx.param("sendInitialEvents")
     if send_initial and send_initial not in ("true", "false"):
@@ -71,135 +77,151 @@ async def serve_watch(
     if send_initial == "true" and not bookmarks:
         raise BadRequest("sendInitialEvents=true requires allowWatchBookmarks=true")
     initial: list[dict[str, Any]] = []
+    selected = selection.matches
     if start_rv == 0 or send_initial == "true":
         page = await store.list(prefix)
         initial = [o for o in page.items if selected(o)]
         start_rv = page.revision
 
-    queue: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue(_QUEUE_SIZE)
-
-    async def pump() -> None:
-        try:
-            async for event in store.watch(prefix, start_rv):
-                await queue.put(event)
-            await queue.put(None)
-        except (Expired, WatchTooSlow) as exc:
-            await queue.put(exc)
-
-    headers = base_headers(ctx.audit_id)
-    headers.append(("content-type", JSON_TYPE))
-    await ctx.response.start(200, headers)
-    writer = _EventWriter(ctx, rt, as_table)
-    reader = asyncio.create_task(pump(), name=f"watch-pump {ctx.audit_id}")
-    gone = asyncio.ensure_future(ctx.response.client_gone())
-    stop = asyncio.create_task(closing.wait(), name=f"watch-closing {ctx.audit_id}")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last_rv = start_rv
+    # Registered before the response starts: nothing written from here on is missed, and a
+    # store that cannot watch answers with a status, not a broken stream.
+    stream = store.watch(prefix, start_rv)
     watching = settings.watchers(rt) if settings.watchers is not None else None
-    if watching is not None:
-        watching.inc()
     try:
-        for obj in initial:
-            await writer.send("ADDED", obj)
-        if send_initial == "true":
-            # The WatchList protocol (KEP-3157): a bookmark marks the end of the initial state.
-            await writer.bookmark(start_rv, initial_events_end=True)
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            wait_for = min(remaining, settings.bookmark_interval) if bookmarks else remaining
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait(
-                {getter, gone, stop}, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED
-            )
-            if getter not in done:
-                getter.cancel()
-                if gone in done or stop in done:
-                    break
-                if bookmarks and loop.time() < deadline:
-                    await writer.bookmark(max(last_rv, start_rv))
-                continue
-            item = getter.result()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                message = (
-                    f"too old resource version: {start_rv} ({store.revision})"
-                    if isinstance(item, Expired)
-                    else "the watch fell too far behind and was closed; relist and watch again"
-                )
-                await writer.error(Gone(message))
-                break
-            last_rv = item.revision
-            if item.type == "BOOKMARK":
-                if bookmarks:
-                    await writer.bookmark(item.revision)
-                continue
-            if item.object is not None and selected(item.object):
-                if item.raw is not None and not as_table:
-                    await writer.send_raw(item.type, item.raw)
-                else:
-                    await writer.send(item.type, item.object)
-    except (ConnectionError, asyncio.CancelledError):
-        raise
-    except APIError as exc:
-        with contextlib.suppress(ConnectionError):
-            await writer.error(exc)
-    finally:
+        headers = base_headers(ctx.audit_id)
+        headers.append(("content-type", JSON_TYPE))
+        await ctx.response.start(200, headers)
+        writer = EventWriter(ctx.response, rt, as_table)
         if watching is not None:
-            watching.dec()
-        for task in (reader, gone, stop):
-            task.cancel()
-        await asyncio.gather(reader, stop, return_exceptions=True)
+            watching.inc()
+        try:
+            for obj in initial:
+                await writer.send("ADDED", obj)
+            if send_initial == "true":
+                # The WatchList protocol (KEP-3157): a bookmark marks the end of the initial
+                # state.
+                await writer.bookmark(start_rv, initial_events_end=True)
+            delivery = _Delivery(stream, writer, selected, start_rv, bookmarks=bookmarks)
+            await delivery.run(
+                ctx,
+                closing,
+                duration=timeout,
+                bookmark_interval=settings.bookmark_interval if bookmarks else None,
+                store=store,
+            )
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except APIError as exc:
+            with contextlib.suppress(ConnectionError):
+                await writer.error(exc)
+        finally:
+            if watching is not None:
+                watching.dec()
+    finally:
+        await stream.aclose()  # frees the store's buffer for this watcher at once
     with contextlib.suppress(ConnectionError):
         await ctx.response.end()
 
 
-class _EventWriter:
-    def __init__(self, ctx: RequestContext, rt: ResourceType, as_table: bool) -> None:
-        self.ctx = ctx
-        self.rt = rt
-        self.as_table = as_table
-        self.first = True
+class _Delivery:
+    """One watch after its initial events: a task that writes what the store watch yields,
+    supervised for the rare conditions that end the stream or call for a bookmark."""
 
-    async def _write(self, event: dict[str, Any]) -> None:
-        await self.ctx.response.write(encode_json(event) + b"\n")
+    __slots__ = (
+        "as_table",
+        "bookmarks",
+        "last_event",
+        "last_rv",
+        "selected",
+        "start_rv",
+        "stream",
+        "writer",
+    )
 
-    async def send(self, event_type: str, obj: dict[str, Any]) -> None:
-        if self.as_table:
-            rv = obj.get("metadata", {}).get("resourceVersion", "")
-            table = table_for(self.rt.kind, [obj], now=datetime.now(UTC), resource_version=rv)
-            if not self.first:
-                table["columnDefinitions"] = []
-            obj = table
-        self.first = False
-        await self._write({"type": event_type, "object": obj})
+    def __init__(
+        self,
+        stream: WatchStream,
+        writer: EventWriter,
+        selected: Callable[[Mapping[str, Any]], bool],
+        start_rv: int,
+        *,
+        bookmarks: bool,
+    ) -> None:
+        self.stream = stream
+        self.writer = writer
+        self.selected = selected
+        self.as_table = writer.as_table
+        self.bookmarks = bookmarks
+        self.start_rv = start_rv
+        self.last_rv = start_rv  # the revision of the last event taken from the store
+        self.last_event = asyncio.get_running_loop().time()  # when that happened
 
-    async def send_raw(self, event_type: str, raw: bytes) -> None:
-        """An event around the stored bytes: no re-encoding per watcher."""
-        self.first = False
-        await self.ctx.response.write(b'{"type":"' + event_type.encode() + b'","object":' + raw + b"}\n")
+    async def run(
+        self,
+        ctx: RequestContext,
+        closing: asyncio.Event,
+        *,
+        duration: float,
+        bookmark_interval: float | None,
+        store: Store,
+    ) -> None:
+        """Deliver until the stream ends, the client leaves, the server closes or
+        ``duration`` seconds pass (timeoutSeconds); write a bookmark whenever the stream has been quiet for
+        ``bookmark_interval`` (None: never)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + duration
+        if duration <= 0:
+            return
+        deliver = loop.create_task(self.deliver(store), name=f"watch {ctx.audit_id}")
+        stop = loop.create_task(closing.wait(), name=f"watch-closing {ctx.audit_id}")
+        gone = asyncio.ensure_future(ctx.response.client_gone())
+        waits = {deliver, stop, gone}
+        try:
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    return
+                wake = deadline
+                if bookmark_interval is not None:
+                    due = self.last_event + bookmark_interval
+                    if now >= due:
+                        # Quiet: the delivery task is waiting on the store, not writing.
+                        await self.writer.bookmark(self.last_rv)
+                        self.last_event = now
+                        due = now + bookmark_interval
+                    wake = min(wake, due)
+                done, _ = await asyncio.wait(
+                    waits, timeout=wake - now, return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    break
+            if deliver in done and stop not in done and gone not in done:
+                deliver.result()  # an APIError or a broken connection ends the request
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(deliver, stop, return_exceptions=True)
 
-    async def bookmark(self, revision: int, *, initial_events_end: bool = False) -> None:
-        metadata: dict[str, Any] = {"resourceVersion": str(revision)}
-        if initial_events_end:
-            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj: dict[str, Any] = {
-            "kind": self.rt.kind,
-            "apiVersion": self.rt.api_version,
-            "metadata": metadata,
-        }
-        if self.as_table:
-            obj = {
-                "kind": "Table",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": metadata,
-                "columnDefinitions": [],
-                "rows": [],
-            }
-        await self._write({"type": "BOOKMARK", "object": obj})
-
-    async def error(self, exc: APIError) -> None:
-        await self._write({"type": "ERROR", "object": exc.to_status()})
+    async def deliver(self, store: Store) -> None:
+        """The steady state: take each event from the store watch and write it."""
+        writer, selected, as_table = self.writer, self.selected, self.as_table
+        clock = asyncio.get_running_loop().time
+        try:
+            async for event in self.stream:
+                self.last_event = clock()
+                self.last_rv = event.revision
+                obj = event.object
+                if obj is None:
+                    if event.type == "BOOKMARK" and self.bookmarks:
+                        await writer.bookmark(event.revision)
+                elif selected(obj):
+                    raw = event.raw
+                    if raw is not None and not as_table:
+                        await writer.send_raw(event.type, raw)
+                    else:
+                        await writer.send(event.type, obj)
+        except Expired:
+            message = f"too old resource version: {self.start_rv} ({store.revision})"
+            await writer.error(Gone(message))
+        except WatchTooSlow:
+            await writer.error(Gone(_TOO_SLOW))

@@ -238,18 +238,6 @@ async def test_head_untouched(cluster, backends):
     assert response.header("x-kubegate-rewrite") is None
 
 
-async def test_not_modified_untouched(cluster, backends):
-    """A 304 passes as the backend sent it."""
-
-    async def not_modified(exchange: Exchange) -> None:
-        await exchange.respond(304, [*HTML, ("ETag", '"v1"')])
-
-    response, _ = await fetch(cluster, backends, not_modified, headers=[("If-None-Match", '"v1"')])
-    assert response.status == 304
-    assert response.header("etag") == '"v1"'
-    assert response.header("x-kubegate-rewrite") is None
-
-
 async def test_unknown_coding_passes_unrewritten(cluster, backends):
     """A body in a coding kubegate cannot decode is relayed as is, and the header says so."""
     body = b"\x28\xb5\x2f\xfd not really zstd"
