@@ -7,6 +7,7 @@ store   the Store backends in-process, without HTTP (``bench/store_bench.py``)
 proxy   kubegate's service proxy next to nginx and ``kubectl proxy`` (``bench/proxy.py``)
 rewrite HTML rewriting on the service proxy vs plain proxying (``bench/rewrite.py``)
 rewrite-cpu  the rewriter's CPU time per page in-process, and content-coding costs
+watch-cpu  the watch serving loop's CPU per event per watcher, in-process (``bench/watch_cpu.py``)
 localproxy  ``kubegate proxy`` next to ``kubectl proxy`` in front of one API server
 ha      replicas on one etcd: proxy rps behind HAProxy, watch fan-out over 3 (``bench/ha.py``)
 hardening  proxy rps with every limit on vs off; idle WebSocket tunnels held (``bench/hardening.py``)
@@ -26,6 +27,7 @@ SUITES = {
     "ha": "bench.ha",
     "rewrite": "bench.rewrite",
     "rewrite-cpu": "bench.rewrite_cpu",
+    "watch-cpu": "bench.watch_cpu",
     "hardening": "bench.hardening",
 }
 DEFAULT_SUITE = "api"

@@ -36,7 +36,7 @@ from kubegate.http.body import NO_BODY
 from kubegate.http.types import Headers, Request
 from kubegate.server.context import RequestContext, new_audit_id, request_info
 from kubegate.server.watch import WatchSettings, serve_watch
-from kubegate.store.base import Store
+from kubegate.store.base import Store, object_key
 from kubegate.store.factory import open_store
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -45,10 +45,12 @@ MODES = ("paced", "burst")
 
 
 class _Tally:
-    """Lines written by every sink together; wakes the driver when a target is reached."""
+    """Lines written (and responses started) by every sink together; wakes the driver when
+    a target is reached."""
 
     def __init__(self) -> None:
         self.lines = 0
+        self.started = 0
         self.target = 0
         self.reached: asyncio.Future[None] | None = None
 
@@ -58,6 +60,11 @@ class _Tally:
         self.target = target
         self.reached = asyncio.get_running_loop().create_future()
         await asyncio.wait_for(self.reached, 60)
+
+    def wake(self, count: int) -> None:
+        if self.reached is not None and count >= self.target:
+            self.reached.set_result(None)
+            self.reached = None
 
 
 class _Sink:
@@ -74,13 +81,13 @@ class _Sink:
 
     async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
         self.started, self.status = True, status
+        self.tally.started += 1
+        self.tally.wake(self.tally.started)
 
     async def write(self, data: bytes) -> None:
         tally = self.tally
         tally.lines += 1
-        if tally.reached is not None and tally.lines >= tally.target:
-            tally.reached.set_result(None)
-            tally.reached = None
+        tally.wake(tally.lines)
 
     async def end(self) -> None:
         pass
@@ -94,9 +101,7 @@ class _Sink:
 
 def _context(response: _Sink, revision: int) -> RequestContext:
     query = f"watch=1&resourceVersion={revision}&allowWatchBookmarks=true"
-    request = Request(
-        "GET", f"{PATH}?{query}", PATH, query, [], NO_BODY, ("127.0.0.1", 0), True
-    )
+    request = Request("GET", f"{PATH}?{query}", PATH, query, [], NO_BODY, ("127.0.0.1", 0), True)
     ctx = RequestContext(request, response, request_info("GET", PATH, query), new_audit_id())  # type: ignore[arg-type]
     ctx.resource = lookup("", "v1", "configmaps")
     return ctx
@@ -126,12 +131,15 @@ async def _one_run(watchers: int, writes: int, mode: str) -> float:
         for s in sinks
     ]
     try:
-        while not all(s.started for s in sinks):
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # every handler is waiting on its store watch
+        if tally.started < watchers:  # the handlers have all answered 200: watching
+            tally.target = watchers
+            tally.reached = asyncio.get_running_loop().create_future()
+            await asyncio.wait_for(tally.reached, 60)
+        await asyncio.sleep(0.05)  # and are waiting on their store watches
         started = time.process_time()
         for index in range(writes):
-            await store.create(f"{PATH}/cm-{index:06d}", _config_map(index))
+            obj = _config_map(index)
+            await store.create(object_key("configmaps", "bench", obj["metadata"]["name"]), obj)
             if mode == "paced":
                 await tally.until(watchers * (index + 1))
         await tally.until(watchers * writes)

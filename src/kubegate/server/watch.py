@@ -166,8 +166,8 @@ class _Delivery:
         store: Store,
     ) -> None:
         """Deliver until the stream ends, the client leaves, the server closes or
-        ``duration`` seconds pass (timeoutSeconds); write a bookmark whenever the stream has been quiet for
-        ``bookmark_interval`` (None: never)."""
+        ``duration`` seconds (timeoutSeconds) pass; write a bookmark whenever the stream has
+        been quiet for ``bookmark_interval`` (None: never)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration
         if duration <= 0:
