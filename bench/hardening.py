@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hardening_ws import hold_idle_websockets
-from bench.machine import describe, plan_pinning
+from bench.machine import describe, plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, KubegateServer, kubegate_server
 from bench.proxy_load import Endpoint, write_wrk_script, wrk
 from bench.proxy_procs import backend_config, ensure_tools, free_port, nginx_daemon, wait_ready
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(scratch).chmod(0o755)  # nginx workers run as "nobody" under root
             pinning.pin_load_generator()
             server_prefix = tuple(pinning.server_prefix())
-            load_prefix = _load_prefix(pinning.load_cpu)
+            load_prefix = taskset_prefix(pinning.load_cpu)
             document["limits"] = limits_cost(Path(scratch), options, server_prefix, load_prefix)
             print(f"  websockets: opening {options.websockets} ...", flush=True)
             document["websockets"] = hold_idle_websockets(
@@ -136,13 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_json(args.results_dir, "hardening", document, rows)
     print(f"results: {path}")
     return 0
-
-
-def _load_prefix(cpu: int | None) -> tuple[str, ...]:
-    import shutil
-
-    taskset = shutil.which("taskset")
-    return () if cpu is None or taskset is None else (taskset, "-c", str(cpu))
 
 
 def limits_cost(

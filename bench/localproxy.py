@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.localproxy_rows import build_rows
-from bench.machine import describe, plan_pinning
+from bench.machine import describe, plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, kubegate_server
 from bench.proxy_load import (
     Endpoint,
@@ -177,11 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _prefix(cpu: int | None) -> tuple[str, ...]:
-    taskset = shutil.which("taskset")
-    return () if cpu is None or taskset is None else (taskset, "-c", str(cpu))
-
-
 def run(
     workdir: Path, options: LocalProxyOptions, cpus: tuple[int | None, int | None]
 ) -> dict[str, Any]:
@@ -189,7 +183,7 @@ def run(
     subject_cpu, load_cpu = cpus
     if load_cpu is not None:
         os.sched_setaffinity(0, {load_cpu})
-    subject_prefix, load_prefix = _prefix(subject_cpu), _prefix(load_cpu)
+    subject_prefix, load_prefix = taskset_prefix(subject_cpu), taskset_prefix(load_cpu)
     docroot = workdir / "www"
     docroot.mkdir()
     large = f"/{options.file_mib}m.bin"

@@ -31,15 +31,18 @@ class Pinning:
 
     def server_prefix(self) -> list[str]:
         """Argv prefix that starts a command on the server's CPU."""
-        taskset = shutil.which("taskset")
-        if self.server_cpu is None or taskset is None:
-            return []
-        return [taskset, "-c", str(self.server_cpu)]
+        return list(taskset_prefix(self.server_cpu))
 
     def pin_load_generator(self) -> None:
         """Move this process (the load generator) to its CPU."""
         if self.load_cpu is not None:
             os.sched_setaffinity(0, {self.load_cpu})
+
+
+def taskset_prefix(cpu: int | None) -> tuple[str, ...]:
+    """Argv prefix that starts a command on ``cpu`` (empty: not pinned, or no taskset)."""
+    taskset = shutil.which("taskset")
+    return () if cpu is None or taskset is None else (taskset, "-c", str(cpu))
 
 
 def plan_pinning(*, enabled: bool = True) -> Pinning:

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import proxy_rows
-from bench.machine import Pinning, describe, plan_pinning
+from bench.machine import Pinning, describe, plan_pinning, taskset_prefix
 from bench.proxy_load import (
     Endpoint,
     backend_accepts,
@@ -231,11 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _cpu_prefix(cpu: int | None) -> tuple[str, ...]:
-    taskset = shutil.which("taskset")
-    return () if cpu is None or taskset is None else (taskset, "-c", str(cpu))
-
-
 def run(
     workdir: Path, options: ProxyOptions, pinning: Pinning, profile: Path | None
 ) -> dict[str, Any]:
@@ -247,8 +241,8 @@ def run(
     stage = Stage(
         workdir,
         backend_port,
-        server_prefix=_cpu_prefix(pinning.server_cpu),
-        load_prefix=_cpu_prefix(pinning.load_cpu),
+        server_prefix=taskset_prefix(pinning.server_cpu),
+        load_prefix=taskset_prefix(pinning.load_cpu),
         profile=profile,
         server_cpu=pinning.server_cpu,
     )

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.machine import describe, plan_pinning
+from bench.machine import describe, plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, kubegate_server
 from bench.proxy_load import Endpoint, body, write_wrk_script, wrk
 from bench.proxy_procs import Daemon, _nginx_common, ensure_tools, free_port, nginx_daemon
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(scratch: Path, options: RewriteOptions, pinning: Any) -> dict[str, Any]:
     docroot = scratch / "docroot"
     files = write_docroot(docroot)
-    load_prefix = tuple(_cpu(pinning.load_cpu))
+    load_prefix = taskset_prefix(pinning.load_cpu)
     port = free_port()
     results: dict[str, Any] = {}
     config = backend_config(scratch, port, docroot)
@@ -351,13 +351,6 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
         )
     )
     return rows
-
-
-def _cpu(cpu: int | None) -> list[str]:
-    import shutil
-
-    taskset = shutil.which("taskset")
-    return [] if cpu is None or taskset is None else [taskset, "-c", str(cpu)]
 
 
 if __name__ == "__main__":

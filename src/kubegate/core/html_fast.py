@@ -47,6 +47,8 @@ import functools
 import re
 from typing import Final
 
+from kubegate.core.html_tokens import RAW_TEXT_NAMES
+
 __all__ = [
     "ABSOLUTE",
     "FAST_RE",
@@ -238,19 +240,7 @@ _ATTRS: Final = rb"(?:" + _SEP + _BORING_ATTR + rb")*+"
 # Start tags only the exact path reads: <style> (CSS to rewrite), <plaintext> (the rest is
 # text), <meta> (content="N;url=…" counts only next to http-equiv=refresh). The other
 # raw-text elements are skipped whole, below.
-_EXACT_ONLY: Final = (
-    b"script",
-    b"style",
-    b"textarea",
-    b"title",
-    b"xmp",
-    b"iframe",
-    b"noembed",
-    b"noframes",
-    b"noscript",
-    b"plaintext",
-    b"meta",
-)
+_EXACT_ONLY: Final = (*sorted(RAW_TEXT_NAMES), b"meta")
 _START_NAME: Final = _trie({name: (None, True) for name in _EXACT_ONLY}, b"", rb"\x00-@\[-`{-\xff")
 # Each raw-text element spelt out: a backreference would need a group inside a possessive
 # loop, which makes Python 3.11's re raise SystemError (CPython gh-101955).
