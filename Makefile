@@ -32,7 +32,7 @@ test: setup-test
 	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider tests/browser
 
 test-all: setup-test
-	$(BIN)/pytest -q -m "not browser" -p no:cacheprovider
+	KUBEGATE_HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not browser" -p no:cacheprovider
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 lint: setup

@@ -6,13 +6,22 @@ re-exported here only so that tests still saying ``from conftest import ...`` ke
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from serverkit import ROOT, Kubectl, ServerProcess, kubectl_binary, start_server_process
 
 __all__ = ["ROOT", "Kubectl", "ServerProcess", "kubectl_binary", "start_server_process"]
+
+# Property tests: `make test` (CI) replays a fixed sequence of examples so a red build always
+# means a change broke something; `make test-all` explores new random examples each run (a
+# failure there is a new finding: add it as an @example and fix it).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("KUBEGATE_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

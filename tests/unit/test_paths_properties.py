@@ -92,8 +92,8 @@ raw_tails = st.lists(PATH_PIECES, max_size=12).map("".join)
 
 
 def render(prefix: str, group: str, version: str, segments: list[str]) -> str:
-    head = ["api", version] if prefix == "api" else ["apis", group, version]
-    return "/" + "/".join([*head, *(quote(s, safe="") for s in segments)])
+    head = [version] if prefix == "api" else [group, version]
+    return "/" + "/".join([prefix, *(quote(s, safe="") for s in [*head, *segments])])
 
 
 @given(METHODS, paths, st.sampled_from(["", "watch=true", "watch=1&x=%zz", "a=b"]))
@@ -128,6 +128,8 @@ def test_decoded_attributes_are_plain_segments(method: str, path: str) -> None:
 
 
 @given(METHODS, paths)
+@example("GET", "/api/%252f/%25")
+@example("GET", "/api/%252e/%25")
 def test_canonical_rendering_parses_to_the_same_attributes(method: str, path: str) -> None:
     """Re-rendering a parsed resource path from its decoded attributes gives a path that
     parses to the same attributes: there is one reading, so what is authorised is routed."""
