@@ -99,7 +99,7 @@ def test_the_server_tour_runs(tour: tuple[ServerProcess, Path]) -> None:
     assert re.search(r"is running at \S*/api/v1/namespaces/kube-system/services/\S*echo", out), out
     assert "service/web created" in out and "endpointslice.discovery.k8s.io/web-1 created" in out
     assert "service/web labeled" in out and "service/web patched" in out
-    assert "namespace \"shop\" deleted" in out
+    assert 'namespace "shop" deleted' in out
 
 
 def test_the_proxy_tour_reaches_the_demo_services(tour: tuple[ServerProcess, Path]) -> None:
