@@ -238,6 +238,8 @@ def build_rows(document: dict[str, Any]) -> list[Row]:
         row("websockets", "server RSS holding them", f"{rss_mib:.0f} MiB", rss_mib, RSS_TARGET),
         row("websockets", "RSS per tunnel", f"{ws['per_tunnel_kib']:.1f} KiB"),
         row("websockets", "server open-file limit (2 per tunnel)", f"{ws['server_fd_limit']}"),
+        row("websockets", "tunnels that limit allows", f"{ws['server_capacity']}"),
+        row("websockets", "raising the hard open-file limit", ws["fd_limit_note"]),
         row("websockets", "refused (past the limit)", f"{ws['error_count']}"),
         row("websockets", "time to open them all", f"{ws['open_seconds']:.1f} s"),
     ]

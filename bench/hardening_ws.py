@@ -7,10 +7,17 @@ runs on its own event loop in a thread of the harness; ``kubegate serve`` (the s
 counts tunnels too); the harness opens N TLS connections, sends each an
 upgrade request as the admin, and keeps every one that got its 101. Client connections come
 from 250 loopback source addresses (127.0.0.2-251) so no single source runs out of
-ephemeral ports, and the file-descriptor limit is raised as far as the machine allows (the
-harness holds two per tunnel, client and backend; so does the server, which inherits the
-limit): a hard RLIMIT_NOFILE of 20,000 without CAP_SYS_RESOURCE caps one server at about
-9,990 tunnels, whatever kubegate does, and the report shows that limit next to the count.
+ephemeral ports.
+
+Descriptors: a tunnel costs the server two (client and backend connection) and the harness
+two (its client end and the backend's end). Before starting the server the harness raises
+its own RLIMIT_NOFILE, which the server inherits (and ``kubegate serve`` lifts its soft
+limit to the hard one at start), to what N tunnels need plus headroom: the soft limit up to
+the hard one always, the hard limit itself only with CAP_SYS_RESOURCE (root normally has it;
+a container may drop it from its capability bounding set) and never past ``fs.nr_open``.
+What it did, or why it could not, is printed and reported with the server's limit and the
+tunnel count that limit allows: a hard limit of 20,000 that cannot be raised caps one server
+at about 9,980 tunnels, whatever kubegate does.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import resource
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +43,57 @@ WS_PATH = "/api/v1/namespaces/default/services/bench:80/proxy/ws"
 OPENING = 200  # handshakes in flight at once
 SOURCES = 250
 SETTLE = 2.0  # seconds held idle before RSS is read
+HEADROOM = 1024  # descriptors beyond two per tunnel (listeners, the store, logs, the pool)
+CAP_SYS_RESOURCE = 24  # capability(7) bit number
 
 
-def raise_fd_limit(wanted: int) -> int:
-    """Raise RLIMIT_NOFILE (soft and, as root, hard) to at least ``wanted``; the result."""
+@dataclass(frozen=True, slots=True)
+class FdLimit:
+    """This process's RLIMIT_NOFILE after ``raise_fd_limit``, and what was done to it."""
+
+    wanted: int
+    soft: int
+    hard: int
+    note: str
+
+
+def raise_fd_limit(wanted: int) -> FdLimit:
+    """Raise RLIMIT_NOFILE towards ``wanted``: the hard limit when permitted (capped at
+    ``fs.nr_open``), then the soft limit up to the hard one. Processes started afterwards
+    inherit both."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = max(soft, wanted)
+    note = f"not needed ({hard} >= {wanted})"
+    if wanted > hard:
+        ceiling = min(wanted, _nr_open())
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, ceiling))
+        except (ValueError, OSError) as exc:
+            note = f"not possible ({_why_not(exc)}); {hard} kept"
+        else:
+            note = f"raised from {hard} to {ceiling}"
+            if ceiling < wanted:
+                note += f" (fs.nr_open caps it below {wanted})"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < min(wanted, hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+        soft = min(wanted, hard)
+    return FdLimit(wanted, soft, hard, note)
+
+
+def _nr_open() -> int:
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(hard, target)))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(target, hard), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        return 1 << 20  # the kernel's default
+
+
+def _why_not(exc: Exception) -> str:
+    if os.geteuid() != 0:
+        return "not running as root"
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:") and not (int(line.split()[1], 16) >> CAP_SYS_RESOURCE) & 1:
+            return "root without CAP_SYS_RESOURCE"  # a container may drop it
+    return str(exc)
 
 
 class _Backend(asyncio.Protocol):
@@ -149,7 +197,13 @@ def hold_idle_websockets(
     workdir: Path, count: int, server_prefix: tuple[str, ...]
 ) -> dict[str, Any]:
     """Open ``count`` tunnels through a fresh server, hold them, read its RSS; the numbers."""
-    limit = raise_fd_limit(4 * count + 4096)
+    limit = raise_fd_limit(2 * count + HEADROOM)  # for this process and the server alike
+    print(
+        f"  websockets: need {limit.wanted} descriptors per process; raising the hard limit:"
+        f" {limit.note};"
+        f" open-file limit now {limit.soft} (hard {limit.hard})",
+        flush=True,
+    )
     with (
         BackendThread() as backend,
         kubegate_server(
@@ -166,6 +220,15 @@ def hold_idle_websockets(
     ):
         pid = server.daemon.pid
         idle_rss = server.daemon.rss_kib()
+        idle_fds = len(os.listdir(f"/proc/{pid}/fd"))
+        server_limit = _open_file_limit(pid)
+        capacity = (server_limit - idle_fds) // 2  # two descriptors per tunnel
+        if capacity < count:
+            print(
+                f"  websockets: the server's open-file limit {server_limit} ({idle_fds} in use"
+                f" idle) allows about {capacity} tunnels, not {count}",
+                flush=True,
+            )
         loop = uvloop.new_event_loop()
         try:
             started = time.perf_counter()
@@ -174,7 +237,6 @@ def hold_idle_websockets(
             loop.run_until_complete(asyncio.sleep(SETTLE))
             rss = server.daemon.rss_kib()
             fds = len(os.listdir(f"/proc/{pid}/fd"))
-            server_limit = _open_file_limit(pid)
             for writer in writers:
                 writer.transport.abort()
             loop.run_until_complete(asyncio.sleep(0.5))
@@ -192,8 +254,12 @@ def hold_idle_websockets(
         "rss_kib": rss,
         "per_tunnel_kib": (rss - idle_rss) / held if held else float("nan"),
         "server_fds": fds,
-        "fd_limit": limit,
+        "server_fds_idle": idle_fds,
+        "fd_limit": limit.soft,
+        "fd_hard_limit": limit.hard,
+        "fd_limit_note": limit.note,
         "server_fd_limit": server_limit,
+        "server_capacity": capacity,
     }
 
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BASE = DEPLOY / "kubernetes"
 ETCD_OVERLAY = BASE / "overlays" / "etcd"
+VIA_OVERLAY = BASE / "overlays" / "via-apiserver"
 SERVED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service")
 SA_USER = "system:serviceaccount:kubegate:kubegate"
 
@@ -54,6 +55,11 @@ def base() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def overlay() -> list[dict[str, Any]]:
     return render(ETCD_OVERLAY)
+
+
+@pytest.fixture(scope="module")
+def via_apiserver() -> list[dict[str, Any]]:
+    return render(VIA_OVERLAY)
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def rendered_objects() -> list[Any]:
     """Every object of the base and the overlay (rendered at collection)."""
     return [
         pytest.param(obj, id=f"{directory.relative_to(DEPLOY)}:{obj['kind']}")
-        for directory in (BASE, ETCD_OVERLAY)
+        for directory in (BASE, ETCD_OVERLAY, VIA_OVERLAY)
         for obj in render(directory)
     ]
 
@@ -218,16 +224,19 @@ def test_volumes_and_accounts_refer_to_what_exists(base: list[dict[str, Any]]) -
     )
 
 
-@pytest.mark.parametrize("variant", ["base", "overlay"])
+@pytest.mark.parametrize("variant", ["base", "overlay", "via_apiserver"])
 def test_the_container_arguments_are_kubegate_serve_flags(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
-    """kubegate's own argument parser accepts the container's arguments, and the etcd
-    overlay's store URL parses as a TLS etcd URL with client certificates."""
+    """kubegate's own argument parser accepts the container's arguments, the mirror
+    variants proxy as their RBAC allows (the base direct, the overlay via the API server),
+    and the etcd overlay's store URL parses as a TLS etcd URL with client certificates."""
     objects = request.getfixturevalue(variant)
     args = container(objects)["args"]
     parsed = build_parser().parse_args(args)
     assert parsed.command == "serve" and parsed.bind_address == "0.0.0.0"
+    if variant != "overlay":
+        assert parsed.mirror_proxy == ("direct" if variant == "base" else "via-apiserver")
     if variant == "overlay":
         config = EtcdConfig.from_url(parsed.store)
         assert len(config.endpoints) == 3 and config.prefix == "/kubegate"
@@ -303,12 +312,12 @@ def applied(kubectl: Any, served_file: Path) -> Any:
         ("get", "pods", "yes"),
         ("list", "nodes", "yes"),
         ("watch", "clusterrolebindings.rbac.authorization.k8s.io", "yes"),
-        ("create", "services --subresource=proxy", "yes"),
-        ("delete", "pods --subresource=proxy", "yes"),
-        ("get", "nodes --subresource=proxy", "yes"),
-        ("impersonate", "users", "yes"),
-        ("impersonate", "groups", "yes"),
-        ("impersonate", "serviceaccounts", "yes"),
+        # The base proxies direct: no proxy subresources, no impersonation.
+        ("create", "services --subresource=proxy", "no"),
+        ("get", "nodes --subresource=proxy", "no"),
+        ("impersonate", "users", "no"),
+        ("impersonate", "groups", "no"),
+        ("impersonate", "serviceaccounts", "no"),
         ("get", "secrets", "no"),
         ("list", "configmaps", "no"),
         ("create", "pods", "no"),
@@ -323,8 +332,8 @@ def applied(kubectl: Any, served_file: Path) -> Any:
 def test_the_cluster_role_grants_mirror_mode_exactly_what_it_needs(
     applied: Any, verb: str, resource: str, allowed: str
 ) -> None:
-    """Applied for real to kubegate, the binding gives the ServiceAccount read access,
-    proxying and impersonation — and kubegate's RBAC refuses everything else asked here."""
+    """Applied for real to kubegate, the binding gives the ServiceAccount read access — and
+    kubegate's RBAC refuses everything else asked here, proxying and impersonation too."""
     result = applied.run(
         "auth",
         "can-i",
@@ -337,12 +346,11 @@ def test_the_cluster_role_grants_mirror_mode_exactly_what_it_needs(
     assert result.stdout.strip() == allowed, result.stderr
 
 
-@pytest.mark.parametrize(("resource", "allowed"), [("uids", True), ("userextras", False)])
-def test_the_cluster_role_lets_mirror_mode_impersonate_uids(
-    applied: Any, resource: str, allowed: bool
-) -> None:
-    """Impersonate-Uid needs ``impersonate uids.authentication.k8s.io``; asked with a
-    SubjectAccessReview (kubectl auth can-i cannot name a resource discovery does not list)."""
+def access_review(kubectl: Any, verb: str, group: str, resource: str, **attributes: str) -> bool:
+    """Whether kubegate's ServiceAccount may ``verb`` ``group/resource``, by a
+    SubjectAccessReview (kubectl auth can-i cannot name a resource discovery does not list,
+    such as ``uids``, nor a subresource of one, such as ``userextras/scopes``)."""
+    resource, _, subresource = resource.partition("/")
     review = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
@@ -350,14 +358,131 @@ def test_the_cluster_role_lets_mirror_mode_impersonate_uids(
             "user": SA_USER,
             "groups": ["system:serviceaccounts", "system:serviceaccounts:kubegate"],
             "resourceAttributes": {
-                "verb": "impersonate",
-                "group": "authentication.k8s.io",
+                "verb": verb,
+                "group": group,
                 "resource": resource,
+                **({"subresource": subresource} if subresource else {}),
+                **attributes,
             },
         },
     }
     # --validate=false: kubegate's OpenAPI does not describe review kinds for kubectl to check.
-    created = applied.run(
+    created = kubectl.run(
         "create", "--validate=false", "-f", "-", "-o", "json", input=yaml.safe_dump(review)
     )
-    assert yaml.safe_load(created.stdout)["status"]["allowed"] is allowed
+    return bool(yaml.safe_load(created.stdout)["status"]["allowed"])
+
+
+@pytest.mark.parametrize("resource", ["uids", "userextras/scopes"])
+def test_the_base_role_impersonates_no_uid_or_extra(applied: Any, resource: str) -> None:
+    """The base grants no ``impersonate`` in authentication.k8s.io either."""
+    assert access_review(applied, "impersonate", "authentication.k8s.io", resource) is False
+
+
+# -- the via-apiserver overlay ----------------------------------------------------------------
+
+IDENTITIES = ("users", "groups", "serviceaccounts")
+
+
+def impersonation_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRole rules that let someone impersonate users, groups or ServiceAccounts."""
+    return [
+        rule
+        for role in objects
+        if role["kind"] in ("ClusterRole", "Role")
+        for rule in role.get("rules") or []
+        if {"impersonate", "*"} & set(rule["verbs"])
+        and {*IDENTITIES, "*"} & set(rule.get("resources") or [])
+    ]
+
+
+@pytest.mark.parametrize("directory", [BASE, ETCD_OVERLAY, VIA_OVERLAY], ids=lambda d: d.name)
+def test_no_shipped_role_impersonates_an_unnamed_identity(directory: Path) -> None:
+    """Every impersonation rule of the shipped manifests names its users or groups
+    (resourceNames), never system:masters, and none names ServiceAccounts."""
+    for rule in impersonation_rules(render(directory)):
+        assert rule.get("resourceNames"), rule
+        assert "system:masters" not in rule["resourceNames"], rule
+        assert not {"serviceaccounts", "*"} & set(rule["resources"]), rule
+
+
+def test_the_check_catches_an_unrestricted_impersonation_rule() -> None:
+    """The check can fail: impersonate on every group is found."""
+    role = {
+        "kind": "ClusterRole",
+        "rules": [{"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"]}],
+    }
+    [rule] = impersonation_rules([role])
+    assert not rule.get("resourceNames")
+
+
+def test_the_overlay_adds_a_bound_role_and_proxies_via_the_api_server(
+    base: list[dict[str, Any]], via_apiserver: list[dict[str, Any]]
+) -> None:
+    """The via-apiserver overlay is the base plus one ClusterRole bound to the same
+    ServiceAccount, and kubegate refuses to impersonate system:masters there."""
+    added = [o for o in via_apiserver if o["metadata"]["name"] == "kubegate-mirror-via-apiserver"]
+    assert sorted(o["kind"] for o in added) == ["ClusterRole", "ClusterRoleBinding"]
+    assert len(via_apiserver) == len(base) + 2
+    binding = one(added, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one(added, "ClusterRole")["metadata"]["name"]
+    account = one(via_apiserver, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+    assert "--mirror-impersonation-deny-groups=system:masters" in container(via_apiserver)["args"]
+
+
+@pytest.fixture(scope="module")
+def via_applied(
+    via_apiserver: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kubectl]:
+    """kubectl against a kubegate of its own, with the overlay's served kinds applied."""
+    server = start_server_process(tmp_path_factory.mktemp("deploy-via-apiserver"))
+    try:
+        kubectl = Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache-via"))
+        kubectl.run("apply", "-f", "-", input=yaml.safe_dump(one(via_apiserver, "Namespace")))
+        served = [o for o in via_apiserver if o["kind"] in SERVED_KINDS]
+        kubectl.run("apply", "-f", "-", input=yaml.safe_dump_all(served))
+        yield kubectl
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [
+        ("get", "services --subresource=proxy"),
+        ("create", "pods --subresource=proxy"),
+        ("delete", "nodes --subresource=proxy"),
+    ],
+)
+def test_the_overlay_lets_kubegate_proxy(via_applied: Any, verb: str, resource: str) -> None:
+    """Applied for real, the overlay's binding grants the proxy subresources."""
+    result = via_applied.run(
+        "auth", "can-i", verb, *resource.split(), "--all-namespaces", f"--as={SA_USER}"
+    )
+    assert result.stdout.strip() == "yes", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("group", "resource", "attributes", "allowed"),
+    [
+        ("", "groups", {"name": "team-a"}, True),
+        ("", "groups", {"name": "system:masters"}, False),
+        ("", "groups", {}, False),  # "any group" is not granted
+        ("", "users", {"name": "alice@example.com"}, True),
+        ("", "users", {"name": "system:kube-controller-manager"}, False),
+        ("", "serviceaccounts", {"namespace": "kube-system", "name": "default"}, False),
+        ("authentication.k8s.io", "uids", {"name": "any-uid"}, True),
+        ("authentication.k8s.io", "userextras/scopes", {"name": "view"}, True),
+        ("authentication.k8s.io", "userextras/other", {"name": "x"}, False),
+    ],
+)
+def test_the_overlay_impersonates_only_the_listed_identities(
+    via_applied: Any, group: str, resource: str, attributes: dict[str, str], allowed: bool
+) -> None:
+    """Applied for real, kubegate's RBAC lets the ServiceAccount impersonate the listed
+    users and groups, uids and the scopes extra — and no other user, group or
+    ServiceAccount, system:masters above all."""
+    assert access_review(via_applied, "impersonate", group, resource, **attributes) is allowed

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from kubegate.auth.pki import issue_client_cert
-from kubegate.server.datadir import write_kubeconfig
+from kubegate.server.datadir_kubeconfig import write_kubeconfig
 from serverkit import Kubectl, ServerProcess, start_server_process
 
 pytestmark = pytest.mark.e2e

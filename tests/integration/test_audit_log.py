@@ -1,5 +1,6 @@
-"""The audit log of a real server process: one valid Event line per request — rejected,
-streamed and proxied ones included — whose auditID is the response's Audit-Id, no
+"""The audit log of a real server process: one valid ResponseComplete Event line per
+request — rejected, streamed and proxied ones included — and, before it, a RequestReceived
+line for a request that may change something, whose auditID is the response's Audit-Id, no
 credential in any line, bodies only at the levels that ask for them, every acknowledged
 request's line surviving ``kill -9``, and rotation at the size limit."""
 
@@ -234,13 +235,18 @@ def test_requests_got_the_expected_answers(audited: Audited):
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED_STATUS))
-def test_each_request_has_exactly_one_record_with_its_audit_id(audited: Audited, kind: str):
+def test_each_request_has_exactly_one_complete_record_with_its_audit_id(
+    audited: Audited, kind: str
+):
     """Allowed, rejected, streamed and proxied requests alike get one ResponseComplete record
-    whose auditID is the Audit-Id header and whose code is the status sent."""
+    whose auditID is the Audit-Id header and whose code is the status sent; only the write
+    (the create) has a RequestReceived record, before it."""
     reply = audited.replies[kind]
-    (record,) = by_id(audited.log)[reply.audit_id]
-    assert record["stage"] == "ResponseComplete"
-    assert record["responseStatus"]["code"] == reply.status
+    records = by_id(audited.log)[reply.audit_id]
+    stages = [record["stage"] for record in records]
+    writes = kind == "create"
+    assert stages == (["RequestReceived", "ResponseComplete"] if writes else ["ResponseComplete"])
+    assert records[-1]["responseStatus"]["code"] == reply.status
 
 
 def test_every_line_is_a_valid_metadata_event(audited: Audited):
@@ -283,14 +289,14 @@ def test_unauthenticated_request_records_an_empty_user(audited: Audited):
 
 
 def test_resource_request_records_its_object_ref(audited: Audited):
-    """A create names the resource, namespace and version it wrote."""
-    (record,) = by_id(audited.log)[audited.replies["create"].audit_id]
-    assert record["verb"] == "create"
-    assert record["objectRef"] == {
-        "resource": "configmaps",
-        "namespace": "default",
-        "apiVersion": "v1",
-    }
+    """A create's records (both stages) name the resource, namespace and version it wrote."""
+    for record in by_id(audited.log)[audited.replies["create"].audit_id]:
+        assert record["verb"] == "create"
+        assert record["objectRef"] == {
+            "resource": "configmaps",
+            "namespace": "default",
+            "apiVersion": "v1",
+        }
 
 
 POLICY = """\
@@ -305,8 +311,9 @@ rules:
 
 
 def test_request_level_logs_the_request_object(tmp_path: Path):
-    """With a policy putting configmap creates at Request, their record holds the object
-    sent; other requests stay at Metadata."""
+    """With a policy putting configmap creates at Request, their ResponseComplete record
+    holds the object sent (the RequestReceived one, written before the body is read, does
+    not); other requests stay at Metadata."""
     log = tmp_path / "audit.log"
     (tmp_path / "policy.yaml").write_text(POLICY)
     srv = start_server_process(
@@ -325,7 +332,8 @@ def test_request_level_logs_the_request_object(tmp_path: Path):
     finally:
         srv.stop()
     found = by_id(log)
-    (create,) = found[created.audit_id]
+    received, create = found[created.audit_id]
+    assert received["stage"] == "RequestReceived" and "requestObject" not in received
     assert create["level"] == "Request"
     assert create["requestObject"]["metadata"]["name"] == "logged"
     assert create["requestObject"]["data"] == {"k": "v"}

@@ -25,7 +25,7 @@ import yaml
 from integration.forward_proxy_harness import ForwardProxyProcess, start_forward_proxy
 from integration.localproxy_harness import DEMO, start_kubegate_proxy
 from kubegate.client.api import APIClient, APIConnectionError
-from kubegate.client.kubeconfig import load_client_config
+from kubegate.client.kubeconfig_loader import load_client_config
 from kubegate.core.forward_proxy import ForwardProxy
 from serverkit import ServerProcess, kubectl_binary, start_server_process
 

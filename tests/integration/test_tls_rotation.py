@@ -269,3 +269,63 @@ def test_data_dir_serving_certificate_is_reloaded(tmp_path: Path) -> None:
         wait_until(lambda: presented() == serial_of(cert), "the re-issued certificate")
     finally:
         server.stop()
+
+
+def tls12_client(rotating: Rotating, client_cert: tuple[bytes, bytes]) -> ssl.SSLContext:
+    """A client context with ``client_cert`` that speaks TLS 1.2 at most (session-ID
+    resumption is TLS 1.2's; a session can only be offered again through its own context)."""
+    context = rotating.client_context(client_cert)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def whoami_over(
+    rotating: Rotating, context: ssl.SSLContext, session: ssl.SSLSession | None = None
+) -> tuple[str, ssl.SSLSession | None, bool]:
+    """A SelfSubjectReview on one connection offering ``session`` for resumption: the user
+    it reports, the connection's session, and whether the server resumed it."""
+    host, port = rotating.address
+    body = b'{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
+    with (
+        socket.create_connection((host, port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host, session=session) as tls,
+    ):
+        tls.sendall(
+            b"POST /apis/authentication.k8s.io/v1/selfsubjectreviews HTTP/1.1\r\n"
+            b"Host: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (host.encode(), port, len(body), body)
+        )
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ", 2)[1] == b"201", head
+        user = json.loads(payload)["status"]["userInfo"]["username"]
+        return user, tls.session, tls.session_reused
+
+
+def test_tls12_session_from_before_a_client_ca_removal_is_not_resumed(
+    rotating: Rotating,
+) -> None:
+    """A TLS 1.2 session made with a client certificate whose CA is then removed from
+    --client-ca-file cannot be resumed to authenticate as that certificate's user."""
+    old_ca_cert, old_ca_key = client_ca_pair()
+    write_atomically(rotating.client_ca, old_ca_cert)
+    client = tls12_client(
+        rotating, pki.issue_client_cert(old_ca_cert, old_ca_key, user="leaving-user")
+    )
+
+    def trusted() -> bool:
+        try:
+            return whoami_over(rotating, client)[0] == "leaving-user"
+        except (ssl.SSLError, ConnectionError):
+            return False
+
+    wait_until(trusted, "the CA to be trusted")
+    _, session, _ = whoami_over(rotating, client)
+    # The control: before the removal the server does resume this session.
+    assert whoami_over(rotating, client, session)[::2] == ("leaving-user", True)
+    write_atomically(rotating.client_ca, client_ca_pair()[0])
+    wait_until(lambda: not trusted(), "the CA to be dropped")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        whoami_over(rotating, client, session)

@@ -8,7 +8,8 @@ Checked at the end:
 - no growth between the idle server after a warm-up run and the idle server after the
   soak beyond FD_BOUND file descriptors, TASK_BOUND asyncio tasks (read from /debug/tasks)
   and RSS_BOUND of resident memory;
-- every exchange's Audit-Id has exactly one audit record, with the status the client saw.
+- every exchange's Audit-Id has exactly one ResponseComplete audit record, with the status
+  the client saw (writes and WebSocket sessions have a RequestReceived one before it).
 
 Duration: KUBEGATE_SOAK_SECONDS (default 30; what `make test` runs) and, marked slow for
 `make test-all`, KUBEGATE_SOAK_LONG_SECONDS (default 120).
@@ -128,10 +129,12 @@ async def run_load(config: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 
 def audit_records(log: Path) -> dict[str, list[dict[str, Any]]]:
+    """The ResponseComplete records by audit id."""
     found: dict[str, list[dict[str, Any]]] = {}
     for line in log.read_text().splitlines():
         event = json.loads(line)
-        found.setdefault(event["auditID"], []).append(event)
+        if event["stage"] == "ResponseComplete":
+            found.setdefault(event["auditID"], []).append(event)
     return found
 
 

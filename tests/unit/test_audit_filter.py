@@ -15,7 +15,8 @@ from kubegate.auth.types import UserInfo
 from kubegate.core.requestinfo import RequestInfo, parse_request_info
 from kubegate.errors import Forbidden
 from kubegate.http.types import Headers, Request
-from kubegate.server.audit_log import AuditedResponse, FileAuditor
+from kubegate.server.audit_log import FileAuditor
+from kubegate.server.audited_response import AuditedResponse
 from kubegate.server.context import RequestContext
 
 ADMIN = UserInfo("admin", groups=("system:masters", "system:authenticated"))
@@ -165,7 +166,7 @@ def test_policy_level_none_writes_nothing():
 
 
 def test_omitted_response_complete_stage_writes_nothing():
-    """omitStages: [ResponseComplete] suppresses the only record kubegate writes."""
+    """omitStages: [ResponseComplete] suppresses the ResponseComplete record."""
     policy = Policy((PolicyRule(Level.METADATA, omit_stages=frozenset({"ResponseComplete"})),))
     assert line(context(), policy) is None
 

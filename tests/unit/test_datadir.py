@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from kubegate.auth import pki
-from kubegate.server import datadir
-from kubegate.server.datadir import DataDir, DataDirError, ensure_data_dir
+from kubegate.server import atomic_files, datadir_certs, datadir_kubeconfig
+from kubegate.server.datadir import DataDir, DataDirError
+from kubegate.server.datadir_setup import ensure_data_dir
 
 URL = "https://127.0.0.1:6443"
 PRIVATE_FILES = ("ca.key", "serving.key", "admin.key", "sa.key", "admin.token", "admin.kubeconfig")
@@ -113,7 +114,7 @@ def test_serving_cert_names_defaults_advertise_extra_and_url_hosts(root: Path) -
 
 def test_wildcard_bind_hosts_are_not_sans() -> None:
     """0.0.0.0 and :: are listen addresses, not names a client verifies."""
-    hosts = datadir.serving_hosts("https://0.0.0.0:6443", "::", ["[::]"])
+    hosts = datadir_certs.serving_hosts("https://0.0.0.0:6443", "::", ["[::]"])
     assert set(hosts) == set(pki.DEFAULT_SERVING_HOSTS)
 
 
@@ -188,7 +189,7 @@ def test_kubectl_reads_the_kubeconfig_as_is(root: Path, tmp_path: Path) -> None:
 def test_write_kubeconfig_with_a_token_is_usable_by_kubectl(tmp_path: Path) -> None:
     """write_kubeconfig builds a token kubeconfig that kubectl resolves to the right server."""
     ca_cert, _ = pki.generate_ca()
-    path = datadir.write_kubeconfig(
+    path = datadir_kubeconfig.write_kubeconfig(
         tmp_path / "token.kubeconfig",
         server_url="https://127.0.0.1:1234",
         ca_cert_pem=ca_cert,
@@ -210,7 +211,7 @@ def test_write_kubeconfig_with_a_token_is_usable_by_kubectl(tmp_path: Path) -> N
 def test_build_kubeconfig_refuses_a_cert_without_its_key() -> None:
     """Client-certificate credentials come as a pair."""
     with pytest.raises(ValueError, match="key"):
-        datadir.build_kubeconfig(server_url=URL, ca_cert_pem=None, client_cert_pem=b"x")
+        datadir_kubeconfig.build_kubeconfig(server_url=URL, ca_cert_pem=None, client_cert_pem=b"x")
 
 
 # -- later starts -----------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def test_serving_cert_expiring_soon_is_reissued(root: Path) -> None:
     dirs.serving_key.write_bytes(key)
     _ensure(root)
     assert not pki.load_cert_info(dirs.serving_cert.read_bytes()).expires_within(
-        datadir._RENEW_BEFORE
+        datadir_certs._RENEW_BEFORE
     )
 
 
@@ -356,7 +357,7 @@ def test_a_failed_write_leaves_the_previous_file(
     def crash(src: str, dst: str) -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(datadir.os, "replace", crash)
+    monkeypatch.setattr(atomic_files.os, "replace", crash)
     with pytest.raises(OSError, match="disk on fire"):
         _ensure(root, url="https://127.0.0.1:7000")
     assert dirs.admin_kubeconfig.read_bytes() == before

@@ -15,7 +15,8 @@ import pytest
 from aiohttp import web
 
 from kubegate.auth import pki
-from kubegate.server.datadir import DataDir, DataDirError, build_ssl_context, ensure_data_dir
+from kubegate.server.datadir import DataDir, DataDirError, build_ssl_context
+from kubegate.server.datadir_setup import ensure_data_dir
 
 PROBE_TIMEOUT = 10.0
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kubegate.client.kubeconfig import ClientConfig, KubeconfigError, load_client_config
+from kubegate.client.kubeconfig import ClientConfig, KubeconfigError
+from kubegate.client.kubeconfig_loader import load_client_config
 from kubegate.core.forward_proxy import (
     ForwardProxy,
     ProxyURLError,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubegate.client.kubeconfig import ClientConfig, KubeconfigError, load_client_config
+from kubegate.client.kubeconfig import ClientConfig, KubeconfigError
+from kubegate.client.kubeconfig_loader import load_client_config
 
 
 def kubeconfig(

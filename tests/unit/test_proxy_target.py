@@ -8,22 +8,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubegate.core.proxy_target import (
+from kubegate.core.go_strconv import go_quote
+from kubegate.core.proxy_backends import (
     Endpoint,
-    InvalidProxyId,
     NodeBackend,
     PodBackend,
+    ServicePortChoice,
+    node_backend,
+    pod_backend,
+    resolve_service_port,
+    service_endpoints,
+)
+from kubegate.core.proxy_target import (
+    InvalidProxyId,
     ProxyError,
     ProxyId,
     ProxyResolutionError,
-    ServicePortChoice,
-    go_quote,
-    node_backend,
     parse_proxy_id,
-    pod_backend,
     render_proxy_id,
-    resolve_service_port,
-    service_endpoints,
 )
 
 # -- the {id} grammar ------------------------------------------------------------------------

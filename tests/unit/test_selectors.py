@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from kubegate.core.field_selectors import (
+    FieldSelector,
+    FieldTerm,
+    field_value,
+    parse_field_selector,
+    resolve_field_selector,
+    supported_fields,
+)
+from kubegate.core.label_selector_parser import parse_label_selector
+from kubegate.core.selector_errors import SelectorError
 from kubegate.core.selectors import (
     EVERYTHING,
     NOTHING,
-    FieldSelector,
-    FieldTerm,
     Operator,
     Requirement,
-    SelectorError,
-    field_value,
     from_label_selector_json,
     from_set_selector,
     new_requirement,
-    parse_field_selector,
-    parse_label_selector,
-    resolve_field_selector,
-    supported_fields,
 )
 
 # -- label selector parsing ---------------------------------------------------------

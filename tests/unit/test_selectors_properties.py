@@ -5,16 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubegate.core.selectors import (
-    FieldSelector,
-    FieldTerm,
-    LabelSelector,
-    Operator,
-    Requirement,
-    SelectorError,
-    parse_field_selector,
-    parse_label_selector,
-)
+from kubegate.core.field_selectors import FieldSelector, FieldTerm, parse_field_selector
+from kubegate.core.label_selector_parser import parse_label_selector
+from kubegate.core.selector_errors import SelectorError
+from kubegate.core.selectors import LabelSelector, Operator, Requirement
 
 SELECTOR_ALPHABET = "ab.-_/=!(),<> \tin0123456789xyz"
 

@@ -11,12 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubegate.core.patch import PatchError
-from kubegate.core.strategic import (
-    NO_META,
-    FieldPatchMeta,
-    MetaNode,
-    apply_strategic_merge_patch,
-)
+from kubegate.core.strategic import apply_strategic_merge_patch
+from kubegate.core.strategic_meta import NO_META, FieldPatchMeta, MetaNode
 
 
 def _merge_item_meta() -> MetaNode:

@@ -8,7 +8,8 @@ import pytest
 
 from kubegate.api.schema import patch_meta
 from kubegate.core.patch import PatchError
-from kubegate.core.strategic import NO_META, apply_strategic_merge_patch
+from kubegate.core.strategic import apply_strategic_merge_patch
+from kubegate.core.strategic_meta import NO_META
 
 POD = {
     "apiVersion": "v1",

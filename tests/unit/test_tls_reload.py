@@ -34,23 +34,30 @@ def serving(directory: Path, ca: trustme.CA) -> ServingTLS:
     return ServingTLS(build, [cert, key], cert_file=cert, interval=0)
 
 
+def connection_context(tls: ServingTLS) -> ssl.SSLContext:
+    """The context the listener gives the next accepted connection."""
+    sslobj = tls.listener_context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
+    return sslobj.context
+
+
 def test_unchanged_files_keep_the_context(tmp_path: Path) -> None:
-    """No change, no rebuild, and the listener has no SNI callback (no handshake cost)."""
+    """No change, no rebuild: the next connection is made from the same context."""
     tls = serving(tmp_path, trustme.CA())
     before = tls.current
     assert tls.check() is False
-    assert tls.current is before and tls.listener_context.sni_callback is None
+    assert tls.current is before and connection_context(tls) is before
 
 
 def test_replaced_pair_becomes_current(tmp_path: Path) -> None:
-    """A new valid pair is a new current context, selected by the listener's callback."""
+    """A new valid pair is a new current context, which the next connection is made from
+    (a fresh context: its session cache holds none of the old context's sessions)."""
     ca = trustme.CA()
     tls = serving(tmp_path, ca)
     before = tls.current
     write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
     assert tls.check() is True
     assert tls.current is not before and tls.reloads == 1
-    assert tls.listener_context.sni_callback is not None
+    assert connection_context(tls) is tls.current
 
 
 def test_mismatched_key_is_refused_and_counted(tmp_path: Path) -> None:
@@ -77,7 +84,11 @@ def test_a_failed_change_is_not_retried_until_the_files_change_again(tmp_path: P
 
 
 def test_session_tickets_are_off(tmp_path: Path) -> None:
-    """The listener issues no TLS 1.3 tickets and refuses TLS 1.2 ones."""
-    tls = serving(tmp_path, trustme.CA())
-    assert tls.listener_context.num_tickets == 0
-    assert tls.listener_context.options & ssl.OP_NO_TICKET
+    """Connections issue no TLS 1.3 tickets and refuse TLS 1.2 ones, after a reload too."""
+    ca = trustme.CA()
+    tls = serving(tmp_path, ca)
+    write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
+    assert tls.check() is True
+    context = connection_context(tls)
+    assert context.num_tickets == 0
+    assert context.options & ssl.OP_NO_TICKET

@@ -6,8 +6,8 @@ module answers lookups over it:
 
 * :func:`definition` -- a definition by its OpenAPI name (``io.k8s.api.core.v1.Service``);
 * :func:`for_gvk` -- the definition carrying an ``x-kubernetes-group-version-kind``;
-* :func:`patch_meta` -- a :class:`~kubegate.core.strategic.PatchMeta` for strategic merge
-  patches of a kind (:data:`~kubegate.core.strategic.NO_META` for kinds without a schema).
+* :func:`patch_meta` -- a :class:`~kubegate.core.strategic_meta.PatchMeta` for strategic merge
+  patches of a kind (:data:`~kubegate.core.strategic_meta.NO_META` for kinds without a schema).
 
 The definitions are shared, read-only data: callers must not mutate what they get.
 """
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from kubegate.core.strategic import NO_META, FieldPatchMeta, PatchMeta
+from kubegate.core.strategic_meta import NO_META, FieldPatchMeta, PatchMeta
 
 __all__ = ["all_definitions", "definition", "for_gvk", "patch_meta", "ref_name"]
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from kubegate.auth.rbac import RBACAuthorizer
 from kubegate.auth.types import MASTERS_GROUP, Attributes, UserInfo
-from kubegate.core.proxy_target import go_quote
+from kubegate.core.go_strconv import go_quote
 from kubegate.core.rbac import (
     CLUSTER_ROLE_KIND,
     ROLE_KIND,

@@ -13,7 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from kubegate.client.kubeconfig import ClientConfig, load_client_config
+from kubegate.client.kubeconfig import ClientConfig
+from kubegate.client.kubeconfig_loader import load_client_config
 
 __all__ = ["KUBECONFIG_HELP", "add_kubeconfig_flags", "client_config_from_args"]
 

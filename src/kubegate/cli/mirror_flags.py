@@ -1,7 +1,7 @@
 """``kubegate serve``'s mirror-mode flags -> ``MirrorSettings`` (docs/mirror.md).
 
 The upstream kubeconfig is loaded here, at the edge, with kubectl's rules
-(``client/kubeconfig.py``); ``--upstream-kubeconfig in-cluster`` uses the pod's
+(``client/kubeconfig_loader.py``); ``--upstream-kubeconfig in-cluster`` uses the pod's
 service-account token and CA, as client-go's in-cluster config. ``--mirror-proxy auto``
 (the default) picks ``direct`` when kubegate runs in a pod — it can then reach endpoint
 IPs — and ``via-apiserver`` otherwise.
@@ -13,11 +13,12 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
-from kubegate.client.kubeconfig import (
-    IN_CLUSTER_ROOT,
-    ClientConfig,
-    KubeconfigError,
-    load_client_config,
+from kubegate.client.kubeconfig import IN_CLUSTER_ROOT, ClientConfig, KubeconfigError
+from kubegate.client.kubeconfig_loader import load_client_config
+from kubegate.core.impersonation_policy import (
+    DEFAULT_DENIED_GROUPS,
+    ImpersonationDenyList,
+    parse_deny_entries,
 )
 from kubegate.server.mirror_settings import DIRECT, PROXY_MODES, VIA_APISERVER, MirrorSettings
 
@@ -58,6 +59,21 @@ def add_mirror_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="list everything again this often (default 0: only after 410 Gone or errors)",
     )
+    mirror.add_argument(
+        "--mirror-impersonation-deny-groups",
+        default=None,  # None: DEFAULT_DENIED_GROUPS; "" denies no group
+        metavar="LIST",
+        help="via-apiserver: refuse (403) to act upstream as a member of these groups "
+        "(comma-separated; 'prefix*' matches by prefix; default: system:masters; "
+        "'' refuses no group)",
+    )
+    mirror.add_argument(
+        "--mirror-impersonation-deny-users",
+        default="",
+        metavar="LIST",
+        help="via-apiserver: refuse (403) to act upstream as these users (comma-separated; "
+        "'prefix*' matches by prefix, e.g. 'system:serviceaccount:*')",
+    )
     mirror.add_argument("--mirror-backoff-max", type=float, default=30.0, help=argparse.SUPPRESS)
     mirror.add_argument("--mirror-watch-timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     mirror.add_argument(
@@ -75,6 +91,10 @@ def mirror_settings(
             raise ValueError(
                 "--upstream-context, --mirror-proxy and --mirror-rbac need --upstream-kubeconfig"
             )
+        if args.mirror_impersonation_deny_users or (
+            args.mirror_impersonation_deny_groups is not None
+        ):
+            raise ValueError("--mirror-impersonation-deny-* need --upstream-kubeconfig")
         return None
     if getattr(args, "demo", False):
         raise ValueError("--demo cannot be combined with --upstream-kubeconfig (mirror mode)")
@@ -90,6 +110,7 @@ def mirror_settings(
         raise ValueError("--mirror-backoff-max must be positive, --mirror-watch-timeout >= 1")
     if args.mirror_watch_idle_timeout <= 0:
         raise ValueError("--mirror-watch-idle-timeout must be positive")
+    deny = _deny_list(args)
     try:
         upstream = _load_upstream(args.upstream_kubeconfig, args.upstream_context, env, cwd)
     except KubeconfigError as exc:
@@ -100,6 +121,12 @@ def mirror_settings(
         mode = DIRECT if in_cluster(env) else VIA_APISERVER
     if mode == VIA_APISERVER and getattr(args, "apps_domain", ""):
         raise ValueError("--apps-domain works with --mirror-proxy direct only")
+    explicit_deny = args.mirror_impersonation_deny_users or (
+        args.mirror_impersonation_deny_groups is not None
+    )
+    if mode == DIRECT and explicit_deny:
+        # Nothing is impersonated in direct mode: a deny list there would promise nothing.
+        raise ValueError("--mirror-impersonation-deny-* apply to --mirror-proxy via-apiserver only")
     return MirrorSettings(
         upstream=upstream,
         proxy_mode=mode,
@@ -108,7 +135,21 @@ def mirror_settings(
         backoff_max=args.mirror_backoff_max,
         watch_timeout=args.mirror_watch_timeout,
         watch_idle_timeout=args.mirror_watch_idle_timeout,
+        impersonation_deny=deny,
     )
+
+
+def _deny_list(args: argparse.Namespace) -> ImpersonationDenyList:
+    groups_flag = args.mirror_impersonation_deny_groups
+    try:
+        groups = DEFAULT_DENIED_GROUPS if groups_flag is None else parse_deny_entries(groups_flag)
+    except ValueError as exc:
+        raise ValueError(f"--mirror-impersonation-deny-groups: {exc}") from exc
+    try:
+        users = parse_deny_entries(args.mirror_impersonation_deny_users)
+    except ValueError as exc:
+        raise ValueError(f"--mirror-impersonation-deny-users: {exc}") from exc
+    return ImpersonationDenyList(users=users, groups=groups)
 
 
 def in_cluster(env: Mapping[str, str], root: Path = IN_CLUSTER_ROOT) -> bool:

@@ -280,6 +280,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         )
     import uvloop
 
+    from kubegate.cli.process_limits import raise_and_log_open_file_limit
+
+    raise_and_log_open_file_limit()  # every proxied connection and tunnel is a descriptor
     try:
         uvloop.run(_serve(settings, config, out))
     except (OSError, ValueError) as exc:

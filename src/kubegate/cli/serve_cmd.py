@@ -310,9 +310,11 @@ def run(args: argparse.Namespace) -> int:
     )
     import uvloop
 
+    from kubegate.cli.process_limits import raise_and_log_open_file_limit
     from kubegate.server.serve import serve_forever
     from kubegate.store.base import StoreError
 
+    raise_and_log_open_file_limit()  # before anything opens a descriptor
     try:
         uvloop.run(serve_forever(settings))
     except StoreError as exc:  # e.g. etcd unreachable at startup

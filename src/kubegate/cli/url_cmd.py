@@ -17,13 +17,13 @@ from kubegate.cli.kubeconfig_flags import add_kubeconfig_flags, client_config_fr
 from kubegate.client.api import APIClient, APIClientError
 from kubegate.client.kubeconfig import KubeconfigError
 from kubegate.client.urls import ProxyURL, UrlError, check_port, parse_target, proxy_url
-from kubegate.core.proxy_target import (
-    ProxyError,
+from kubegate.core.proxy_backends import (
     node_backend,
     pod_backend,
     resolve_service_port,
     service_endpoints,
 )
+from kubegate.core.proxy_target import ProxyError
 
 EXAMPLES = """\
 examples:

@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from kubegate.core.selectors import SelectorError, from_label_selector_json
+from kubegate.core.selector_errors import SelectorError
+from kubegate.core.selectors import from_label_selector_json
 
 VERB_ALL: Final = "*"
 API_GROUP_ALL: Final = "*"

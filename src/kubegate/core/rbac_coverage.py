@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from kubegate.core.proxy_target import go_quote
+from kubegate.core.go_strconv import go_quote
 from kubegate.core.rbac import API_GROUP_ALL, RESOURCE_ALL, VERB_ALL, PolicyRule
 
 # What kube's ClusterRole storage demands before anyone may set an aggregationRule.

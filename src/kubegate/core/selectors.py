@@ -1,21 +1,11 @@
-"""Label and field selectors: parsing, canonical rendering and matching.
+"""Label selectors: what one is, how it matches labels, and how API objects spell one.
 
-Label selectors follow k8s.io/apimachinery/pkg/labels (the grammar of ``?labelSelector=``
-and ``kubectl -l``)::
-
-    selector    := requirement ("," requirement)*
-    requirement := ["!"] KEY [ ("in" | "notin") "(" VALUE ("," VALUE)* ")"
-                             | ("=" | "==" | "!=" | ">" | "<") VALUE ]
-
-Whitespace separates tokens and is otherwise ignored. Requirements are sorted by key
-and set values are sorted and de-duplicated, so ``str(selector)`` is canonical and parses
-back to an equal selector. Parse errors are ``SelectorError`` with the message kube's
-parser produces; the server answers them with 400 Bad Request.
-
-Field selectors (``core/field_selectors.py``, re-exported here) follow k8s.io/apimachinery/pkg/fields: comma-separated ``field=value``,
-``field==value`` or ``field!=value`` terms, with ``\\,``, ``\\=`` and ``\\\\`` escapes in values.
-Which fields a kind supports, and how each is read from an object, mirrors the field label
-conversion functions and ``ToSelectableFields`` of the built-in registries.
+The model follows k8s.io/apimachinery/pkg/labels: a selector is a conjunction of
+requirements (``key <op> values``), each validated as ``labels.NewRequirement`` does.
+Requirements are sorted by key and set values are sorted and de-duplicated, so ``str(selector)``
+is canonical and parses back to an equal selector (the text grammar:
+:mod:`kubegate.core.label_selector_parser`; field selectors: :mod:`kubegate.core.field_selectors`).
+Invalid requirements are ``SelectorError`` with kube's message (400 Bad Request).
 
 Empty selectors: the empty string and ``{}`` select everything; a missing
 (``None``) LabelSelector selects nothing. A Service's plain ``spec.selector`` map selects
@@ -26,7 +16,7 @@ endpoints controllers skip Services without a selector.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,9 +24,17 @@ from kubegate.core.go_strconv import parse_int64
 from kubegate.core.names import is_label_value, is_qualified_name
 from kubegate.core.selector_errors import SelectorError
 
-# =================================================================================
-# Label selectors
-# =================================================================================
+__all__ = [
+    "EVERYTHING",
+    "NOTHING",
+    "LabelSelector",
+    "Operator",
+    "Requirement",
+    "from_label_selector_json",
+    "from_set_selector",
+    "invalid_key",
+    "new_requirement",
+]
 
 
 class Operator(enum.StrEnum):
@@ -51,9 +49,6 @@ class Operator(enum.StrEnum):
     LESS_THAN = "lt"
     EXISTS = "exists"
     DOES_NOT_EXIST = "!"
-
-
-_BINARY_OPERATORS: Final = "in, notin, =, ==, !=, gt, lt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +108,11 @@ class LabelSelector:
         present = labels or {}
         return all(r.matches(present) for r in self.requirements)
 
+    @classmethod
+    def of(cls, requirements: list[Requirement]) -> LabelSelector:
+        """The selector of ``requirements``, sorted by key so that ``str()`` is canonical."""
+        return cls(tuple(sorted(requirements, key=lambda r: r.key)))
+
     def __str__(self) -> str:
         return ",".join(str(r) for r in self.requirements)
 
@@ -130,8 +130,11 @@ def _go_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _key_errors(key: str) -> list[str]:
-    return is_qualified_name(key)
+def invalid_key(field_path: str, key: str) -> str | None:
+    """kube's ``field.Invalid`` text for a label key that is not a qualified name, else None."""
+    if msgs := is_qualified_name(key):
+        return f"{field_path}: Invalid value: {_go_quote(key)}: {'; '.join(msgs)}"
+    return None
 
 
 def new_requirement(
@@ -139,8 +142,8 @@ def new_requirement(
 ) -> Requirement:
     """Build a validated requirement, raising SelectorError as labels.NewRequirement does."""
     errors: list[str] = []
-    if msgs := _key_errors(key):
-        errors.append(f"key: Invalid value: {_go_quote(key)}: {'; '.join(msgs)}")
+    if message := invalid_key("key", key):
+        errors.append(message)
     vals = tuple(values)
     if operator in (Operator.IN, Operator.NOT_IN):
         if not vals:
@@ -183,208 +186,6 @@ def new_requirement(
     return Requirement(key, operator, vals)
 
 
-def _sorted_selector(requirements: list[Requirement]) -> LabelSelector:
-    return LabelSelector(tuple(sorted(requirements, key=lambda r: r.key)))
-
-
-# -- lexer ---------------------------------------------------------------------------
-
-
-class _Tok(enum.Enum):
-    END = enum.auto()
-    CLOSE = enum.auto()
-    COMMA = enum.auto()
-    BANG = enum.auto()
-    DOUBLE_EQUALS = enum.auto()
-    EQUALS = enum.auto()
-    GREATER = enum.auto()
-    IDENT = enum.auto()
-    IN = enum.auto()
-    LESS = enum.auto()
-    NOT_EQUALS = enum.auto()
-    NOT_IN = enum.auto()
-    OPEN = enum.auto()
-
-
-_LITERAL_TOKENS: Final = {
-    ")": _Tok.CLOSE,
-    ",": _Tok.COMMA,
-    "!": _Tok.BANG,
-    "==": _Tok.DOUBLE_EQUALS,
-    "=": _Tok.EQUALS,
-    ">": _Tok.GREATER,
-    "in": _Tok.IN,
-    "<": _Tok.LESS,
-    "!=": _Tok.NOT_EQUALS,
-    "notin": _Tok.NOT_IN,
-    "(": _Tok.OPEN,
-}
-_SPECIAL: Final = frozenset("=!(),><")
-_WHITESPACE: Final = frozenset(" \t\r\n")
-
-
-def _lex(text: str) -> Iterator[tuple[_Tok, str]]:
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in _WHITESPACE:
-            pos += 1
-        if pos >= end:
-            yield _Tok.END, ""
-            return
-        if text[pos] in _SPECIAL:
-            # Longest run of symbols that still spells a token ("!=", "=="), as kube does.
-            literal, stop = text[pos], pos + 1
-            while stop < end and text[stop] in _SPECIAL and text[pos : stop + 1] in _LITERAL_TOKENS:
-                literal, stop = text[pos : stop + 1], stop + 1
-            pos = stop
-            yield _LITERAL_TOKENS[literal], literal
-            continue
-        start = pos
-        while pos < end and text[pos] not in _SPECIAL and text[pos] not in _WHITESPACE:
-            pos += 1
-        word = text[start:pos]
-        yield _LITERAL_TOKENS.get(word, _Tok.IDENT), word
-
-
-# -- parser --------------------------------------------------------------------------
-
-
-class _Parser:
-    """Recursive descent over pre-scanned tokens, mirroring labels.Parser step by step."""
-
-    def __init__(self, text: str) -> None:
-        self._items = list(_lex(text))
-        self._pos = 0
-
-    def _peek(self, values: bool) -> tuple[_Tok, str]:
-        tok, lit = self._items[self._pos]
-        # In a value position the keywords "in" and "notin" are plain identifiers.
-        if values and tok in (_Tok.IN, _Tok.NOT_IN):
-            tok = _Tok.IDENT
-        return tok, lit
-
-    def _next(self, values: bool) -> tuple[_Tok, str]:
-        item = self._peek(values)
-        self._pos += 1
-        return item
-
-    def parse(self) -> list[Requirement]:
-        requirements: list[Requirement] = []
-        while True:
-            tok, lit = self._peek(values=True)
-            if tok is _Tok.END:
-                return requirements
-            if tok not in (_Tok.IDENT, _Tok.BANG):
-                raise SelectorError(f"found '{lit}', expected: !, identifier, or 'end of string'")
-            try:
-                requirements.append(self._requirement())
-            except SelectorError as exc:
-                raise SelectorError(f"unable to parse requirement: {exc}") from None
-            tok, lit = self._next(values=True)
-            if tok is _Tok.END:
-                return requirements
-            if tok is not _Tok.COMMA:
-                raise SelectorError(f"found '{lit}', expected: ',' or 'end of string'")
-            tok, lit = self._peek(values=True)
-            if tok not in (_Tok.IDENT, _Tok.BANG):
-                raise SelectorError(f"found '{lit}', expected: identifier after ','")
-
-    def _requirement(self) -> Requirement:
-        key, unary = self._key_and_unary_operator()
-        if unary is not None:
-            return new_requirement(key, unary, ())
-        operator = self._operator()
-        if operator in (Operator.IN, Operator.NOT_IN):
-            values = self._value_set()
-        else:
-            values = {self._exact_value()}
-        return new_requirement(key, operator, sorted(values))
-
-    def _key_and_unary_operator(self) -> tuple[str, Operator | None]:
-        operator: Operator | None = None
-        tok, lit = self._next(values=True)
-        if tok is _Tok.BANG:
-            operator = Operator.DOES_NOT_EXIST
-            tok, lit = self._next(values=True)
-        if tok is not _Tok.IDENT:
-            raise SelectorError(f"found '{lit}', expected: identifier")
-        if msgs := _key_errors(lit):
-            # kube reports this with an unset field path, which prints as "<nil>".
-            raise SelectorError(f"<nil>: Invalid value: {_go_quote(lit)}: {'; '.join(msgs)}")
-        following, _ = self._peek(values=True)
-        if following in (_Tok.END, _Tok.COMMA) and operator is None:
-            operator = Operator.EXISTS
-        return lit, operator
-
-    def _operator(self) -> Operator:
-        tok, lit = self._next(values=False)
-        operator = {
-            _Tok.IN: Operator.IN,
-            _Tok.EQUALS: Operator.EQUALS,
-            _Tok.DOUBLE_EQUALS: Operator.DOUBLE_EQUALS,
-            _Tok.GREATER: Operator.GREATER_THAN,
-            _Tok.LESS: Operator.LESS_THAN,
-            _Tok.NOT_IN: Operator.NOT_IN,
-            _Tok.NOT_EQUALS: Operator.NOT_EQUALS,
-        }.get(tok)
-        if operator is None:
-            raise SelectorError(f"found '{lit}', expected: {_BINARY_OPERATORS}")
-        return operator
-
-    def _value_set(self) -> set[str]:
-        tok, lit = self._next(values=True)
-        if tok is not _Tok.OPEN:
-            raise SelectorError(f"found '{lit}' expected: '('")
-        tok, lit = self._peek(values=True)
-        if tok is _Tok.CLOSE:  # "()" is the set holding the empty string
-            self._next(values=True)
-            return {""}
-        if tok not in (_Tok.IDENT, _Tok.COMMA):
-            raise SelectorError(f"found '{lit}', expected: ',', ')' or identifier")
-        values = self._identifiers()
-        self._next(values=True)  # the ')' that _identifiers stopped at
-        return values
-
-    def _identifiers(self) -> set[str]:
-        values: set[str] = set()
-        while True:
-            tok, lit = self._next(values=True)
-            if tok is _Tok.IDENT:
-                values.add(lit)
-                after, after_lit = self._peek(values=True)
-                if after is _Tok.COMMA:
-                    continue
-                if after is _Tok.CLOSE:
-                    return values
-                raise SelectorError(f"found '{after_lit}', expected: ',' or ')'")
-            if tok is _Tok.COMMA:
-                # Empty entries ("(,a)", "(a,,b)", "(a,)") stand for the empty string.
-                if not values:
-                    values.add("")
-                after, _ = self._peek(values=True)
-                if after is _Tok.CLOSE:
-                    values.add("")
-                    return values
-                if after is _Tok.COMMA:
-                    values.add("")
-                continue
-            raise SelectorError(f"found '{lit}', expected: ',', or identifier")
-
-    def _exact_value(self) -> str:
-        tok, _ = self._peek(values=True)
-        if tok in (_Tok.END, _Tok.COMMA):
-            return ""  # "key=" compares against the empty value
-        tok, lit = self._next(values=True)
-        if tok is _Tok.IDENT:
-            return lit
-        raise SelectorError(f"found '{lit}', expected: identifier")
-
-
-def parse_label_selector(text: str) -> LabelSelector:
-    """Parse the string form of a label selector; ``""`` selects everything."""
-    return _sorted_selector(_Parser(text).parse())
-
-
 _JSON_OPERATORS: Final = {
     "In": Operator.IN,
     "NotIn": Operator.NOT_IN,
@@ -410,7 +211,7 @@ def from_label_selector_json(selector: Mapping[str, Any] | None) -> LabelSelecto
             raise SelectorError(f"{_go_quote(str(op_name))} is not a valid label selector operator")
         values = [str(v) for v in expression.get("values") or []]
         requirements.append(new_requirement(str(expression.get("key", "")), operator, values))
-    return _sorted_selector(requirements)
+    return LabelSelector.of(requirements)
 
 
 def from_set_selector(selector: Mapping[str, Any] | None) -> LabelSelector:
@@ -420,40 +221,6 @@ def from_set_selector(selector: Mapping[str, Any] | None) -> LabelSelector:
     """
     if not selector:
         return NOTHING
-    return _sorted_selector(
+    return LabelSelector.of(
         [new_requirement(k, Operator.EQUALS, [str(v)]) for k, v in selector.items()]
     )
-
-
-# Field selectors live in their own module; re-exported so callers keep one import.
-from kubegate.core.field_selectors import (  # noqa: E402
-    FieldSelector,
-    FieldTerm,
-    escape_field_value,
-    field_value,
-    parse_field_selector,
-    resolve_field_selector,
-    supported_fields,
-    unescape_field_value,
-)
-
-__all__ = [
-    "EVERYTHING",
-    "NOTHING",
-    "FieldSelector",
-    "FieldTerm",
-    "LabelSelector",
-    "Operator",
-    "Requirement",
-    "SelectorError",
-    "escape_field_value",
-    "field_value",
-    "from_label_selector_json",
-    "from_set_selector",
-    "new_requirement",
-    "parse_field_selector",
-    "parse_label_selector",
-    "resolve_field_selector",
-    "supported_fields",
-    "unescape_field_value",
-]

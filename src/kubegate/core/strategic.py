@@ -17,31 +17,26 @@ patch (``MergeParallelList`` and ``IgnoreUnmatchedNulls`` both on):
 
 Element order follows upstream too: precedence is ``$setElementOrder`` > order in the patch >
 order in the live list, and elements the patch adds go before the live ones they cannot be
-ordered against.
+ordered against (element identity and ordering: :mod:`kubegate.core.strategic_order`).
 
 Where upstream fails on a field its Go struct does not know, we merge it like an untyped
 field (maps merge, lists replace); unknown fields are the field validator's business.
 
-The field metadata comes from a :class:`PatchMeta` lookup (built from the OpenAPI schema by
-``kubegate.api.schema``); :data:`NO_META` gives plain "no strategy anywhere" semantics.
+The field metadata comes from a :class:`~kubegate.core.strategic_meta.PatchMeta` lookup
+(built from the OpenAPI schema by ``kubegate.api.schema``); ``NO_META`` gives plain
+"no strategy anywhere" semantics.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from kubegate.core.patch import PatchError
+from kubegate.core.strategic_meta import NO_FIELD_META, NO_META, FieldPatchMeta, PatchMeta
+from kubegate.core.strategic_order import by_merge_key, element_kind, interleave, scalar_key
 
-__all__ = [
-    "NO_META",
-    "FieldPatchMeta",
-    "MetaNode",
-    "PatchMeta",
-    "apply_strategic_merge_patch",
-]
+__all__ = ["apply_strategic_merge_patch"]
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -49,80 +44,6 @@ DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList/"
 SET_ELEMENT_ORDER = "$setElementOrder/"
 
 JSONMap = dict[str, Any]
-KeyFn = Callable[[Any], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class FieldPatchMeta:
-    """What the schema says about one field, as its OpenAPI extensions state it.
-
-    ``strategies`` holds the parts of ``x-kubernetes-patch-strategy`` ("merge", "replace",
-    "retainKeys"); ``merge_key`` is ``x-kubernetes-patch-merge-key``; ``list_type`` and
-    ``list_map_keys`` are ``x-kubernetes-list-type`` / ``-list-map-keys`` (informational:
-    strategic merge uses only the strategy and the merge key, as upstream does).
-    """
-
-    strategies: frozenset[str] = frozenset()
-    merge_key: str = ""
-    list_type: str = ""
-    list_map_keys: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(
-        cls,
-        strategy: str = "",
-        merge_key: str = "",
-        list_type: str = "",
-        list_map_keys: tuple[str, ...] = (),
-    ) -> FieldPatchMeta:
-        parts = frozenset(p.strip() for p in strategy.split(",") if p.strip())
-        return cls(parts, merge_key, list_type, tuple(list_map_keys))
-
-    @property
-    def merges(self) -> bool:
-        return "merge" in self.strategies
-
-    @property
-    def replaces(self) -> bool:
-        return "replace" in self.strategies
-
-
-NO_FIELD_META = FieldPatchMeta()
-
-
-class PatchMeta(Protocol):
-    """Schema lookup for one object type (a struct, a map's values, or a list's elements)."""
-
-    def field(self, name: str) -> tuple[PatchMeta, FieldPatchMeta]:
-        """The metadata of field ``name`` and the lookup for its value.
-
-        For a list field the returned lookup describes the list's elements. Unknown fields
-        answer (:data:`NO_META`, empty metadata).
-        """
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class MetaNode:
-    """A :class:`PatchMeta` as an explicit tree: ``children`` maps field names to nodes.
-
-    ``meta`` describes the field this node stands for; ``values`` (if set) answers for any
-    name not in ``children``, which is how a map with typed values (``additionalProperties``)
-    is described.
-    """
-
-    meta: FieldPatchMeta = NO_FIELD_META
-    children: Mapping[str, MetaNode] = field(default_factory=dict)
-    values: MetaNode | None = None
-
-    def field(self, name: str) -> tuple[PatchMeta, FieldPatchMeta]:
-        node = self.children.get(name, self.values)
-        if node is None:
-            return NO_META, NO_FIELD_META
-        return node, node.meta
-
-
-NO_META: PatchMeta = MetaNode()
 
 
 def apply_strategic_merge_patch(original: Any, patch: Any, meta: PatchMeta = NO_META) -> JSONMap:
@@ -219,8 +140,8 @@ def _delete_from_primitive_list(original: JSONMap, key: str, to_delete: Any) -> 
     current = original.get(key)
     if not isinstance(current, list):
         return
-    drop = {_scalar_key(v) for v in to_delete}
-    original[key] = [v for v in current if _scalar_key(v) not in drop]
+    drop = {scalar_key(v) for v in to_delete}
+    original[key] = [v for v in current if scalar_key(v) not in drop]
 
 
 def _directive_target(key: str, prefix: str) -> str:
@@ -239,20 +160,20 @@ def _merge_list(
     """Merge a list whose field has strategy ``merge``; the result is in upstream order."""
     if not original and not patch:
         return original
-    kind = _element_kind(original, patch)
+    kind = element_kind(original, patch)
     if kind == "map":
         if not merge_key:
             raise PatchError("cannot merge a list of objects without a merge key", code=400)
         original, patch = _list_element_directives(original, patch, elements, merge_key)
         merged = _merge_by_key(original, patch, elements, merge_key)
-        order_key = _keyed(merge_key)
+        order_key = by_merge_key(merge_key)
     else:
         merged = _union(original, patch)
-        order_key = _scalar_key
+        order_key = scalar_key
     in_patch = {order_key(v) for v in patch}
     patch_items = [v for v in merged if order_key(v) in in_patch]
     live_items = [v for v in merged if order_key(v) not in in_patch]
-    return _interleave(patch_items, live_items, patch, original, order_key)
+    return interleave(patch_items, live_items, patch, original, order_key)
 
 
 def _list_element_directives(
@@ -270,8 +191,8 @@ def _list_element_directives(
                 raise PatchError(
                     f"{item!r} does not contain declared merge key {merge_key!r}", code=400
                 )
-            target = _keyed(merge_key)(item)
-            original = [v for v in original if _keyed(merge_key)(v) != target]
+            target = by_merge_key(merge_key)(item)
+            original = [v for v in original if by_merge_key(merge_key)(v) != target]
         elif directive == "replace":
             replace = True
         elif directive == "merge":
@@ -289,7 +210,7 @@ def _list_element_directives(
 def _merge_by_key(
     original: list[Any], patch: list[Any], elements: PatchMeta, merge_key: str
 ) -> list[Any]:
-    key_of = _keyed(merge_key)
+    key_of = by_merge_key(merge_key)
     merged = list(original)
     for item in patch:
         if merge_key not in item:
@@ -310,7 +231,7 @@ def _union(original: list[Any], patch: list[Any]) -> list[Any]:
     seen: set[Any] = set()
     result = []
     for value in [*original, *patch]:
-        key = _scalar_key(value)
+        key = scalar_key(value)
         if key not in seen:
             seen.add(key)
             result.append(value)
@@ -346,15 +267,15 @@ def _apply_element_orders(original: JSONMap, patch: JSONMap, meta: PatchMeta) ->
             merged = live if live is not None else _fresh(patch_list, sub, field_meta)
         patch.pop(key, None)
 
-        kind = _element_kind(live or [], patch_list or [])
-        order_key = _keyed(merge_key) if kind == "map" and merge_key else _scalar_key
+        kind = element_kind(live or [], patch_list or [])
+        order_key = by_merge_key(merge_key) if kind == "map" and merge_key else scalar_key
         if kind == "map" and not merge_key:
             original[key] = merged
             continue
         ordered = {order_key(v) for v in order}
         patch_items = [v for v in merged if order_key(v) in ordered]
         live_items = [v for v in merged if order_key(v) not in ordered]
-        original[key] = _interleave(patch_items, live_items, order, live or [], order_key)
+        original[key] = interleave(patch_items, live_items, order, live or [], order_key)
 
 
 def _check_order_agrees(patch_list: list[Any], order: list[Any], merge_key: str) -> None:
@@ -369,9 +290,9 @@ def _check_order_agrees(patch_list: list[Any], order: list[Any], merge_key: str)
                 raise PatchError(
                     f"{item!r} does not contain declared merge key {merge_key!r}", code=400
                 )
-        key_of = _keyed(merge_key)
+        key_of = by_merge_key(merge_key)
     else:
-        items, key_of = patch_list, _scalar_key
+        items, key_of = patch_list, scalar_key
     position = 0
     for item in items:
         wanted = key_of(item)
@@ -384,99 +305,6 @@ def _check_order_agrees(patch_list: list[Any], order: list[Any], merge_key: str)
                 code=400,
             )
         position += 1
-
-
-def _interleave(
-    patch_items: list[Any],
-    live_items: list[Any],
-    patch_order: list[Any],
-    live_order: list[Any],
-    key_of: KeyFn,
-) -> list[Any]:
-    """Order patch items by ``patch_order`` and live-only items by ``live_order``, then merge
-    the two runs, taking a live item first only when both are live and it comes earlier."""
-    patch_items = _sorted_by(patch_items, patch_order, key_of)
-    live_items = _sorted_by(live_items, live_order, key_of)
-    live_index: dict[Any, int] = {}
-    for index, value in enumerate(live_order):
-        live_index.setdefault(key_of(value), index)
-    result: list[Any] = []
-    i = j = 0
-    while i < len(live_items) or j < len(patch_items):
-        if j >= len(patch_items):
-            result.append(live_items[i])
-            i += 1
-        elif i >= len(live_items):
-            result.append(patch_items[j])
-            j += 1
-        else:
-            left = live_index.get(key_of(live_items[i]))
-            right = live_index.get(key_of(patch_items[j]))
-            if left is not None and right is not None and left < right:
-                result.append(live_items[i])
-                i += 1
-            else:
-                result.append(patch_items[j])
-                j += 1
-    return result
-
-
-def _sorted_by(items: list[Any], order: list[Any], key_of: KeyFn) -> list[Any]:
-    position: dict[Any, int] = {}
-    for index, value in enumerate(order):
-        position.setdefault(key_of(value), index)
-    return sorted(items, key=lambda v: position.get(key_of(v), len(order)))
-
-
-# --- values ---------------------------------------------------------------------------------
-
-
-def _element_kind(*lists: list[Any]) -> str:
-    """The one JSON kind of every element of the lists; mixed kinds are an error."""
-    kinds = {_kind(v) for values in lists for v in values}
-    if len(kinds) > 1:
-        raise PatchError(f"list element types are not identical: {sorted(kinds)}", code=400)
-    kind = kinds.pop() if kinds else "scalar"
-    if kind == "list":
-        raise PatchError("lists of lists are not supported", code=400)
-    return kind
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "map"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if value is None:
-        return "null"
-    return "string"
-
-
-def _scalar_key(value: Any) -> Any:
-    """A hashable identity for a JSON value that keeps ``True`` and ``1`` apart (JSON does,
-    Python's ``==`` does not) and lets ``1`` and ``1.0`` meet (Go decodes both to float64)."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, float) and value.is_integer():
-        return ("number", int(value))
-    if isinstance(value, (int, float)):
-        return ("number", value)
-    if isinstance(value, (dict, list)):
-        return ("json", repr(value))
-    return ("value", value)
-
-
-def _keyed(merge_key: str) -> KeyFn:
-    def key_of(item: Any) -> Any:
-        if not isinstance(item, dict):
-            raise PatchError(f"{item!r} in a merging list is not an object", code=400)
-        return _scalar_key(item.get(merge_key)) if merge_key in item else ("missing",)
-
-    return key_of
 
 
 def _hashable(value: Any) -> bool:

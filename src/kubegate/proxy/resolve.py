@@ -1,9 +1,9 @@
 """From a proxy request's resource and ``{id}`` to checked backend addresses.
 
-The pure rules live in ``core.proxy_target`` (grammar, port and endpoint selection) and
-``core.addresses`` (which destinations are allowed); this module feeds them objects from the
-watch-fed cache, resolves node hostnames exactly once, and returns literal, checked IPs so
-the connection layer never looks a name up again (CVE-2020-8562).
+The pure rules live in ``core.proxy_target`` (grammar), ``core.proxy_backends`` (port and
+endpoint selection) and ``core.addresses`` (which destinations are allowed); this module feeds
+them objects from the watch-fed cache, resolves node hostnames exactly once, and returns
+literal, checked IPs so the connection layer never looks a name up again (CVE-2020-8562).
 
 Resolutions of services and pods are memoised per ``(resource, namespace, id)``: the work
 from the id to checked backends (grammar, port choice, EndpointSlice walk, address policy)
@@ -27,14 +27,13 @@ from kubegate.core.addresses import (
     is_self,
     parse_destination_host,
 )
-from kubegate.core.proxy_target import (
-    ProxyResolutionError,
+from kubegate.core.proxy_backends import (
     node_backend,
-    parse_proxy_id,
     pod_backend,
     resolve_service_port,
     service_endpoints,
 )
+from kubegate.core.proxy_target import ProxyResolutionError, parse_proxy_id
 from kubegate.errors import APIError, BadRequest, NotFound, ServiceUnavailable
 from kubegate.proxy.cache import ProxyCache
 from kubegate.proxy.rewrite import RewritePolicy

@@ -1,8 +1,9 @@
 """The API server application: the filter chain and the router, composed in one place.
 
 Order (as kube-apiserver's DefaultBuildHandlerChain): audit id -> request info ->
-authentication -> impersonation -> limits (in flight, per user) -> authorization -> dispatch. Every failure becomes a Status through
-``respond.send_error``.
+authentication -> impersonation -> audit (RequestReceived, for requests that may change
+something) -> limits (in flight, per user) -> authorization -> dispatch. Every failure
+becomes a Status through ``respond.send_error``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from kubegate.errors import (
     Unauthorized,
 )
 from kubegate.http.types import Request, ResponseWriter
-from kubegate.server.audit_log import AuditedResponse, audit_unavailable
+from kubegate.server.audit_log import may_change_state
+from kubegate.server.audited_response import AuditedResponse, audit_unavailable
 from kubegate.server.auditing import Auditor
 from kubegate.server.browser_guard import guard_browser_credential
 from kubegate.server.context import RequestContext, new_audit_id, request_info
@@ -130,7 +132,7 @@ class APIServer:
             )
             response = ctx.response = audited
         try:
-            await self._handle(ctx)
+            await self._handle(ctx, received)
         except APIError as exc:
             ctx.error = exc
             await send_error(response, exc, audit_id)
@@ -156,10 +158,10 @@ class APIServer:
         if self.access_log is not None:
             self.access_log.write(ctx, status, size, seconds)
 
-    async def _handle(self, ctx: RequestContext) -> None:
+    async def _handle(self, ctx: RequestContext, received: float) -> None:
         request = ctx.request
         if self.apps is not None and self.apps.is_app_host(request):
-            await self.apps.serve(ctx)
+            await self.apps.serve(ctx, before_running=lambda: self._audit_received(ctx, received))
             return
         try:
             ctx.info = info = request_info(request.method, request.path, request.query)
@@ -200,12 +202,22 @@ class APIServer:
             guard_browser_credential(ctx, credential)  # CSRF, CSWSH, ambient credentials
         if self.impersonation is not None:
             ctx.user = self.impersonation(request, user, self.authorizer)
+        self._audit_received(ctx, received)
         if self.limiter is None:
             await self._authorized(ctx, info)
             return
         # kube's order: max-in-flight after impersonation, before authorization.
         with self.limiter.admit(info, request.method, ctx.user, user):
             await self._authorized(ctx, info)
+
+    def _audit_received(self, ctx: RequestContext, received: float) -> None:
+        """kube's RequestReceived stage: a request that may change something gets its first
+        audit record now, before it runs; in strict audit mode one whose record cannot be
+        written is refused with 503 here, so nothing is done unaudited."""
+        auditor = self.auditor
+        if auditor is not None and may_change_state(ctx.request):
+            if not auditor.received(ctx, received):
+                raise audit_unavailable()
 
     async def _unauthenticated(self, ctx: RequestContext, message: str) -> None:
         """A browser loading a page goes to the sign-in page; anyone else gets the 401."""

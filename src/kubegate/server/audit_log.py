@@ -1,25 +1,36 @@
-"""The audit filter: one ``audit.k8s.io/v1`` Event line per request, rejected ones included.
+"""The audit filter: ``audit.k8s.io/v1`` Event lines for every request, rejected ones included.
 
 ``FileAuditor`` is the ``Auditor`` the server uses with ``--audit-log-path``: it reads the
 finished request's context, asks the policy for a level, renders the Event
 (``auth/audit_event.py``) and appends it to the log (``auth/audit_file.py``).
 
-``AuditedResponse`` wraps the response writer so that the record is written just before
-the response's last bytes go out — the moment kube's ResponseComplete stage describes —
-rather than after: a client that has its answer can rely on the record being in the log,
-even if the server is killed right after. Long-running requests (watches, proxied streams,
-upgraded connections) get that single ResponseComplete record when they end; kube's extra
-ResponseStarted record is not written (one record per request).
+Two of kube's stages are written. Every request gets one ResponseComplete record, written
+just before the response's last bytes go out (``AuditedResponse``,
+``server/audited_response.py``) rather than after: a client that has its answer can rely on
+the record being in the log, even if the server is killed right after. Long-running requests
+(watches, proxied streams, upgraded connections) get it when they end. A request that may
+change something (``may_change_state``: any method but GET, HEAD and OPTIONS, and every
+upgrade — exec, attach, port-forward, proxied WebSockets) first gets a RequestReceived
+record (``received``), written once it is authenticated (and impersonated) and before it
+runs, as kube's audit filter does. kube's ResponseStarted stage is not written. A policy's
+``omitStages`` drops either stage.
 
-When a record cannot be written (the disk is full, an I/O error): with
-``--audit-log-mode=blocking-strict`` (the default) nothing is served unaudited — new requests
-are refused with 503 until a record can be written again (each refusal's own record is the
-probe that notices), and a request whose record fails at completion does not get its answer:
-a one-shot response is replaced by the 503 Status, a streamed one is cut before its last
-bytes. With ``blocking`` (kube's default) the request is answered and the record is lost.
-Either way the loss is counted (``apiserver_audit_error_total``) and logged with the
-request's audit id, verb, path (no query) and user, so the server log keeps what the audit
-log could not.
+When a record cannot be written (the disk is full, an I/O error), with
+``--audit-log-mode=blocking-strict`` (the default), as in kube: a request that may change
+something is refused with 503 before it runs when its RequestReceived record cannot be
+written, so a write is never committed and then reported as failed; once it has run, it is
+answered with its real result even if its ResponseComplete record is then lost. (kube
+answers that refusal with a 500; a 503 with ``Retry-After`` says what a full disk means.)
+kubegate holds the other requests to more than kube does, so that nothing is read
+unaudited: while the log is failing every new request is refused with 503 (each refusal's
+own record is the probe that notices the room again), and a request that changes nothing
+whose ResponseComplete record fails does not get its answer — a one-shot response is
+replaced by the 503 Status, a streamed one is cut before its last bytes. A policy omitting
+RequestReceived gives up the refusal before a write runs, as in kube. With ``blocking``
+(kube's default) requests are served and records lost. Either way every lost record is
+counted (``apiserver_audit_error_total``) and logged with the request's audit id, verb, path
+(no query), user and stage, never a body or a credential, so the server log keeps what the
+audit log could not.
 
 Requests refused by the HTTP layer itself (malformed or oversized heads, header timeouts:
 400, 408, 414, 431) never reach the filter chain; ``record_rejected`` gives them a minimal
@@ -38,9 +49,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kubegate.auth.audit_event import (
     AuditEvent,
@@ -52,29 +62,32 @@ from kubegate.auth.audit_event import (
 from kubegate.auth.audit_file import AuditFile
 from kubegate.auth.audit_policy import DEFAULT_POLICY, AuditConfig, Level, Policy, load_policy
 from kubegate.auth.types import Attributes, UserInfo
-from kubegate.errors import APIError, InternalError, ServiceUnavailable
-from kubegate.http.types import Headers, ResponseWriter
+from kubegate.errors import APIError, InternalError
+from kubegate.http.types import Request
 from kubegate.server.codec import decode_object
 from kubegate.server.context import RequestContext, new_audit_id
 from kubegate.server.operations_settings import AUDIT_BLOCKING_STRICT
-from kubegate.server.respond import encode_json
 from kubegate.server.settings import ServeSettings
-
-if TYPE_CHECKING:
-    import asyncio
 
 log = logging.getLogger("kubegate.audit")
 
+RECEIVED_STAGE = "RequestReceived"
+COMPLETE_STAGE = "ResponseComplete"
+# request.state key: the request passed its RequestReceived stage and ran.
+_RAN_AFTER_RECEIVED = "audit_ran_after_received"
+
 _NOBODY = UserInfo("")
-_NO_BODY_STATUS = frozenset({204, 304})
 
 
 class FileAuditor:
-    """Writes one Event line per request to an ``AuditFile``; never raises.
+    """Writes the Event lines of each request to an ``AuditFile``; never raises.
 
-    ``strict`` (``--audit-log-mode=blocking-strict``): ``record`` says False when the record
-    could not be written, so that the response is withheld, and ``accepting`` is False while
-    the log is failing, so that new requests are refused before they do anything."""
+    ``strict`` (``--audit-log-mode=blocking-strict``): ``received`` says False when a
+    request's RequestReceived record could not be written, so that it is refused before it
+    runs; ``record`` says False when the ResponseComplete record of a request that did not
+    run that way could not be written, so that its answer is withheld; ``accepting`` is
+    False while the log is failing, so that new requests are refused before they do
+    anything."""
 
     def __init__(self, policy: Policy, sink: AuditFile, *, strict: bool = False) -> None:
         self.policy = policy
@@ -85,28 +98,48 @@ class FileAuditor:
         """Whether requests may be served (False: strict, and the log cannot be written)."""
         return not (self.strict and self.sink.failing)
 
+    def received(self, ctx: RequestContext, received: float) -> bool:
+        """kube's RequestReceived stage for a request about to run that may change
+        something: write its record; whether the request may run (False: the record was
+        lost and the mode is strict). A request allowed to run is answered with its real
+        result whatever becomes of its ResponseComplete record."""
+        stage = RECEIVED_STAGE
+        try:
+            line = self.line(ctx, received, received, stage=stage)
+        except Exception:
+            # A record we cannot render is a lost record: count it, never fail the request.
+            self.sink.failures += 1
+            log.exception("audit record for %s could not be rendered", ctx.audit_id)
+            line = None
+        if line is not None and not self.sink.write(line):
+            _log_lost(ctx, stage, "refused before it ran" if self.strict else "served")
+            if self.strict:
+                return False
+        ctx.request.state[_RAN_AFTER_RECEIVED] = True
+        return True
+
     def record(self, ctx: RequestContext, received: float) -> bool:
-        """Write the request's record; False when it was lost and the mode is strict."""
+        """Write the request's ResponseComplete record; False when it was lost, the mode is
+        strict, and the request did not run after a RequestReceived stage."""
         try:
             line = self.line(ctx, received, time.time())
         except Exception:
-            # A record we cannot render is a lost record: count it, never fail the request.
             self.sink.failures += 1
             log.exception("audit record for %s could not be rendered", ctx.audit_id)
             return True
         if line is None or self.sink.write(line):
             return True
-        user = ctx.authenticated_user or ctx.user
-        log.error(
-            "audit record lost: %s %s user=%r code=%d",
-            ctx.info.verb or ctx.request.method,
-            ctx.request.path,
-            user.name if user is not None else "",
-            ctx.response.status,
-        )
+        # A request that ran (it may have changed something) gets its real result: answering
+        # a committed write with an error would make a client retry what already happened.
         # Health probes are answered anyway: /readyz reports the failure itself, and a
         # liveness probe restarting the server would not free the disk.
-        return not self.strict or _is_probe(ctx.request.path)
+        answered = (
+            not self.strict
+            or ctx.request.state.get(_RAN_AFTER_RECEIVED, False)
+            or _is_probe(ctx.request.path)
+        )
+        _log_lost(ctx, COMPLETE_STAGE, "answered" if answered else "answer withheld (503)")
+        return answered
 
     def record_rejected(self, peer: tuple[str, int], status: int, message: str) -> bytes:
         """Record a request the HTTP layer refused before parsing it; the header lines that
@@ -146,8 +179,17 @@ class FileAuditor:
     def close(self) -> None:
         self.sink.close()
 
-    def line(self, ctx: RequestContext, received: float, completed: float) -> bytes | None:
-        """The record's line, or None when the policy says not to record this request."""
+    def line(
+        self,
+        ctx: RequestContext,
+        received: float,
+        completed: float,
+        *,
+        stage: str = COMPLETE_STAGE,
+    ) -> bytes | None:
+        """The record's line at ``stage``, or None when the policy says not to record this
+        request or this stage. A RequestReceived record has no response status and no
+        objects (nothing has been decoded or answered yet)."""
         request, info = ctx.request, ctx.info
         user = ctx.authenticated_user or ctx.user
         verb = info.verb or request.method.lower()
@@ -164,14 +206,15 @@ class FileAuditor:
             name=info.name,
         )
         config = self.policy.evaluate(attrs, authenticated=user is not None)
-        if config.level == Level.NONE or "ResponseComplete" in config.omit_stages:
+        if config.level == Level.NONE or stage in config.omit_stages:
             return None
         impersonated = (
             ctx.user
             if ctx.authenticated_user is not None and ctx.user is not ctx.authenticated_user
             else None
         )
-        code = ctx.response.status
+        complete = stage == COMPLETE_STAGE
+        code = ctx.response.status if complete else 0
         failure = _failure(ctx.error) if ctx.error is not None and code >= 400 else None
         event = AuditEvent(
             level=config.level,
@@ -199,10 +242,35 @@ class FileAuditor:
             code=code,
             failure=failure,
             annotations=ctx.audit_annotations,
-            request_object=_request_object(ctx, config),
-            response_object=_response_object(ctx, config, failure),
+            request_object=_request_object(ctx, config) if complete else None,
+            response_object=_response_object(ctx, config, failure) if complete else None,
         )
-        return encode_line(render(event))
+        return encode_line(render(event, stage=stage))
+
+
+def may_change_state(request: Request) -> bool:
+    """Whether a request may change something (a resource, a backend's state, a session in
+    a pod): every method but the safe ones (RFC 9110 §9.2.1), and every upgrade — an exec
+    or a WebSocket through the proxy is a GET."""
+    return request.method not in _SAFE_METHODS or request.upgrade is not None
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _log_lost(ctx: RequestContext, stage: str, outcome: str) -> None:
+    """The server log's line for a lost record: what the record would have said that
+    identifies the request — never a body, a header or the query string."""
+    user = ctx.authenticated_user or ctx.user
+    log.error(
+        "audit record lost: %s %s user=%r code=%d stage=%s: %s",
+        ctx.info.verb or ctx.request.method,
+        ctx.request.path,
+        user.name if user is not None else "",
+        ctx.response.status if stage == COMPLETE_STAGE else 0,
+        stage,
+        outcome,
+    )
 
 
 def _is_probe(path: str) -> bool:
@@ -255,124 +323,6 @@ def _response_object(
     if obj is None:
         obj = failure
     return without_managed_fields(obj) if config.omit_managed_fields else obj
-
-
-class AuditedResponse:
-    """A ResponseWriter that calls ``on_complete`` once, just before the response's last
-    bytes are handed to the connection (or, for a response that never completes — a dropped
-    client, an upgraded connection — when ``complete()`` is called at the end).
-
-    ``on_complete`` returning False means the record could not be written and the answer
-    must not go out (strict audit mode): a response not yet started is replaced by a 503
-    Status, one already started is cut (``ConnectionAbortedError``) before its last bytes."""
-
-    __slots__ = (
-        "_bodiless",
-        "_done",
-        "_inner",
-        "_ok",
-        "_on_complete",
-        "_remaining",
-        "_replaced",
-        "_status",
-    )
-
-    def __init__(
-        self,
-        inner: ResponseWriter,
-        on_complete: Callable[[], bool | None],
-        *,
-        head_request: bool = False,
-    ) -> None:
-        self._inner = inner
-        self._on_complete = on_complete
-        self._bodiless = head_request
-        self._done = False
-        self._ok = True
-        self._replaced = False  # the 503 went out instead; the handler's writes are dropped
-        self._remaining: int | None = None
-        self._status = 0
-
-    @property
-    def started(self) -> bool:
-        return self._inner.started
-
-    @property
-    def status(self) -> int:
-        return self._status or self._inner.status
-
-    def complete(self) -> bool:
-        """Record now unless already recorded (idempotent); whether the answer may go out."""
-        if not self._done:
-            self._done = True
-            self._ok = self._on_complete() is not False
-        return self._ok
-
-    async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
-        if not self._inner.started:
-            self._status = status
-        if not self.complete() and not self._inner.started:
-            status, headers, body = _unaudited(headers)
-            self._status = status
-        await self._inner.send(status, headers, body)
-
-    async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
-        self._status = status
-        if status != 101 and (length == 0 or self._bodiless or status in _NO_BODY_STATUS):
-            if not self.complete():  # the head is all there is
-                self._replaced = True
-                status, headers, body = _unaudited(headers)
-                self._status = status
-                await self._inner.send(status, headers, body)
-                return
-        self._remaining = length
-        await self._inner.start(status, headers, length=length)
-
-    async def write(self, data: bytes) -> None:
-        if self._replaced:
-            return
-        if self._remaining is not None and data:
-            self._remaining -= len(data)
-            if self._remaining <= 0 and not self.complete():
-                raise ConnectionAbortedError(_UNAUDITED_MESSAGE)
-        await self._inner.write(data)
-
-    async def end(self) -> None:
-        if self._replaced:
-            return
-        if not self.complete():
-            raise ConnectionAbortedError(_UNAUDITED_MESSAGE)
-        await self._inner.end()
-
-    def client_gone(self) -> Awaitable[None]:
-        return self._inner.client_gone()
-
-    def cancel_on_disconnect(self) -> None:
-        self._inner.cancel_on_disconnect()
-
-    async def detach(self) -> tuple[asyncio.Transport, bytes]:
-        return await self._inner.detach()
-
-
-_UNAUDITED_MESSAGE = "the request could not be audited: the audit log cannot be written"
-
-
-def audit_unavailable() -> ServiceUnavailable:
-    """The error of a request refused because its record could not be written."""
-    return ServiceUnavailable(_UNAUDITED_MESSAGE, retry_after=1)
-
-
-def _unaudited(headers: Headers) -> tuple[int, Headers, bytes]:
-    """The 503 Status that replaces an answer whose audit record was lost (strict mode)."""
-    error = audit_unavailable()
-    replacement: list[tuple[str, str]] = [h for h in headers if h[0].lower() == "audit-id"]
-    replacement += [
-        ("cache-control", "no-cache, private"),
-        ("content-type", "application/json"),
-        ("x-content-type-options", "nosniff"),
-        ("retry-after", "1"),
-    ]
-    return error.code, replacement, encode_json(error.to_status())
 
 
 def open_auditor(settings: ServeSettings) -> FileAuditor | None:

@@ -4,7 +4,9 @@
 and watches Namespaces, Services, EndpointSlices, Pods and Nodes — and with
 ``--mirror-rbac`` Roles, RoleBindings, ClusterRoles and ClusterRoleBindings — from the
 upstream (``client/reflector.py``), writes them into the configured store
-(``server/mirror_sink.py``) and serves them read-only (``server/mirror_readonly.py``).
+(``server/mirror_sink.py``; a namespace gone upstream takes the mirror's own objects in
+it along, ``server/mirror_namespaces.py``) and serves them read-only
+(``server/mirror_readonly.py``).
 
 ``Mirror`` owns the upstream client and credentials (shared with the via-apiserver proxy,
 so an exec plugin runs once), one named task per reflector, and the readiness signal: the
@@ -29,6 +31,7 @@ from kubegate.client.reflector import Reflector
 from kubegate.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from kubegate.server.allocators import Allocators
 from kubegate.server.metrics import APIMetrics
+from kubegate.server.mirror_namespaces import NamespaceSink, local_namespaced_types
 from kubegate.server.mirror_readonly import MirrorHandlers, serviceaccount_refusal
 from kubegate.server.mirror_settings import VIA_APISERVER, MirrorSettings
 from kubegate.server.mirror_sink import StoreSink
@@ -82,7 +85,7 @@ class Mirror:
             Reflector(
                 self.client,
                 f"{rt.path_prefix()}/{rt.plural}",
-                StoreSink(store, rt),
+                self._sink(rt),
                 name=rt.qualified,
                 backoff=Backoff(
                     initial=min(settings.backoff_initial, settings.backoff_max),
@@ -94,6 +97,11 @@ class Mirror:
             for rt in self.types
         ]
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _sink(self, rt: ResourceType) -> StoreSink:
+        if rt.plural == "namespaces":  # a namespace gone upstream takes local objects along
+            return NamespaceSink(self.store, rt, local_namespaced_types(self.types))
+        return StoreSink(self.store, rt)
 
     @property
     def synced(self) -> bool:

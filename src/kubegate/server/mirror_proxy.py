@@ -5,8 +5,10 @@ The kube-oidc-proxy model (reference/peers.md §1.4): kubegate authenticates the
 (basic, OIDC, tokens, sessions) and applies its local authorization; the upstream then
 sees the request made with the upstream kubeconfig's credentials **plus impersonation
 headers** for that caller (``core/impersonation_headers.py``), so the upstream's RBAC
-decides too and its audit log names the real user. The caller's own ``Authorization``,
-``Impersonate-*``, ``X-Remote-*`` and forwarding claims never cross
+decides too and its audit log names the real user. A caller on the deny list
+(``core/impersonation_policy.py``: ``system:masters`` by default) gets a 403 here, and
+nothing is sent upstream. The caller's own ``Authorization``, ``Impersonate-*``,
+``X-Remote-*`` and forwarding claims never cross
 (``core/proxy_headers.upstream_request_headers``); the app already removed the first two.
 
 The upstream path is rebuilt from the authorized request's parts
@@ -32,6 +34,7 @@ from kubegate.client.api_forwarder import ApiServer, resolve_api_server
 from kubegate.client.credentials import Credentials
 from kubegate.client.kubeconfig import KubeconfigError
 from kubegate.core.impersonation_headers import ImpersonationValueError, impersonation_headers
+from kubegate.core.impersonation_policy import ImpersonationRefusal
 from kubegate.core.proxy_headers import (
     downstream_response_headers,
     upstream_request_headers,
@@ -45,6 +48,7 @@ from kubegate.errors import (
     APIError,
     BadGateway,
     BadRequest,
+    Forbidden,
     InternalError,
     MethodNotAllowed,
     ServiceUnavailable,
@@ -117,6 +121,9 @@ class UpstreamAPIProxy:
         user = request.state.get(USER_STATE_KEY)
         if not isinstance(user, UserInfo):
             raise InternalError("the proxy request has no authenticated user")
+        refusal = self.settings.impersonation_deny.refusal(user.name, user.groups)
+        if refusal is not None:  # before anything reaches the upstream
+            raise self._refused(user, refusal)
         api = await self._api_server()
         try:
             path = upstream_proxy_path(
@@ -191,6 +198,27 @@ class UpstreamAPIProxy:
                 f"{self.settings.upstream_name}"
             ) from exc
         return credentials + identity
+
+    def _refused(self, user: UserInfo, refusal: ImpersonationRefusal) -> Forbidden:
+        """The 403 for an identity the deny list keeps from the upstream (and its log line:
+        names only, never a credential)."""
+        what = "user" if refusal.kind == "users" else "group"
+        flag = f"--mirror-impersonation-deny-{refusal.kind}"
+        log.warning(
+            "refused to impersonate %r upstream: %s %r matches %s entry %r",
+            user.name,
+            what,
+            refusal.name,
+            flag,
+            refusal.entry,
+        )
+        return Forbidden(
+            f'{refusal.kind} "{refusal.name}" is forbidden: kubegate does not act as '
+            f"{what} {refusal.name!r} in {self.settings.upstream_name} ({flag}); "
+            "use an identity that the upstream's RBAC grants what you need",
+            name=refusal.name,
+            kind=refusal.kind,
+        )
 
     def _target(self, api: ApiServer) -> UpstreamTarget:
         try:

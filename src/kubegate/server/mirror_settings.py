@@ -3,10 +3,11 @@ CLI from its flags and the upstream kubeconfig; see docs/mirror.md."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from kubegate.client.kubeconfig import ClientConfig
+from kubegate.core.impersonation_policy import ImpersonationDenyList
 
 DIRECT: Final = "direct"  # the local proxy dials endpoint IPs from the mirrored objects
 VIA_APISERVER: Final = "via-apiserver"  # the upstream's own proxy subresource, impersonating
@@ -26,6 +27,8 @@ class MirrorSettings:
     # kube-apiserver's watch cache sends a bookmark every minute (kubegate every 30 s), so
     # two missed bookmarks plus slack.
     watch_idle_timeout: float = 2 * 60.0 + 15.0
+    # via-apiserver: local identities never impersonated upstream (system:masters by default)
+    impersonation_deny: ImpersonationDenyList = field(default_factory=ImpersonationDenyList)
 
     @property
     def upstream_name(self) -> str:

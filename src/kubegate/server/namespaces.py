@@ -21,8 +21,12 @@ class NamespaceLifecycle:
         self.allocators = allocators
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def bootstrap(self) -> None:
-        """Create the namespaces every cluster starts with; resume unfinished deletions."""
+    async def bootstrap(self, *, resume_deletions: bool = True) -> None:
+        """Create the namespaces every cluster starts with; resume unfinished deletions.
+
+        A mirror passes ``resume_deletions=False``: its Terminating namespaces are the
+        upstream's, which finalizes them (and whose Pods may outlive that phase for long);
+        finalizing here would delete mirrored objects the upstream still has."""
         for name in BOOTSTRAP_NAMESPACES:
             ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
             strategy.prepare_create("Namespace", ns, namespace="")
@@ -30,6 +34,8 @@ class NamespaceLifecycle:
                 await self.store.create(object_key("namespaces", "", name), ns)
             except KeyExists:
                 pass
+        if not resume_deletions:
+            return
         page = await self.store.list(collection_prefix("namespaces"))
         for ns in page.items:
             if ns.get("status", {}).get("phase") == "Terminating":

@@ -8,14 +8,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubegate.api.resources import ResourceType
-from kubegate.core.selectors import (
-    FieldSelector,
-    LabelSelector,
-    SelectorError,
-    field_value,
-    parse_field_selector,
-    parse_label_selector,
-)
+from kubegate.core.field_selectors import FieldSelector, field_value, parse_field_selector
+from kubegate.core.label_selector_parser import parse_label_selector
+from kubegate.core.selector_errors import SelectorError
+from kubegate.core.selectors import LabelSelector
 from kubegate.errors import BadRequest
 from kubegate.server.context import RequestContext
 

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import gc
 import logging
-import resource
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
+
+from prometheus_client import ProcessCollector
 
 from kubegate.api import strategy
 from kubegate.auth.impersonation import impersonate
@@ -31,7 +32,7 @@ from kubegate.server.app import APIServer
 from kubegate.server.audit_log import open_auditor
 from kubegate.server.authn import build_authentication
 from kubegate.server.authz_wiring import escalation_check_for, start_authorizer
-from kubegate.server.datadir import ensure_data_dir
+from kubegate.server.datadir_setup import ensure_data_dir
 from kubegate.server.debug_tasks import DebugTasks
 from kubegate.server.http_rejects import RejectedRequests
 from kubegate.server.leadership import start_controllers
@@ -117,7 +118,7 @@ async def start_server(
     await store.start()
     allocators = Allocators(store, settings.service_cluster_ip_range)
     namespaces = NamespaceLifecycle(store, allocators)
-    await namespaces.bootstrap()
+    await namespaces.bootstrap(resume_deletions=settings.mirror is None)
     authorizer, stop_authorizer = await start_authorizer(settings.authorization_mode, store, out)
     closing = asyncio.Event()
     mirror = None
@@ -161,6 +162,8 @@ async def start_server(
     )
     rejects = http.on_reject = RejectedRequests(auditor)  # audited and counted
     metrics.add_collector(OperationsCollector(rejects, auditor, tls))
+    # kube's process_* families: open and max file descriptors, RSS, CPU, start time.
+    metrics.add_collector(ProcessCollector(registry=None))
     app.debug_tasks = DebugTasks(http, app.limiter, auditor)
     bound = await http.start(bind or "0.0.0.0", settings.secure_port, reuse_port=ops.reuse_port)
     tls.start()
@@ -235,16 +238,6 @@ async def start_server(
     return running, stop
 
 
-def raise_open_file_limit() -> None:
-    """Lift the soft RLIMIT_NOFILE to the hard limit, as Go programs (kube-apiserver) do at
-    start: every client connection, tunnel and backend connection is a descriptor, and
-    the common soft default of 1024 would cap a proxy far below --max-connections."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 def tune_gc() -> None:
     """Fewer, cheaper collections: a 10k-object list allocates about a million objects, and
     CPython's default gen-0 threshold (700) turns that into hundreds of collections. The
@@ -261,7 +254,6 @@ async def serve_forever(settings: ServeSettings, out: TextIO = sys.stdout) -> No
     # supervisor sees that line must shut down gracefully, not kill with the default action.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
-    raise_open_file_limit()
     _, stop = await start_server(settings, out)
     tune_gc()
     await stopped.wait()

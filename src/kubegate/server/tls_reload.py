@@ -16,18 +16,23 @@ A new context that fails is not used: the previous one keeps serving, the error 
 (once per change of the files) and counted, and the next change is tried again — so a
 certificate written before its key is picked up as soon as the key follows.
 
-Swapping: the listener's context gets an ``sni_callback`` after the first successful reload;
-OpenSSL calls it for every ClientHello (with or without SNI) and it points the handshake's
-``SSLObject`` at the newest context, so the next handshake presents the new certificate and
-verifies client certificates against the new CAs. Connections already established keep the
-context they were made with; nothing is closed. Until the first reload, handshakes run with
-no callback at all (no per-handshake cost for servers that never rotate).
+Swapping: the listener is given a ``ListenerContext``, an ``SSLContext`` whose
+``wrap_bio`` — what asyncio's and uvloop's TLS transports call once per accepted connection —
+makes the connection's ``SSLObject`` from the newest context. The next handshake therefore
+presents the new certificate, verifies client certificates against the new CAs and uses
+the new context's session cache. Connections already established keep the context they
+were made with; nothing is closed.
 
-Session resumption: the listener never issues TLS 1.3 session tickets (``num_tickets = 0``)
-and refuses TLS 1.2 ones (``OP_NO_TICKET``), so a client certificate verified under a CA
-that has since been removed cannot come back through a resumed session. (TLS 1.2
-session-ID resumption from OpenSSL's in-memory cache remains possible for the lifetime of
-a cached session, 300 s by default; kubectl and Go clients do not resume sessions.)
+Session resumption: the contexts never issue TLS 1.3 session tickets (``num_tickets = 0``)
+and refuse TLS 1.2 ones (``OP_NO_TICKET``). TLS 1.2 session-ID resumption stays on, but a
+session lives in the cache of the context that made it: OpenSSL looks a session ID up in
+the cache of the context the connection was created from (its ``session_ctx``; switching
+contexts later, as an SNI callback does, changes neither that cache nor the fact that the
+lookup runs before the callback), and a resumed session skips certificate verification,
+carrying the client certificate verified when it was made. Because every reload builds a
+fresh context and new connections are created from it, a session made before the reload
+is unknown to every later handshake: a client whose CA was removed gets a full handshake,
+and its certificate is refused.
 """
 
 from __future__ import annotations
@@ -66,8 +71,9 @@ class ServingTLS:
         self._cert_file = cert_file
         self.interval = interval
         self._signature = self._stat()
-        self.listener_context = self.current = build()  # errors here stop the start-up
-        _no_resumption_across_rotations(self.listener_context)
+        self.current = build()  # errors here stop the start-up
+        _no_session_tickets(self.current)
+        self.listener_context: ssl.SSLContext = ListenerContext(self)
         self.reloads = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
@@ -110,9 +116,8 @@ class ServingTLS:
                 exc,
             )
             return False
-        _no_resumption_across_rotations(context)
-        self.current = context
-        self.listener_context.sni_callback = self._select
+        _no_session_tickets(context)
+        self.current = context  # a fresh context: the old one's sessions are not reachable
         self.reloads += 1
         log.info("reloaded the serving certificate and client CAs from %s", self._cert_file)
         return True
@@ -127,15 +132,6 @@ class ServingTLS:
             else:
                 found.append((st.st_mtime_ns, st.st_size, st.st_ino))
         return tuple(found)
-
-    # -- handshakes ---------------------------------------------------------------------------
-
-    def _select(
-        self, ssl_object: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
-    ) -> None:
-        current = self.current
-        if ssl_object.context is not current:
-            ssl_object.context = current
 
 
 def serving_tls(
@@ -157,7 +153,37 @@ def serving_tls(
     return ServingTLS(build, files, cert_file=cert, interval=interval)
 
 
-def _no_resumption_across_rotations(context: ssl.SSLContext) -> None:
+class ListenerContext(ssl.SSLContext):
+    """The listener's context: each connection is made from ``ServingTLS.current``.
+
+    Only ``wrap_bio`` is used by the event loop's TLS transports for accepted connections;
+    this object's own certificate and settings are never used in a handshake."""
+
+    serving: ServingTLS
+
+    def __new__(cls, serving: ServingTLS) -> ListenerContext:
+        self = super().__new__(cls, ssl.PROTOCOL_TLS_SERVER)
+        self.serving = serving
+        return self
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return self.serving.current.wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session,
+        )
+
+
+def _no_session_tickets(context: ssl.SSLContext) -> None:
     context.options |= ssl.OP_NO_TICKET
     with contextlib.suppress(AttributeError, ValueError):
         context.num_tickets = 0

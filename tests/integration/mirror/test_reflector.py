@@ -15,7 +15,7 @@ from integration.mirror.kit import audit_events
 from integration.proxy.harness import Cluster, Kubegate
 from kubegate.client.api_watch import WatchClient
 from kubegate.client.backoff import Backoff
-from kubegate.client.kubeconfig import load_client_config
+from kubegate.client.kubeconfig_loader import load_client_config
 from kubegate.client.reflector import Reflector
 
 

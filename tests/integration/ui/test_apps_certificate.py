@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 
 from kubegate.auth import pki
-from kubegate.server.datadir import ensure_data_dir
+from kubegate.server.datadir_setup import ensure_data_dir
 from kubegate.server.settings import ServeSettings
 from kubegate.server.ui.wiring import serving_hosts_for_apps
 

@@ -139,8 +139,12 @@ class AppsGateway:
 
     # -- the app origin ----------------------------------------------------------------------
 
-    async def serve(self, ctx: RequestContext) -> None:
-        """Everything addressed to an app host."""
+    async def serve(
+        self, ctx: RequestContext, *, before_running: Callable[[], None] = lambda: None
+    ) -> None:
+        """Everything addressed to an app host. ``before_running`` is called once the request
+        is authenticated and authorized, just before it is forwarded (the audit's
+        RequestReceived stage; it raises to refuse the request)."""
         request = ctx.request
         host = request.header("host") or ""
         target = parse_app_host(host, self.config.domain)
@@ -175,6 +179,7 @@ class AppsGateway:
         ctx.user = ctx.authenticated_user = user
         ctx.audit_annotations["kubegate.io/app-host"] = host_without_port(host).lower()
         self._authorize(user, info)
+        before_running()
         await self.proxy(request, ctx.response, info, ctx.audit_id, prefix="")
 
     def _authenticate(self, request: Request, host: str) -> tuple[UserInfo | None, bool]:
