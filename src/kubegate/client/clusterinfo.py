@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubegate.core.proxy_backends import SERVICE_NAME_LABEL
+from kubegate.core.endpoint_labels import SERVICE_NAME_LABEL
 
 __all__ = [
     "CLUSTER_SERVICE_SELECTOR",

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from kubegate.core.endpoint_labels import SERVICE_NAME_LABEL
 from kubegate.core.go_strconv import go_quote, parse_int64
 from kubegate.core.names import is_dns1123_subdomain, parse_ip
 from kubegate.core.proxy_target import ProxyResolutionError
@@ -26,7 +27,6 @@ from kubegate.core.proxy_target import ProxyResolutionError
 __all__ = [
     "DEFAULT_KUBELET_PORT",
     "DEFAULT_NODE_ADDRESS_TYPES",
-    "SERVICE_NAME_LABEL",
     "Endpoint",
     "NodeBackend",
     "PodBackend",
@@ -37,7 +37,6 @@ __all__ = [
     "service_endpoints",
 ]
 
-SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
 DEFAULT_KUBELET_PORT: Final = 10250
 # kube-apiserver --kubelet-preferred-address-types default.

@@ -14,11 +14,11 @@ import asyncio
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+from kubegate.core.endpoint_labels import SERVICE_NAME_LABEL
 from kubegate.store.base import Store, collection_prefix
 from kubegate.store.informer import Informer, ObjectCache, wait_synced
 
 JSON = dict[str, Any]
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def _slice_owner(obj: JSON) -> Iterable[Hashable]:
