@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from kubegate.core import names
+from kubegate.core.go_strconv import go_quote
 from kubegate.errors import Cause, FieldErrors
 
 NameFn = Callable[[str, bool], list[str]]
@@ -21,10 +22,6 @@ FIELD_IMMUTABLE: Final = "field is immutable"
 
 # -- rendering values and extra cause types -------------------------------------------
 
-
-def go_quote(value: str) -> str:
-    """A string as Go's %q prints it (enough for the values validation reports)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def go_value(value: Any) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kubegate.api.validation_meta import go_quote, invalid, mapping, sequence, string
+from kubegate.api.validation_meta import invalid, mapping, sequence, string
+from kubegate.core.go_strconv import go_quote
 from kubegate.core import names
 from kubegate.errors import Cause, FieldErrors
 

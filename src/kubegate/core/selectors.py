@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kubegate.core.go_strconv import parse_int64
+from kubegate.core.go_strconv import go_quote, parse_int64
 from kubegate.core.names import is_label_value, is_qualified_name
 from kubegate.core.selector_errors import SelectorError
 
@@ -122,18 +122,13 @@ NOTHING: Final = LabelSelector(nothing=True)
 
 
 def _go_list(values: tuple[str, ...] | list[str]) -> str:
-    return "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
-
-
-def _go_quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return "[]string{" + ", ".join(go_quote(v) for v in values) + "}"
 
 
 def invalid_key(field_path: str, key: str) -> str | None:
     """kube's ``field.Invalid`` text for a label key that is not a qualified name, else None."""
     if msgs := is_qualified_name(key):
-        return f"{field_path}: Invalid value: {_go_quote(key)}: {'; '.join(msgs)}"
+        return f"{field_path}: Invalid value: {go_quote(key)}: {'; '.join(msgs)}"
     return None
 
 
@@ -172,13 +167,13 @@ def new_requirement(
         for i, value in enumerate(vals):
             if parse_int64(value) is None:
                 errors.append(
-                    f"values[{i}]: Invalid value: {_go_quote(value)}: "
+                    f"values[{i}]: Invalid value: {go_quote(value)}: "
                     "for 'Gt', 'Lt' operators, the value must be an integer"
                 )
     for i, value in enumerate(vals):
         if msgs := is_label_value(value):
             errors.append(
-                f"values[{i}][{key}]: Invalid value: {_go_quote(value)}: {'; '.join(msgs)}"
+                f"values[{i}][{key}]: Invalid value: {go_quote(value)}: {'; '.join(msgs)}"
             )
     if errors:
         # utilerrors.Aggregate: one error reads plainly, several are bracketed.
@@ -208,7 +203,7 @@ def from_label_selector_json(selector: Mapping[str, Any] | None) -> LabelSelecto
         op_name = expression.get("operator", "")
         operator = _JSON_OPERATORS.get(op_name)
         if operator is None:
-            raise SelectorError(f"{_go_quote(str(op_name))} is not a valid label selector operator")
+            raise SelectorError(f"{go_quote(str(op_name))} is not a valid label selector operator")
         values = [str(v) for v in expression.get("values") or []]
         requirements.append(new_requirement(str(expression.get("key", "")), operator, values))
     return LabelSelector.of(requirements)
