@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from kubegate.api.validation_meta import invalid, mapping, sequence, string
-from kubegate.core.go_strconv import go_quote
 from kubegate.core import names
+from kubegate.core.go_strconv import go_quote
 from kubegate.errors import Cause, FieldErrors
 
 RBAC_GROUP: Final = "rbac.authorization.k8s.io"
