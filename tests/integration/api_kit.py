@@ -26,6 +26,13 @@ class Reply:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def parsed(self) -> Any:
+        """The body as JSON, or as text when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode()
+
 
 class Api:
     """Plain HTTPS requests with a client certificate (the admin's unless another is given),
@@ -70,6 +77,14 @@ class Api:
             return Reply(response.status, response.headers, response.read())
         finally:
             conn.close()
+
+    def as_admin_token(self, method: str, path: str, body: Any = None) -> Reply:
+        """One request authenticated by the admin's bearer token, without a client certificate
+        (so the audit log and the authenticators see a token user)."""
+        token = (self.data_dir / "admin.token").read_text().strip()
+        return self.request(
+            method, path, body, cert=False, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def ok(self, method: str, path: str, body: Any = None, *, expect: int = 200) -> dict[str, Any]:
         """A request that must answer ``expect``; returns the decoded body."""

@@ -6,20 +6,18 @@ its real result, and the loss is counted and logged without the object's data.""
 
 from __future__ import annotations
 
-import http.client
 import json
 import resource
-import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from integration.api_kit import Api
 from serverkit import ServerProcess, start_server_process
 
 COLLECTION = "/api/v1/namespaces/default/configmaps"
@@ -41,27 +39,8 @@ class AuditedServer:
     log: Path
 
     def call(self, method: str, path: str, body: Any = None) -> Reply:
-        url = urlsplit(self.process.url)
-        data_dir = self.process.data_dir
-        context = ssl.create_default_context(cafile=str(data_dir / "ca.crt"))
-        token = (data_dir / "admin.token").read_text().strip()
-        conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10)
-        try:
-            conn.request(
-                method,
-                path,
-                body=None if body is None else json.dumps(body),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            raw = response.read()
-        finally:
-            conn.close()
-        try:
-            parsed: Any = json.loads(raw)
-        except ValueError:
-            parsed = raw.decode()
-        return Reply(response.status, response.headers.get("Audit-Id", ""), parsed)
+        reply = Api(self.process).as_admin_token(method, path, body)
+        return Reply(reply.status, reply.headers.get("Audit-Id", ""), reply.parsed())
 
     def records(self) -> list[dict[str, Any]]:
         """Every line of the audit log, each of which must parse (no half-written record)."""

@@ -8,22 +8,19 @@ requests are served and the lost records counted (docs/operations.md)."""
 from __future__ import annotations
 
 import errno
-import http.client
-import json
 import os
 import shutil
-import ssl
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from integration.api_kit import Api
 from integration.proxy.cluster import ServerProcess, start_server_process
 
 AUDIT_DIR = "/tmp/kubegate-audit-fs"  # the mount point, inside the server's namespace only
@@ -75,26 +72,8 @@ class DiskServer:
         (self.audit_dir / "filler").unlink()
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any] | str]:
-        url = urlsplit(self.process.url)
-        data_dir = self.process.data_dir
-        context = ssl.create_default_context(cafile=str(data_dir / "ca.crt"))
-        token = (data_dir / "admin.token").read_text().strip()
-        conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10)
-        try:
-            conn.request(
-                method,
-                path,
-                body=None if body is None else json.dumps(body),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            raw = response.read()
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(raw)
-        except ValueError:
-            return response.status, raw.decode()
+        reply = Api(self.process).as_admin_token(method, path, body)
+        return reply.status, reply.parsed()
 
     def fill_until_refused(self) -> tuple[int, Any]:
         """Fill the disk, then read until a record no longer fits (the audit log's last
