@@ -125,6 +125,16 @@ class Passwords:
             self._dummy.matches(candidate)  # every failure costs one hash
         return None
 
+    def record(self, username: str) -> tuple[bytes, UserInfo] | None:
+        """``username``'s entry without the password: the stored hash (for a plain password,
+        the SHA-256 kept of it) and the user. Sessions fingerprint it to notice a removed user
+        or a changed password (auth/session_credentials.py)."""
+        entry = self._entries.get(username)
+        if entry is None:
+            return None
+        secret, user = entry
+        return secret.scheme.encode() + b":" + secret.value, user
+
 
 def parse_password_file(path: Path) -> Passwords:
     entries: dict[str, tuple[_Secret, UserInfo]] = {}
@@ -178,6 +188,10 @@ class BasicAuthenticator:
             raise Unauthorized("Unauthorized")
         request.state[BROWSER_CREDENTIAL] = "basic"
         return user
+
+    def passwords(self) -> Passwords:
+        """The password file as currently loaded (re-read when it changes)."""
+        return self._file.current()
 
     def check_password(self, source: str, username: str, password: str) -> UserInfo | None:
         """The user if the password is theirs, else None (counted as a failure for

@@ -268,6 +268,10 @@ class ServiceAccountCache:
     def get(self, namespace: str, name: str) -> JSON | None:
         return self._cache.get(object_key("serviceaccounts", namespace, name))
 
+    def is_synced(self) -> bool:
+        """Whether the first list has arrived (before it, every account looks missing)."""
+        return self._informer.synced.is_set()
+
     def remember(self, account: JSON) -> None:
         """Adopt an object just read from the store (never moves the cache backwards), so
         a token issued for it works before the watch event arrives."""

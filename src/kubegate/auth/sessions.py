@@ -14,6 +14,13 @@ Expiry, in wall-clock seconds (replicas share it):
 - **idle**: no request for ``idle_timeout`` (default 1 h) ends the session;
 - **absolute**: ``max_age`` (default 12 h) after login it ends whatever the activity;
 - **credential**: a session made from an expiring credential (a pasted JWT) ends with it;
+  and one whose credential stops being valid — a user removed from the password file or
+  given another password, a token removed from the token file, a deleted or re-created
+  ServiceAccount — is refused from then on (auth/session_credentials.py records what to
+  check at sign-in and checks it on every lookup). It is deleted from the store in the
+  background once it is ``CREDENTIAL_SETTLE`` seconds old: a replica whose view of the files
+  or the ServiceAccounts lags the one that signed the user in by a moment refuses a
+  brand-new session but does not delete it;
 - **parent**: an app origin's session (``--apps-domain``) names the main session it was
   made from (``parent``: that session's store name, never its secret) and is refused
   the moment the parent is gone or expired — signing out on the main origin, or the main
@@ -39,8 +46,9 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from kubegate.auth.session_credentials import CredentialChecks, SessionCredential, Verdict
+from kubegate.auth.session_objects import Session, from_object, to_object, touched
 from kubegate.auth.types import UserInfo
 from kubegate.store.base import JSON, KeyExists, KeyNotFound, Store, StoreError, VersionConflict
 from kubegate.store.informer import Informer, ObjectCache, resource_version, wait_synced
@@ -54,17 +62,7 @@ DEFAULT_MAX_AGE = 12 * 3600.0
 # opening many app origins (one scope each) never pushes out the main session.
 MAX_SESSIONS_PER_USER = 64
 MAX_SECRET_LENGTH = 128  # token_urlsafe(32) is 43 characters; anything much longer is junk
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    user: UserInfo
-    method: str  # how the user logged in: "basic", "token", "oidc"
-    created: float  # seconds since the epoch
-    last_seen: float
-    scope: str = ""  # "": the main origin; others (per-app origins) never match it
-    not_after: float = 0.0  # the login credential's own expiry (0: none)
-    parent: str = ""  # the store name of the main session this one lives within ("": none)
+CREDENTIAL_SETTLE = 5.0  # see the module docstring: a file re-read (1 s) plus clock skew
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,54 +95,6 @@ def session_key(secret: str) -> str:
     return SESSIONS_PREFIX + session_name(secret)
 
 
-def _to_object(session: Session, name: str) -> JSON:
-    user = session.user
-    return {
-        "apiVersion": "kubegate.io/v1",
-        "kind": "Session",
-        "metadata": {"name": name},
-        "user": {
-            "username": user.name,
-            "uid": user.uid,
-            "groups": list(user.groups),
-            "extra": {k: list(v) for k, v in user.extra.items()},
-        },
-        "method": session.method,
-        "scope": session.scope,
-        "created": session.created,
-        "lastSeen": session.last_seen,
-        "notAfter": session.not_after,
-        "parent": session.parent,
-    }
-
-
-def _from_object(obj: JSON) -> Session:
-    """Raises (KeyError, TypeError, ValueError) for an object that is not a session."""
-    user: dict[str, Any] = obj["user"]
-    extra = {str(k): tuple(str(x) for x in v) for k, v in (user.get("extra") or {}).items()}
-    return Session(
-        user=UserInfo(
-            str(user["username"]),
-            str(user.get("uid") or ""),
-            tuple(str(g) for g in user.get("groups") or ()),
-            extra,
-        ),
-        method=str(obj["method"]),
-        created=float(obj["created"]),
-        last_seen=float(obj["lastSeen"]),
-        scope=str(obj.get("scope") or ""),
-        not_after=float(obj.get("notAfter") or 0.0),
-        parent=str(obj.get("parent") or ""),
-    )
-
-
-def _touched(seen: float) -> Callable[[JSON], JSON]:
-    def mutate(obj: JSON) -> JSON:
-        return {**obj, "lastSeen": max(float(obj.get("lastSeen") or 0.0), seen)}
-
-    return mutate
-
-
 class SessionStore:
     """Sessions on the API store, mirrored in memory; see the module docstring."""
 
@@ -154,8 +104,10 @@ class SessionStore:
         limits: SessionLimits | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        credentials: CredentialChecks | None = None,
     ) -> None:
         self.limits = limits or SessionLimits()
+        self.credentials = credentials  # None: sessions are not checked against credentials
         self._store = store
         self._clock = clock
         self._cache = ObjectCache()
@@ -164,6 +116,8 @@ class SessionStore:
         self._touches: dict[str, float] = {}  # key -> last-seen time to write
         self._queued: dict[str, float] = {}  # key -> the last time a touch was queued
         self._touch_wanted = asyncio.Event()
+        self._to_end: set[str] = set()  # keys whose credential failed: to delete
+        self._end_wanted = asyncio.Event()
         self._informer = Informer(store, SESSIONS_PREFIX, self._cache, self._on_change)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -174,6 +128,7 @@ class SessionStore:
             asyncio.create_task(self._informer.run(), name="session-informer"),
             asyncio.create_task(self._touch_loop(), name="session-touch"),
             asyncio.create_task(self._sweep_loop(), name="session-sweep"),
+            asyncio.create_task(self._end_loop(), name="session-credential-revoke"),
         ]
 
     async def wait_synced(self, limit: float = 10.0) -> bool:
@@ -195,16 +150,18 @@ class SessionStore:
         scope: str = "",
         not_after: float | None = None,
         parent: str = "",
+        credential: SessionCredential | None = None,
     ) -> str:
         """A new session for ``user``; returns its secret (the cookie value). ``parent``: the
-        store name (:func:`session_name`) of the main session this one must not outlive."""
+        store name (:func:`session_name`) of the main session this one must not outlive;
+        ``credential``: what to re-check on every lookup (auth/session_credentials.py)."""
         now = self._clock()
-        session = Session(user, method, now, now, scope, not_after or 0.0, parent)
+        session = Session(user, method, now, now, scope, not_after or 0.0, parent, credential)
         while True:
             secret = secrets.token_urlsafe(32)
             key = session_key(secret)
             try:
-                stored = await self._store.create(key, _to_object(session, key.rsplit("/", 1)[1]))
+                stored = await self._store.create(key, to_object(session, key.rsplit("/", 1)[1]))
             except KeyExists:  # 2^-256; but never hand out someone else's session
                 continue
             break
@@ -214,8 +171,8 @@ class SessionStore:
 
     def lookup(self, secret: str, *, scope: str = "") -> Session | None:
         """The live session ``secret`` names in ``scope``; None when it is unknown, expired,
-        revoked, of another scope, or its parent is no longer live. Records the activity
-        (see the module docstring)."""
+        revoked, of another scope, its credential no longer holds, or its parent is no longer
+        live. Records the activity (see the module docstring)."""
         if not secret or len(secret) > MAX_SECRET_LENGTH:
             return None
         key = session_key(secret)
@@ -225,6 +182,12 @@ class SessionStore:
         session = entry[0]
         now = self._clock()
         if self._expired(session, self._last_seen(key, session), now):
+            return None
+        verdict = self._verdict(session)
+        if verdict is not Verdict.HOLDS:
+            if verdict is Verdict.FAILS and now - session.created >= CREDENTIAL_SETTLE:
+                self._to_end.add(key)
+                self._end_wanted.set()
             return None
         self._seen[key] = now
         written = max(session.last_seen, self._queued.get(key, 0.0))
@@ -260,7 +223,24 @@ class SessionStore:
         parent = entry[0]
         if parent.scope or parent.parent:  # only a main-origin session can be a parent
             return False
-        return not self._expired(parent, self._last_seen(key, parent), now)
+        if self._expired(parent, self._last_seen(key, parent), now):
+            return False
+        return self._verdict(parent) is Verdict.HOLDS
+
+    def _verdict(self, session: Session) -> Verdict:
+        """Whether the credential ``session`` was made from still holds."""
+        if self.credentials is None:
+            return Verdict.HOLDS
+        return self.credentials.verdict(
+            session.method, session.user, session.credential, session.not_after
+        )
+
+    def _credential_failed(self, session: Session, now: float) -> bool:
+        """Settled: the credential fails, and the session is old enough that this replica's
+        view of it is not just behind the one that signed the user in."""
+        return (
+            now - session.created >= CREDENTIAL_SETTLE and self._verdict(session) is Verdict.FAILS
+        )
 
     def _last_seen(self, key: str, session: Session) -> float:
         return max(session.last_seen, self._seen.get(key, 0.0))
@@ -274,6 +254,7 @@ class SessionStore:
             (key, revision)
             for key, (session, revision) in self._sessions.items()
             if self._expired(session, self._last_seen(key, session), now)
+            or self._credential_failed(session, now)
         ]
         for key, revision in expired:
             await self._delete(key, revision)
@@ -289,6 +270,26 @@ class SessionStore:
                 continue
             if swept:
                 log.debug("swept %d expired sessions", swept)
+
+    async def _end_loop(self) -> None:
+        """Delete the sessions lookups found with a failed credential, soon and off the
+        request's path (any revision: whatever was touched since, the credential is gone)."""
+        while True:
+            await self._end_wanted.wait()
+            self._end_wanted.clear()
+            to_end, self._to_end = self._to_end, set()
+            for key in to_end:
+                entry = self._sessions.get(key)
+                if entry is None:
+                    continue
+                try:
+                    await self._delete(key)
+                except StoreError as exc:
+                    log.warning("ending a session whose credential failed: %s", exc)
+                    continue
+                log.info(
+                    "ended a session of %r: its credential is no longer valid", entry[0].user.name
+                )
 
     # -- the store and the mirror ------------------------------------------------------------
 
@@ -316,7 +317,7 @@ class SessionStore:
             pending, self._touches = self._touches, {}
             for key, seen in pending.items():
                 try:
-                    stored = await self._store.guaranteed_update(key, _touched(seen))
+                    stored = await self._store.guaranteed_update(key, touched(seen))
                 except KeyNotFound:
                     continue  # revoked meanwhile
                 except (StoreError, TypeError, ValueError) as exc:
@@ -335,7 +336,7 @@ class SessionStore:
             self._forget(key)
             return
         try:
-            session = _from_object(new)
+            session = from_object(new)
         except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("ignoring a malformed session object in the store")
             self._forget(key)

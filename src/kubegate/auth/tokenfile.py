@@ -154,3 +154,7 @@ class TokenFile:
 
     def lookup(self, token: str) -> UserInfo | None:
         return self._file.current().authenticate(token)
+
+    def table(self) -> TokenTable:
+        """The token file as currently loaded (re-read when it changes)."""
+        return self._file.current()

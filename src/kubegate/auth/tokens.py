@@ -6,6 +6,7 @@ kube (``token,user,uid,"group1,group2"``) builds on the same table."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 from kubegate.auth.types import UserInfo
 
@@ -38,6 +39,10 @@ class StaticTokens:
 
     def authenticate(self, token: str) -> UserInfo | None:
         return self._users.get(token_digest(token))
+
+    def entries(self) -> Iterator[tuple[bytes, UserInfo]]:
+        """(SHA-256 of the token, user) for every token."""
+        return iter(self._users.items())
 
 
 def bearer_token(authorization: str | None) -> str | None:

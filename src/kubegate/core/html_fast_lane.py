@@ -1,16 +1,24 @@
 """The fast lane of core.rewrite_html: core.html_fast's patterns driven over a buffer.
 
-:meth:`FastLane.scan` runs ``FAST_RE`` from a position the exact path has reached, match
-after match, and writes the rewritten markup out: each stretch the gap took with the
-prefix put after every NEEDLE (one ``split``/``join`` in C), each candidate value replaced
-in Python. It stops where the gap stopped, or at a tag whose absolute URL is on the
-backend's own host, and says where: from there the exact path reads. When a stretch holds
-an ABSOLUTE that may point at the backend (an own host, or one spelt so that only the exact
-path can tell), nothing of it is written: the exact path must read the whole stretch.
+:meth:`FastLane.scan` reads from a position the exact path has reached and writes the
+rewritten markup out: each stretch of the gap with the prefix put after every NEEDLE (one
+``split``/``join`` in C), each candidate value replaced in Python. Two tiers read the gap:
+core.html_fast_dfa's DFA (RE2) takes as much as its narrower grammar allows, then
+``STEP_RE`` (sre) takes one construct or a candidate tag, and the DFA goes on; without
+RE2, ``FAST_RE`` reads it all. The scan stops where neither can go on, or at a tag whose
+absolute URL is on the backend's own host, and says where: from there the exact path
+reads. When a stretch holds an ABSOLUTE that may point at the backend (an own host, or
+one spelt so that only the exact path can tell), nothing of it is written: the exact
+path must read the whole stretch.
+
+A candidate ``srcset`` whose every URL is a plain root-relative path (the common case)
+is rewritten in bytes (:data:`_PLAIN_SRCSET_RE`); any other goes through
+core.html_values, as the exact path does.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from kubegate.core.html_fast import (
@@ -19,15 +27,30 @@ from kubegate.core.html_fast import (
     HOST_GROUPS,
     NEEDLE,
     PLAIN_GROUPS,
+    STEP_RE,
     TAG_GROUP,
     unsure_absolute_re,
 )
+from kubegate.core.html_fast_dfa import GAP
 from kubegate.core.html_values import decode_attribute, encode_attribute, rewrite_srcset
 from kubegate.core.rewrite_url import UrlRule
 
 __all__ = ["FastLane"]
 
 _PREFIX_ENDS: Final = b"/?#"  # after the prefix, what makes a path already lie under it
+
+# A srcset (raw bytes, from double quotes) read as core.html_values.rewrite_srcset reads
+# it — separators, then a URL up to whitespace less its trailing commas, then descriptors
+# up to a comma — whose every URL is a plain root-relative path without commas, and whose
+# descriptors hold nothing that decoding and re-encoding would change. Group 1: one URL.
+_WS: Final = rb"[\t\n\f\r ]"
+_SRCSET_URL: Final = rb"(?:(?:/[^\x00-\x20\\&\"'<>\x7f/.%,][^\x00-\x20\\&\"'<>\x7f/,]*+)++/?|/)"
+_SRCSET_AFTER: Final = (
+    rb"(?:,++(?:" + _WS + rb"[\t\n\f\r ,]*+|\Z)"
+    rb"|" + _WS + rb"++[^,(&<>\x00-\x08\x0b\x0e-\x1f\x7f]*+(?:,[\t\n\f\r ,]*+|\Z)|\Z)"
+)
+_PLAIN_SRCSET_RE: Final = re.compile(rb"[\t\n\f\r ,]*+(?:" + _SRCSET_URL + _SRCSET_AFTER + rb")*+")
+_SRCSET_CANDIDATE_RE: Final = re.compile(rb"[\t\n\f\r ,]*+(" + _SRCSET_URL + rb")" + _SRCSET_AFTER)
 
 
 class FastLane:
@@ -46,30 +69,43 @@ class FastLane:
         """Rewrite from ``position`` on, appending to ``out``; returns where the output
         stops (the exact path goes on from there) and how far the exact path must read
         before the fast lane may run again (0: no such bound)."""
-        match = FAST_RE.match
+        dfa = GAP
+        match = FAST_RE.match if dfa is None else STEP_RE.match
         copied = position
         while True:
+            if dfa is not None:
+                position = dfa(buffer, position)
             found = match(buffer, position)
-            assert found is not None  # FAST_RE matches anywhere, if only the empty string
+            assert found is not None  # both match anywhere, if only the empty string
             group = found.lastindex  # the last group that matched: the candidate's value
             if group is None:
                 stop = found.end()
+                if dfa is not None and stop > position:
+                    position = stop  # one construct the DFA does not take: on with the DFA
+                    continue
                 break
             start, stop = found.span(group)
+            tag, end = found.start(TAG_GROUP), found.end()
             if group in HOST_GROUPS:
                 if buffer[start:stop].lower().removesuffix(b".") in self._hosts:
-                    stop = found.start(TAG_GROUP)  # the backend's own host: the exact path
+                    stop = tag  # the backend's own host: the exact path
                     break
             else:
                 new = self._candidate(buffer, group, start, stop)
                 if new is not None:
-                    stretch = self._stretch(buffer[copied:start])
-                    if stretch is None:
-                        return copied, found.end()
-                    out.append(stretch)
-                    out.append(new)
-                    copied = start if group in PLAIN_GROUPS else stop
-            position = found.end()
+                    # The whole tag goes out now, so that the output never stops inside a
+                    # tag: the exact path can only go on from where a construct starts.
+                    before = self._stretch(buffer[copied:tag])
+                    if before is None:
+                        return copied, end
+                    head = self._stretch(buffer[tag:start])
+                    tail = self._stretch(buffer[start if group in PLAIN_GROUPS else stop : end])
+                    if head is None or tail is None:
+                        out.append(before)
+                        return tag, end
+                    out += (before, head, new, tail)
+                    copied = end
+            position = end
         stretch = self._stretch(buffer[copied:stop])
         if stretch is None:
             return copied, stop
@@ -78,7 +114,7 @@ class FastLane:
 
     def _candidate(self, buffer: bytes, group: int, start: int, stop: int) -> bytes | None:
         """What goes in at a candidate value: the prefix in front of a plain path (None if
-        it is already there), or a rewritten srcset (None if it stays)."""
+        it is already there), or the srcset, rewritten or as it was."""
         if group in PLAIN_GROUPS:
             prefix = self._prefix
             size = len(prefix)
@@ -87,8 +123,28 @@ class FastLane:
             ):
                 return None
             return prefix
-        text = rewrite_srcset(decode_attribute(buffer[start:stop]), self.rule.rewrite)
-        return None if text is None else encode_attribute(text, '"')
+        raw = buffer[start:stop]
+        if _PLAIN_SRCSET_RE.fullmatch(raw) is not None and self._prefix not in raw:
+            return self._plain_srcset(raw) or raw
+        text = rewrite_srcset(decode_attribute(raw), self.rule.rewrite)
+        # Unchanged, the value still goes in by itself: left in the stretch, a value that
+        # starts with '/' would make a NEEDLE there.
+        return raw if text is None else encode_attribute(text, '"')
+
+    def _plain_srcset(self, raw: bytes) -> bytes | None:
+        """A srcset of plain root-relative URLs (none already under the prefix), each
+        with the prefix in front; None when it has no URL."""
+        pieces = []
+        copied = 0
+        for found in _SRCSET_CANDIDATE_RE.finditer(raw):
+            start = found.start(1)
+            pieces.append(raw[copied:start])
+            pieces.append(self._prefix)
+            copied = start
+        if not pieces:
+            return None
+        pieces.append(raw[copied:])
+        return b"".join(pieces)
 
     def _stretch(self, markup: bytes) -> bytes | None:
         """Markup the gap took, rewritten: the prefix after every NEEDLE (each starts a

@@ -8,11 +8,11 @@ What is rewritten (by core.rewrite_url's rule): the URL attributes ``href``, ``s
 (core.rewrite_css). ``<base href>`` is an ``href`` like any other.
 
 How: the document is never parsed into a tree. Two paths read it, and agree byte for byte
-(a property test holds them to it). The *fast lane* (core.html_fast_lane over
-core.html_fast's patterns) takes, in C, long stretches of ordinary markup whose only
-rewrites are plain root-relative paths in double-quoted URL attributes, and puts the
-prefix in with one ``split``/``join``; Python sees only rarer candidates (a srcset, a path
-in single quotes). Where it declines — anything unusual, unfinished or needing a closer
+(property tests hold them to it). The *fast lane* (core.html_fast_lane over
+core.html_fast's patterns, most of them run as a DFA by RE2: core.html_fast_dfa) takes, in
+C, long stretches of ordinary markup whose only rewrites are plain root-relative paths in
+double-quoted URL attributes, and puts the prefix in with one ``split``/``join``; Python
+sees only rarer candidates (a srcset, a path in single quotes). Where it declines — anything unusual, unfinished or needing a closer
 look — the *exact path* reads the next construct: core.html_tokens skips, in C, what cannot
 need a change, and only start tags that may carry a URL and raw-text elements reach
 Python. Bytes that are not rewritten are copied verbatim, so a document is never

@@ -49,6 +49,7 @@ from kubegate.proxy.rewrite import (
     ResponseRewriter,
     RewritePolicy,
     RewriteSettings,
+    relay_head_without_length,
 )
 from kubegate.proxy.rewrite_stream import relay_rewritten
 from kubegate.proxy.trust import BackendTrust
@@ -274,6 +275,8 @@ class ProxyHandler:
             return headers
         if plan.transformer is not None:
             ctx.send_body = partial(relay_rewritten, transformer=plan.transformer, whole_max=_WHOLE_BODY_MAX)
+        elif plan.head_only:
+            ctx.send_body = relay_head_without_length
         return plan.headers
 
     async def _upgrade(

@@ -7,15 +7,18 @@ The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
   the prefix, and with the ``kubegate.io/sandbox`` annotation a ``Content-Security-Policy:
   sandbox …`` added after the backend's headers (it cannot be relaxed by them);
 * **bodies** (:meth:`ResponseRewriter.plan`): ``text/html``, ``application/xhtml+xml`` and
-  ``text/css`` with a body (not HEAD, 1xx, 204, 206, 304), in identity, ``gzip``,
+  ``text/css`` with a body (not 1xx, 204, 206, 304), in identity, ``gzip``,
   ``deflate`` or ``br`` coding, an ASCII-compatible charset, without ``Cache-Control:
   no-transform`` — decoded, rewritten and re-encoded as they stream. ``Content-Length`` is
   recomputed (small bodies) or the body goes chunked; ``ETag`` becomes weak; digests and
   ``Accept-Ranges`` go. A 304 gets the weak ``ETag`` its 200 would have had (same rules;
   without a ``Content-Type`` on the 304, when the client's ``If-None-Match`` holds the weak
-  form). The client-side shim is inlined into HTML documents a browser
-  navigates to (``Sec-Fetch-Dest`` document/iframe/frame, or none), its hash added to the
-  page's CSP. Everything else costs one look at ``Content-Type``.
+  form). A HEAD gets the fields the GET would get (RFC 9110 §9.3.2): weak ``ETag``,
+  ``X-Kubegate-Rewrite``, the CSP with the shim's hash — and no ``Content-Length``, which a
+  HEAD may only send if it equals the GET's (§8.6), unknown until the body is rewritten; its
+  framing says chunked, as a streamed GET's does. The client-side shim is inlined into HTML
+  documents a browser navigates to (``Sec-Fetch-Dest`` document/iframe/frame, or none), its
+  hash added to the page's CSP. Everything else costs one look at ``Content-Type``.
 
 ``X-Kubegate-Rewrite`` says what happened to a body that could be rewritten: ``html``,
 ``css``, ``truncated-at-cap`` (the declared length is past ``max_bytes``: only the first
@@ -50,7 +53,7 @@ from kubegate.core.rewrite_cookies import scope_set_cookie
 from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy, script_hash_source
 from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
-from kubegate.http.types import Request
+from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.body_codec import CODINGS
 from kubegate.proxy.rewrite_stream import BodyTransformer
 
@@ -64,6 +67,7 @@ __all__ = [
     "RewritePolicy",
     "RewriteSettings",
     "load_shim",
+    "relay_head_without_length",
     "shim_script",
 ]
 
@@ -173,6 +177,7 @@ class BodyPlan:
 
     headers: list[tuple[str, str]]
     transformer: BodyTransformer | None  # None: the body is relayed unchanged
+    head_only: bool = False  # a HEAD of a body a GET would rewrite: send no length
 
 
 class ResponseRewriter:
@@ -233,7 +238,7 @@ class ResponseRewriter:
         kind = _KINDS.get(mime.strip().lower())
         if kind is None or not policy.body or not prefix:
             return None
-        if request.method == "HEAD" or status < 200 or status in (204, 206):
+        if status < 200 or status in (204, 206):
             return None
         coding, skipped = _coding_and_skip(headers, params)
         if skipped is not None:
@@ -273,6 +278,8 @@ class ResponseRewriter:
                 value = allow_inline_script(value, hash_source)
             out.append((name, value))
         out.append((REWRITE_HEADER, marker))
+        if request.method == "HEAD":
+            return BodyPlan(out, None, head_only=True)
         transformer = BodyTransformer(
             kind="css" if kind == "css" else "html",
             rule=rule,
@@ -292,6 +299,15 @@ class ResponseRewriter:
                 self._scripts.clear()
             self._scripts[key] = cached
         return cached
+
+
+async def relay_head_without_length(
+    response: ResponseWriter, upstream: object, status: int, headers: list[tuple[str, str]]
+) -> None:
+    """Send the head of a HEAD answer whose GET body would be rewritten: no Content-Length
+    (see the module docstring). (``upstream`` has no body; the relay closes it.)"""
+    await response.start(status, headers)
+    await response.end()
 
 
 def _coding_and_skip(headers: list[tuple[str, str]], params: str) -> tuple[str, str | None]:

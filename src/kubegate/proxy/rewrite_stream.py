@@ -32,6 +32,10 @@ __all__ = ["PASS_MAX", "BodyTransformer", "relay_rewritten"]
 # The most decoded bytes kept to compare with the rewritten ones (a whole compressed body
 # that the rewrite leaves as it is goes on still encoded).
 PASS_MAX: Final = 1024 * 1024
+# A streamed body is rewritten in input pieces of at most this, and written out once this
+# much output is ready (or no more input is waiting): see _Output.
+PIECE: Final = 64 * 1024
+WRITE_MIN: Final = 64 * 1024
 
 
 class BodyTransformer:
@@ -126,26 +130,21 @@ async def relay_rewritten(
     whole_max: int,
 ) -> None:
     """Send the rewritten response: in one write (with Content-Length) when the backend's
-    whole body is already here and small, else streamed chunked."""
+    whole body is already here and small, else streamed chunked (see :class:`_Output`)."""
     try:
         if upstream.complete and upstream.buffered <= whole_max:
             body = await upstream.read(whole_max + 1)
             out = transformer.whole(body)
             await response.send(status, headers, out)
             return
-        started = False
+        output = _Output(response, status, headers)
         async for chunk in upstream:
-            out = transformer.feed(chunk)
-            if not started:
-                await response.start(status, headers)
-                started = True
-            if out:
-                await response.write(out)
-        if not started:
-            await response.start(status, headers)
-        tail = transformer.finish()
-        if tail:
-            await response.write(tail)
+            for start in range(0, len(chunk), PIECE):
+                await output.add(transformer.feed(chunk[start : start + PIECE]))
+            if not upstream.buffered:
+                await output.flush()  # nothing more here yet: what is ready goes now
+        await output.add(transformer.finish())
+        await output.flush()
         await response.end()
     except CodingError as exc:
         log.info("backend body is not valid in its content coding: %s", exc)
@@ -157,3 +156,42 @@ async def relay_rewritten(
             "rewriting stopped at the %d-byte cap; the rest was relayed unchanged",
             transformer.max_bytes,
         )
+
+
+class _Output:
+    """A streamed rewritten body on its way out, in few, large writes.
+
+    The input is rewritten in pieces of at most :data:`PIECE`, so that the first bytes
+    leave (and the client starts reading them) while the rest is still being rewritten;
+    output is held until it reaches :data:`WRITE_MIN` or no more input is waiting, so a
+    backend that answers in many small reads does not become as many chunks, TLS records
+    and syscalls — without delaying anything a slow backend has not sent yet. The head
+    goes out with the first write (or at the end, for an empty body)."""
+
+    __slots__ = ("_headers", "_pending", "_response", "_size", "_status")
+
+    def __init__(
+        self, response: ResponseWriter, status: int, headers: list[tuple[str, str]]
+    ) -> None:
+        self._response = response
+        self._status = status
+        self._headers = headers
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    async def add(self, data: bytes) -> None:
+        if data:
+            self._pending.append(data)
+            self._size += len(data)
+            if self._size >= WRITE_MIN:
+                await self.flush()
+
+    async def flush(self) -> None:
+        response = self._response
+        if not response.started:
+            await response.start(self._status, self._headers)
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+            await response.write(data)

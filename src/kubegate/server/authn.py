@@ -31,6 +31,7 @@ from kubegate.auth.serviceaccount import (
     TokenIssuer,
 )
 from kubegate.auth.session_authn import SessionAuthenticator
+from kubegate.auth.session_credentials import CredentialChecks, fingerprint_key
 from kubegate.auth.sessions import SessionLimits, SessionStore
 from kubegate.auth.throttle import FailureThrottle
 from kubegate.auth.tokenfile import AuthFileError, TokenFile
@@ -80,9 +81,13 @@ def build_authentication(settings: AuthnSettings, datadir: DataDir, store: Store
     admin = StaticTokens()
     admin.add(datadir.admin_token.read_text().strip(), UserInfo(ADMIN_USER, groups=ADMIN_GROUPS))
     sources: list[TokenSource] = [AgnosticTokens(admin.authenticate, audiences)]
+    static_tables = [lambda: admin]  # what a token session's fingerprint is checked against
     if settings.token_auth_file is not None:
-        sources.append(AgnosticTokens(TokenFile(settings.token_auth_file).lookup, audiences))
-    key = SigningKey.from_file(datadir.sa_key)
+        token_file = TokenFile(settings.token_auth_file)
+        sources.append(AgnosticTokens(token_file.lookup, audiences))
+        static_tables.append(token_file.table)
+    sa_pem = datadir.sa_key.read_bytes()
+    key = SigningKey(sa_pem)
     accounts = ServiceAccountCache(store)
     issuer = settings.service_account_issuer
     sources.append(ServiceAccountTokens(key, issuer, accounts.get))
@@ -104,7 +109,13 @@ def build_authentication(settings: AuthnSettings, datadir: DataDir, store: Store
         challenges = (CHALLENGE,)
     limits = SessionLimits(settings.session_idle_timeout, settings.session_max_age)
     limits.check()
-    sessions = SessionStore(store, limits)
+    credentials = CredentialChecks(
+        fingerprint_key(sa_pem),  # replicas share sa.key, so they compute the same fingerprints
+        passwords=basic.passwords if basic is not None else None,
+        tokens=static_tables,
+        accounts=accounts,
+    )
+    sessions = SessionStore(store, limits, credentials=credentials)
     chain.append(SessionAuthenticator(sessions))
     login = LoginPages(sessions, LoginMethods(bearer, throttle, basic, oidc_login))
     if settings.anonymous_auth:

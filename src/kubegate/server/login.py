@@ -19,6 +19,12 @@ time), sets ``__Host-kubegate_session`` (``HttpOnly; Secure; SameSite=Lax; Path=
 with one generic message and 401, whatever was wrong. POSTs need a same-origin ``Origin``
 (core/csrf.py): a cross-site form must not sign the user in as someone else.
 
+The session records what the credential was (auth/session_credentials.py: a fingerprint of
+the password entry or static token, the ServiceAccount's UID) so that it ends when the
+credential stops being valid; a sign-in whose credential cannot be recorded fails like a
+wrong one (the password file was re-read between the check and the record; a token that
+is neither static, a ServiceAccount's nor a JWT with an expiry).
+
 Audit: every request here gets its record like any other; a sign-in adds the annotations
 ``kubegate.io/login`` (``succeeded``/``failed``) and ``kubegate.io/login-method``, and the
 record's user is the signed-in user. No password, token or cookie is ever recorded.
@@ -37,6 +43,7 @@ from kubegate.auth.basic import BasicAuthenticator
 from kubegate.auth.bearer import BearerAuthenticator
 from kubegate.auth.oidc_flow import OIDCLogin
 from kubegate.auth.session_authn import COOKIE_NAME, cleared_cookie, cookie_value, set_cookie
+from kubegate.auth.session_credentials import SessionCredential
 from kubegate.auth.sessions import SessionStore
 from kubegate.auth.throttle import FailureThrottle
 from kubegate.auth.types import UserInfo
@@ -185,13 +192,16 @@ class LoginPages:
         then: str,
         *,
         not_after: float | None = None,
+        credential: SessionCredential | None = None,
         extra: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Replace the browser's session with a new one for ``user`` and go to ``then``."""
         previous = cookie_value(ctx.request, self.cookie_name)
         if previous:
             await self.sessions.revoke(previous)  # rotation: the old secret is dead everywhere
-        secret = await self.sessions.create(user, method=method, not_after=not_after)
+        secret = await self.sessions.create(
+            user, method=method, not_after=not_after, credential=credential
+        )
         ctx.user = ctx.authenticated_user = user
         self._annotate(ctx, method, succeeded=True)
         log.info("user %r signed in (%s) from %s", user.name, method, ctx.request.peer[0])
@@ -257,7 +267,12 @@ class LoginPages:
         if user is None:
             await self.failed(ctx, "password", then, username=username)
             return
-        await self.sign_in(ctx, user, "password", then)
+        checks = self.sessions.credentials
+        credential = None if checks is None else checks.for_password(username, user)
+        if checks is not None and credential is None:  # the file was re-read meanwhile
+            await self.failed(ctx, "password", then, username=username)
+            return
+        await self.sign_in(ctx, user, "password", then, credential=credential)
 
     async def _token(self, ctx: RequestContext, form: dict[str, str], then: str) -> None:
         token = form.get("token", "").strip()
@@ -280,7 +295,13 @@ class LoginPages:
             await self.failed(ctx, "token", then)
             return
         throttle.succeeded(source, TOKEN_THROTTLE_KEY)
-        await self.sign_in(ctx, user, "token", then, not_after=_token_expiry(token))
+        not_after = _token_expiry(token)
+        checks = self.sessions.credentials
+        credential = None if checks is None else checks.for_token(token, user)
+        if checks is not None and credential is None and not_after is None:
+            await self.failed(ctx, "token", then)  # removed from the token file meanwhile
+            return
+        await self.sign_in(ctx, user, "token", then, not_after=not_after, credential=credential)
 
     # -- POST /logout -----------------------------------------------------------------------
 

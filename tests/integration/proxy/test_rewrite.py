@@ -229,13 +229,38 @@ async def test_shim_false_annotation_rewrites_without_script(cluster, backends):
     assert f'href="{prefix}/x"'.encode() in response.body
 
 
-async def test_head_untouched(cluster, backends):
-    """HEAD responses keep the backend's headers (length included) and are not rewritten."""
-    headers = [*HTML, ("ETag", '"v1"')]
+async def test_head_gets_the_fields_of_the_rewritten_get(cluster, backends):
+    """A HEAD of a page a GET would rewrite gets the GET's fields (RFC 9110 §9.3.2): the weak
+    ETag, the rewrite header, no byte ranges — and no Content-Length, since the rewritten
+    length is not known (§8.6)."""
+    headers = [*HTML, ("ETag", '"v1"'), ("Accept-Ranges", "bytes")]
+    head, prefix = await fetch(cluster, backends, serving(headers), method="HEAD", headers=FETCH)
+    get = await cluster.kg.request("GET", f"{prefix}/page", headers=FETCH)
+    assert head.status == get.status == 200
+    assert head.body == b""
+    assert head.header("etag") == get.header("etag") == 'W/"v1"'
+    assert head.header("x-kubegate-rewrite") == get.header("x-kubegate-rewrite") == "html"
+    assert head.header("accept-ranges") is None
+    assert head.header("content-length") is None
+
+
+async def test_head_gets_the_csp_of_the_get_that_injects_the_shim(cluster, backends):
+    """A page load's HEAD carries the CSP the GET has: the injected shim's hash added."""
+    headers = [*HTML, ("Content-Security-Policy", "script-src 'self'")]
+    head, prefix = await fetch(cluster, backends, serving(headers), method="HEAD")
+    get = await cluster.kg.request("GET", f"{prefix}/page")
+    csp = get.header("content-security-policy")
+    assert csp is not None and csp != "script-src 'self'"
+    assert head.header("content-security-policy") == csp
+
+
+async def test_head_of_a_body_that_is_not_rewritten_keeps_its_length(cluster, backends):
+    """A HEAD of a page a GET would not rewrite (no-transform) keeps the backend's fields."""
+    headers = [*HTML, ("ETag", '"v1"'), ("Cache-Control", "no-transform")]
     response, _ = await fetch(cluster, backends, serving(headers), method="HEAD")
     assert response.header("etag") == '"v1"'
     assert response.header("content-length") == str(len(PAGE))
-    assert response.header("x-kubegate-rewrite") is None
+    assert response.header("x-kubegate-rewrite") == "skipped-no-transform"
 
 
 async def test_unknown_coding_passes_unrewritten(cluster, backends):
