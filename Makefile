@@ -36,7 +36,8 @@ test-all: setup-test
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/kubegate/core
 	$(BIN)/lint-imports
 

@@ -150,7 +150,11 @@ SUBJECTS = {
         Subject(
             "kubegate-allow",
             "https",
-            _kubegate(malloc_tuned=False, name="kubegate-allow", extra_args=("--authorization-mode", "AlwaysAllow")),
+            _kubegate(
+                malloc_tuned=False,
+                name="kubegate-allow",
+                extra_args=("--authorization-mode", "AlwaysAllow"),
+            ),
         ),
     )
 }

@@ -90,7 +90,8 @@ def test_resource_version_increases_across_writes(api, ns):
     assert (status["kind"], status["status"]) == ("Status", "Success")
     after_delete = api.ok("GET", path)  # the list revision includes the deletion
     versions = [
-        int(o["metadata"]["resourceVersion"]) for o in (created, updated, patched, other, after_delete)
+        int(o["metadata"]["resourceVersion"])
+        for o in (created, updated, patched, other, after_delete)
     ]
     assert versions == sorted(set(versions)), versions
 

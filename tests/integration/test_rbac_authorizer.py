@@ -269,8 +269,14 @@ async def test_repeated_question_is_evaluated_once(
     monkeypatch.setattr("kubegate.auth.rbac.evaluate", counting)
     for subpath in ("/a", "/b", "/c"):
         attrs = Attributes(
-            ALICE, "get", True, path=f"/api/v1/x{subpath}", namespace="kube-system",
-            resource="services", subresource="proxy", name="echo:http",
+            ALICE,
+            "get",
+            True,
+            path=f"/api/v1/x{subpath}",
+            namespace="kube-system",
+            resource="services",
+            subresource="proxy",
+            name="echo:http",
         )
         assert authz.authorize(attrs).allowed
     assert evaluations == []
@@ -288,9 +294,7 @@ async def test_binding_change_drops_memoised_decisions(
     await eventually(lambda: assert_denied(authz, request))
 
 
-async def test_other_groups_are_another_question(
-    store: MemoryStore, authz: RBACAuthorizer
-) -> None:
+async def test_other_groups_are_another_question(store: MemoryStore, authz: RBACAuthorizer) -> None:
     """A remembered decision for a user is not reused when the same name comes with other
     groups (a group binding applies only to members)."""
     await put(store, "roles", role("proxy-echo", "kube-system", PROXY_ECHO))

@@ -197,7 +197,9 @@ async def sign_in(kg: Kubegate) -> str:
     ]
     response = await kg.request("POST", "/login", headers=headers, body=form.encode(), auth=None)
     assert response.status == 303, response
-    [cookie] = [v for v in response.values("set-cookie") if v.startswith("__Host-kubegate_session=")]
+    [cookie] = [
+        v for v in response.values("set-cookie") if v.startswith("__Host-kubegate_session=")
+    ]
     return cookie.split(";", 1)[0].split("=", 1)[1]
 
 

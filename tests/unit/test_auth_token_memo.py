@@ -30,7 +30,9 @@ class Clock:
 def request(token: str) -> Request:
     # A fresh string per request, as the parser makes: the digest memo keys on identity.
     header = "Bearer " + "".join(list(token))
-    return Request("GET", "/api", "/api", "", [("authorization", header)], None, ("192.0.2.1", 1), True)  # type: ignore[arg-type]
+    return Request(
+        "GET", "/api", "/api", "", [("authorization", header)], None, ("192.0.2.1", 1), True
+    )  # type: ignore[arg-type]
 
 
 def static(*pairs: tuple[str, UserInfo], memo_size: int = 1024) -> AgnosticTokens:
@@ -85,12 +87,16 @@ def test_token_file_reload_replaces_the_memoised_user(tmp_path: Path) -> None:
     path = tmp_path / "tokens.csv"
     path.write_text("keep,alice,1,dev\ngone,bob,2\n")
     bearer = BearerAuthenticator([AgnosticTokens(TokenFile(path, clock=clock).lookup, API)], API)
-    assert bearer.authenticate(request("keep")) == UserInfo("alice", "1", ("dev", AUTHENTICATED_GROUP))
+    assert bearer.authenticate(request("keep")) == UserInfo(
+        "alice", "1", ("dev", AUTHENTICATED_GROUP)
+    )
     assert bearer.authenticate(request("gone")) is not None
     before = path.stat().st_mtime_ns
     path.write_text("keep,carol,3,ops\n")
     os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
     clock.now += 1.0
-    assert bearer.authenticate(request("keep")) == UserInfo("carol", "3", ("ops", AUTHENTICATED_GROUP))
+    assert bearer.authenticate(request("keep")) == UserInfo(
+        "carol", "3", ("ops", AUTHENTICATED_GROUP)
+    )
     with pytest.raises(Unauthorized):
         bearer.authenticate(request("gone"))

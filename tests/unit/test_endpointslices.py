@@ -223,9 +223,7 @@ def test_hostname_is_omitted_when_subdomain_is_another_service():
 )
 def test_target_port_resolution(service_port, container_ports, resolved):
     """An int targetPort is used as is; a name is looked up per pod, matching protocol."""
-    assert (
-        resolve_target_port(pod("p", container_ports=container_ports), service_port) == resolved
-    )
+    assert resolve_target_port(pod("p", container_ports=container_ports), service_port) == resolved
 
 
 def test_named_target_port_of_a_sidecar_init_container_resolves():
@@ -463,9 +461,7 @@ def test_slices_of_a_previous_service_incarnation_are_replaced():
     old = stored(compute_endpoint_slices(service(), [pod("a")]))
     reborn = service()
     reborn["metadata"]["uid"] = "uid-new"
-    diff = diff_endpoint_slices(
-        compute_endpoint_slices(reborn, [pod("a")], existing=old), old
-    )
+    diff = diff_endpoint_slices(compute_endpoint_slices(reborn, [pod("a")], existing=old), old)
     assert len(diff.to_create) == 1 and diff.to_delete == tuple(old)
     assert diff.to_create[0]["metadata"]["name"] != old[0]["metadata"]["name"]
 
@@ -473,9 +469,7 @@ def test_slices_of_a_previous_service_incarnation_are_replaced():
 def test_last_pod_leaving_turns_the_slice_into_a_placeholder():
     """When the last endpoint goes, its slice is emptied in place rather than replaced."""
     existing = stored(compute_endpoint_slices(service(), [pod("a")]))
-    diff = diff_endpoint_slices(
-        compute_endpoint_slices(service(), [], existing=existing), existing
-    )
+    diff = diff_endpoint_slices(compute_endpoint_slices(service(), [], existing=existing), existing)
     assert (len(diff.to_create), len(diff.to_delete)) == (0, 0)
     assert diff.to_update[0]["endpoints"] == []
 

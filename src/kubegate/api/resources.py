@@ -25,7 +25,9 @@ class ResourceType:
     # subresource name -> (kind it returns, verbs)
     subresources: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     stored: bool = True  # False for create-only review types answered on the fly
-    _subresource_names: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    _subresource_names: frozenset[str] = field(
+        init=False, repr=False, compare=False, default=frozenset()
+    )
 
     @property
     def group_version(self) -> str:
@@ -46,7 +48,9 @@ class ResourceType:
 
     def __post_init__(self) -> None:
         # has_subresource runs per request: a set lookup instead of a scan
-        object.__setattr__(self, "_subresource_names", frozenset(s for s, _, _ in self.subresources))
+        object.__setattr__(
+            self, "_subresource_names", frozenset(s for s, _, _ in self.subresources)
+        )
 
     def has_subresource(self, name: str) -> bool:
         return name in self._subresource_names

@@ -23,7 +23,6 @@ FIELD_IMMUTABLE: Final = "field is immutable"
 # -- rendering values and extra cause types -------------------------------------------
 
 
-
 def go_value(value: Any) -> str:
     """Render a bad value roughly as field.ErrorBody does for Go values."""
     if value is None:

@@ -1,9 +1,9 @@
 """Authentication and authorization values and the seams between them.
 
-    Authenticator.authenticate(request) -> UserInfo | None
-        None: this authenticator does not recognise the request's credential (try the next);
-        raises errors.Unauthorized: a credential it owns was presented and is invalid.
-    Authorizer.authorize(attributes) -> Decision
+Authenticator.authenticate(request) -> UserInfo | None
+    None: this authenticator does not recognise the request's credential (try the next);
+    raises errors.Unauthorized: a credential it owns was presented and is invalid.
+Authorizer.authorize(attributes) -> Decision
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def forbidden_message(attrs: Attributes, reason: str = "") -> str:
         resource = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
         qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
         subject = f'{qualified} "{attrs.name}"' if attrs.name else qualified
-        scope = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+        scope = (
+            f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+        )
         message = (
             f'{subject} is forbidden: User "{user}" cannot {attrs.verb} resource "{resource}" '
             f'in API group "{attrs.api_group}" {scope}'

@@ -259,7 +259,10 @@ def run(args: argparse.Namespace) -> int:
         print("error: --audit-log-max* values cannot be negative", file=sys.stderr)
         return 2
     if args.apps_domain and not is_valid_apps_domain(args.apps_domain.strip().lower().strip(".")):
-        print(f"error: --apps-domain {args.apps_domain!r} is not a DNS name like apps.localhost", file=sys.stderr)
+        print(
+            f"error: --apps-domain {args.apps_domain!r} is not a DNS name like apps.localhost",
+            file=sys.stderr,
+        )
         return 2
     try:
         authn = authn_settings(args)

@@ -193,7 +193,9 @@ class ApiForwarder:
             # basic credentials or client certificate are the kubeconfig's, not ones a browser
             # attached by itself: kubegate serve must not take them for ambient browser
             # credentials (its CSRF and session-isolation rules key on Origin and Sec-Fetch-*).
-            headers = [(n, v) for n, v in headers if n != "origin" and not n.startswith("sec-fetch-")]
+            headers = [
+                (n, v) for n, v in headers if n != "origin" and not n.startswith("sec-fetch-")
+            ]
         headers.extend(credentials)
         return headers
 

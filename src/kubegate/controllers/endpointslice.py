@@ -129,7 +129,9 @@ class EndpointSliceController(ControllerLifecycle):
             for inf in self._informers
         ]
         # Workers join this same list once the caches have synced, so stop() cancels them too.
-        tasks.append(group.create_task(self._start_workers(group, tasks), name="endpointslice-start"))
+        tasks.append(
+            group.create_task(self._start_workers(group, tasks), name="endpointslice-start")
+        )
         return tasks
 
     async def _start_workers(
@@ -270,7 +272,9 @@ class EndpointSliceController(ControllerLifecycle):
         if should_mirror(service, endpoints):
             assert endpoints is not None
             desired = mirror_endpoint_slices(
-                endpoints, existing=mirrored, taken_names=others.plus(_meta(s)["name"] for s in mine)
+                endpoints,
+                existing=mirrored,
+                taken_names=others.plus(_meta(s)["name"] for s in mine),
             )
             await self._apply(diff_endpoint_slices(desired, mirrored), creating=creating)
         else:
@@ -338,7 +342,13 @@ class _OtherSliceNames:
 
     __slots__ = ("_cache", "_extra", "_namespace", "_owned")
 
-    def __init__(self, cache: ObjectCache, namespace: str, owned: set[str], extra: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        cache: ObjectCache,
+        namespace: str,
+        owned: set[str],
+        extra: frozenset[str] = frozenset(),
+    ) -> None:
         self._cache = cache
         self._namespace = namespace
         self._owned = owned
@@ -354,4 +364,6 @@ class _OtherSliceNames:
         return self._cache.get(object_key("endpointslices", self._namespace, name)) is not None
 
     def plus(self, names: Iterable[str]) -> _OtherSliceNames:
-        return _OtherSliceNames(self._cache, self._namespace, self._owned, self._extra | frozenset(names))
+        return _OtherSliceNames(
+            self._cache, self._namespace, self._owned, self._extra | frozenset(names)
+        )

@@ -163,7 +163,12 @@ def upstream_request_headers(
     if is_upgrade and token is None:
         raise UpgradeNotAllowed("not an upgrade request")
     if _has_bad_value_chars(
-        host_header + forwarded_for + forwarded_host + forwarded_proto + forwarded_uri + forwarded_prefix
+        host_header
+        + forwarded_for
+        + forwarded_host
+        + forwarded_proto
+        + forwarded_uri
+        + forwarded_prefix
     ):
         raise HeaderNotAllowed("a forwarded header value may not contain CR, LF or NUL")
     out: list[tuple[str, str]] = [("host", host_header)]

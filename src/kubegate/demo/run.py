@@ -21,7 +21,9 @@ from kubegate.store.base import KeyExists, KeyNotFound, Store, object_key
 
 def _backend_tls(ca_cert: Path, ca_key: Path) -> ssl.SSLContext:
     cert_pem, key_pem = issue_serving_cert(
-        ca_cert.read_bytes(), ca_key.read_bytes(), hosts=["127.0.0.1", "localhost", "secure-echo.kube-system.svc"]
+        ca_cert.read_bytes(),
+        ca_key.read_bytes(),
+        hosts=["127.0.0.1", "localhost", "secure-echo.kube-system.svc"],
     )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     with tempfile.TemporaryDirectory() as tmp:

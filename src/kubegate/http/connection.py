@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubegate.http")
 
 
-
 class HTTPConnection(ConnectionEnding, DeadlineTimer, asyncio.Protocol):
     def __init__(self, server: HTTPServer) -> None:
         self._server = server
@@ -81,7 +80,9 @@ class HTTPConnection(ConnectionEnding, DeadlineTimer, asyncio.Protocol):
         self.write_paused = False  # the transport's buffer is full (read by the writer)
         self._drain_waiter: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] | None = None
-        self.cancel_on_disconnect = False  # set per request by ResponseWriter.cancel_on_disconnect()
+        self.cancel_on_disconnect = (
+            False  # set per request by ResponseWriter.cancel_on_disconnect()
+        )
         # the one timer
         self._deadline = 0.0
         self._deadline_kind = T_HEADER

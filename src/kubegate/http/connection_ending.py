@@ -197,4 +197,3 @@ class ConnectionEnding:
         if self._reading_paused and self._state < DETACHED:
             self._reading_paused = False
             self.transport.resume_reading()
-

@@ -64,7 +64,11 @@ _MEMO_MAX = 1024  # entries of each per-process memo below; all dropped when ful
 _MEMO_KEY_MAX = 512
 _BACKEND_PATHS: dict[str, str] = {}  # raw sub-path -> backend path
 _PREFIXES: dict[str, str] = {}  # raw request path -> its ``…/proxy`` prefix
-_LOCATION_REWRITERS = {"location": rewrite_location, "content-location": rewrite_location, "refresh": rewrite_refresh}
+_LOCATION_REWRITERS = {
+    "location": rewrite_location,
+    "content-location": rewrite_location,
+    "refresh": rewrite_refresh,
+}
 _first = itemgetter(0)
 
 
@@ -88,7 +92,12 @@ class _Exchange:
 
 class ProxyHandler:
     def __init__(
-        self, resolver: Resolver, pool: UpstreamPool, settings: ProxySettings, closing: asyncio.Event, trust: BackendTrust
+        self,
+        resolver: Resolver,
+        pool: UpstreamPool,
+        settings: ProxySettings,
+        closing: asyncio.Event,
+        trust: BackendTrust,
     ) -> None:
         self.trust = trust
         self.resolver = resolver
@@ -99,26 +108,44 @@ class ProxyHandler:
         self._targets: dict[tuple[Backend, ssl.SSLContext | None], UpstreamTarget] = {}
 
     async def __call__(
-        self, request: Request, response: ResponseWriter, info: RequestInfo, audit_id: str, *, prefix: str | None = None
+        self,
+        request: Request,
+        response: ResponseWriter,
+        info: RequestInfo,
+        audit_id: str,
+        *,
+        prefix: str | None = None,
     ) -> None:
         """Proxy one request; ``prefix`` overrides the path prefix the client sees (``""``
         for an app served at the root of its own origin, server/ui/apps.py)."""
         ctx = _Exchange(request, response, info, audit_id)
         if request.method not in PROXY_METHODS:
-            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            raise MethodNotAllowed(
+                "the server does not allow this method on the requested resource"
+            )
         query = request.query
         # (parse_qs only when the parameter could be there: spelt out, or percent-encoded)
-        if query and ("dryRun" in query or "%" in query) and "dryRun" in parse_qs(query, keep_blank_values=True):
+        if (
+            query
+            and ("dryRun" in query or "%" in query)
+            and "dryRun" in parse_qs(query, keep_blank_values=True)
+        ):
             raise BadRequest("dryRun is not supported")
         try:
             upgrade = validate_upgrade(request.headers) if request.upgrade else None
         except UpgradeNotAllowed as exc:
             raise BadRequest(str(exc)) from exc
         location = (
-            None if info.subpath else redirect_for_root(request.method, request.path, request.query, upgrade is not None)
+            None
+            if info.subpath
+            else redirect_for_root(request.method, request.path, request.query, upgrade is not None)
         )
         if location is not None:
-            headers = [("audit-id", audit_id), ("cache-control", "no-cache, private"), ("location", location)]
+            headers = [
+                ("audit-id", audit_id),
+                ("cache-control", "no-cache, private"),
+                ("location", location),
+            ]
             await ctx.response.send(301, headers)
             return
         path = _BACKEND_PATHS.get(info.subpath) or self._backend_path(info.subpath)
@@ -130,7 +157,9 @@ class ProxyHandler:
         ) or await self.resolver.resolve(info.resource, info.namespace, info.name)
         if info.resource == "services":  # annotations can opt out of rewriting (proxy/rewrite.py)
             ctx.policy = self.resolver.rewrite_policy(info.namespace, resolved.name)
-        if request.header(REWRITE_HEADER) == AT_ROOT_VALUE:  # the client shows the backend at its root
+        if (
+            request.header(REWRITE_HEADER) == AT_ROOT_VALUE
+        ):  # the client shows the backend at its root
             ctx.policy = ctx.policy.at_root()
         if prefix is None:
             prefix = _PREFIXES.get(request.path) or self._proxy_prefix(request.path, info.subpath)
@@ -184,15 +213,28 @@ class ProxyHandler:
     def _new_upstream(self, backend: Backend, context: ssl.SSLContext | None) -> UpstreamTarget:
         tls = backend.scheme == "https"
         context = context if tls else None
-        if tls and context is None and (backend.ip, backend.port) not in self.settings._warned_insecure:
+        if (
+            tls
+            and context is None
+            and (backend.ip, backend.port) not in self.settings._warned_insecure
+        ):
             self.settings._warned_insecure.add((backend.ip, backend.port))
             log.warning(
                 "proxying to https://%s without verifying its certificate (as kube does); "
-                "set --proxy-ca-file to verify", backend.host_header,
+                "set --proxy-ca-file to verify",
+                backend.host_header,
             )
-        return UpstreamTarget(backend.ip, backend.port, tls=tls, server_hostname=backend.server_name, ssl_context=context)
+        return UpstreamTarget(
+            backend.ip,
+            backend.port,
+            tls=tls,
+            server_hostname=backend.server_name,
+            ssl_context=context,
+        )
 
-    def _headers(self, ctx: _Exchange, backend: Backend, prefix: str, upgrade: str | None) -> list[tuple[str, str]]:
+    def _headers(
+        self, ctx: _Exchange, backend: Backend, prefix: str, upgrade: str | None
+    ) -> list[tuple[str, str]]:
         request = ctx.request
         return upstream_request_headers(
             request.headers,
@@ -206,9 +248,21 @@ class ProxyHandler:
             is_upgrade=upgrade is not None,
         )
 
-    def _response_headers(self, ctx: _Exchange, backend: Backend, prefix: str, headers: list[tuple[str, str]], *, upgrade: bool) -> list[tuple[str, str]]:
-        out = downstream_response_headers(headers, is_upgrade=upgrade, kubegate_cookies=self.settings.kubegate_cookies)
-        if _LOCATION_REWRITERS.keys().isdisjoint(map(_first, out)):  # (checked in C: the usual case)
+    def _response_headers(
+        self,
+        ctx: _Exchange,
+        backend: Backend,
+        prefix: str,
+        headers: list[tuple[str, str]],
+        *,
+        upgrade: bool,
+    ) -> list[tuple[str, str]]:
+        out = downstream_response_headers(
+            headers, is_upgrade=upgrade, kubegate_cookies=self.settings.kubegate_cookies
+        )
+        if _LOCATION_REWRITERS.keys().isdisjoint(
+            map(_first, out)
+        ):  # (checked in C: the usual case)
             out = self.rewriter.headers(out, policy=ctx.policy, prefix=prefix)
             out.append(("audit-id", ctx.audit_id))
             return out
@@ -217,8 +271,11 @@ class ProxyHandler:
             rewrite = _LOCATION_REWRITERS.get(name)
             if rewrite is not None:
                 new = rewrite(
-                    value, backend_host=backend.host_header, backend_scheme=backend.scheme,
-                    proxy_prefix=prefix, public_origin=None,
+                    value,
+                    backend_host=backend.host_header,
+                    backend_scheme=backend.scheme,
+                    proxy_prefix=prefix,
+                    public_origin=None,
                 )
                 if new is None:  # unsafe or unparseable: dropped, never relayed as is
                     continue
@@ -229,25 +286,39 @@ class ProxyHandler:
         return rewritten
 
     async def _forward(
-        self, ctx: _Exchange, candidates: tuple[Backend, ...], context: ssl.SSLContext | None, target_path: str, prefix: str
+        self,
+        ctx: _Exchange,
+        candidates: tuple[Backend, ...],
+        context: ssl.SSLContext | None,
+        target_path: str,
+        prefix: str,
     ) -> None:
         request = ctx.request
-        has_body = request.body.length not in (None, 0) or request.header("transfer-encoding") is not None
+        has_body = (
+            request.body.length not in (None, 0) or request.header("transfer-encoding") is not None
+        )
         expect = has_body and (request.header("expect") or "").lower() == "100-continue"
         last_error: UpstreamError | None = None
         for attempt, backend in enumerate(candidates):
             body: AsyncIterator[bytes] | None = request.body.__aiter__() if has_body else None
             try:
                 upstream = await self.pool.request(
-                    self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, None),
-                    body, content_length=request.body.length if has_body else None, expect_continue=expect and has_body,
+                    self._upstream(backend, context),
+                    request.method,
+                    target_path,
+                    self._headers(ctx, backend, prefix, None),
+                    body,
+                    content_length=request.body.length if has_body else None,
+                    expect_continue=expect and has_body,
                 )
             except UpstreamError as exc:
                 note_upstream_error(request.state, exc)  # every one, retried ones too
                 last_error = exc
                 retry = exc.kind in ("connect", "tls") and attempt + 1 < len(candidates)
                 if retry and (request.method in RETRYABLE_METHODS or not has_body):
-                    log.info("endpoint %s failed (%s); trying another", backend.host_header, exc.kind)
+                    log.info(
+                        "endpoint %s failed (%s); trying another", backend.host_header, exc.kind
+                    )
                     continue
                 raise _upstream_status(exc) from exc
             try:
@@ -256,44 +327,74 @@ class ProxyHandler:
                 await upstream.aclose()
                 raise
             await relay_response(
-                ctx.response, upstream, headers, head=request.method == "HEAD", whole_max=_WHOLE_BODY_MAX,
-                log=log, upstream_name=backend.host_header, errors_state=request.state, send_body=ctx.send_body,
+                ctx.response,
+                upstream,
+                headers,
+                head=request.method == "HEAD",
+                whole_max=_WHOLE_BODY_MAX,
+                log=log,
+                upstream_name=backend.host_header,
+                errors_state=request.state,
+                send_body=ctx.send_body,
             )
             return
         assert last_error is not None
         raise _upstream_status(last_error)
 
-    def _relayed_headers(self, ctx: _Exchange, backend: Backend, prefix: str, upstream: UpstreamResponse) -> Headers:
+    def _relayed_headers(
+        self, ctx: _Exchange, backend: Backend, prefix: str, upstream: UpstreamResponse
+    ) -> Headers:
         """The client's fields for ``upstream``'s answer; sets ``ctx.send_body`` when its body
         is rewritten (a plain method, not a coroutine: the hot path awaits only the relay)."""
         headers = self._response_headers(ctx, backend, prefix, upstream.headers, upgrade=False)
         plan = self.rewriter.plan(
-            ctx.request, upstream.status, headers, policy=ctx.policy, prefix=prefix,
-            backend_host=backend.host_header, backend_scheme=backend.scheme, declared_length=upstream.length,
+            ctx.request,
+            upstream.status,
+            headers,
+            policy=ctx.policy,
+            prefix=prefix,
+            backend_host=backend.host_header,
+            backend_scheme=backend.scheme,
+            declared_length=upstream.length,
         )  # None (after one look at Content-Type) unless the body is HTML or CSS
         if plan is None:
             return headers
         if plan.transformer is not None:
-            ctx.send_body = partial(relay_rewritten, transformer=plan.transformer, whole_max=_WHOLE_BODY_MAX)
+            ctx.send_body = partial(
+                relay_rewritten, transformer=plan.transformer, whole_max=_WHOLE_BODY_MAX
+            )
         elif plan.head_only:
             ctx.send_body = relay_head_without_length
         return plan.headers
 
     async def _upgrade(
-        self, ctx: _Exchange, backend: Backend, context: ssl.SSLContext | None, target_path: str, prefix: str, token: str
+        self,
+        ctx: _Exchange,
+        backend: Backend,
+        context: ssl.SSLContext | None,
+        target_path: str,
+        prefix: str,
+        token: str,
     ) -> None:
         request, response = ctx.request, ctx.response
         try:
             response.cancel_on_disconnect()
             result = await self.pool.upgrade(
-                self._upstream(backend, context), request.method, target_path, self._headers(ctx, backend, prefix, token)
+                self._upstream(backend, context),
+                request.method,
+                target_path,
+                self._headers(ctx, backend, prefix, token),
             )
         except UpstreamError as exc:
             note_upstream_error(request.state, exc)
             raise _upstream_status(exc) from exc
         tunnelled = await relay_upgrade(
-            response, result, partial(self._response_headers, ctx, backend, prefix),
-            idle_timeout=self.settings.tunnel_idle_timeout, closing=self.closing, refuse=invalid_upgrade_response,
+            response,
+            result,
+            partial(self._response_headers, ctx, backend, prefix),
+            idle_timeout=self.settings.tunnel_idle_timeout,
+            closing=self.closing,
+            refuse=invalid_upgrade_response,
         )  # (security.md A2: no redirect or 2xx answer to an upgrade reaches the client)
         if tunnelled is not None:
             request.state["proxy_tunnel_bytes"] = tunnelled
@@ -310,4 +411,3 @@ def _upstream_status(exc: UpstreamError) -> Exception:
     if exc.kind in ("protocol", "reset"):
         return BadGateway(f"error trying to reach service: {exc}")
     return ServiceUnavailable(f"error trying to reach service: {exc}")
-

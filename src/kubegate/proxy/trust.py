@@ -31,11 +31,15 @@ class BackendTrust:
         kind, _, name = ca_ref.partition("/")
         resource = {"configmap": "configmaps", "secret": "secrets"}.get(kind.lower())
         if resource is None or not name:
-            raise ServiceUnavailable(f'invalid kubegate.io/proxy-ca "{ca_ref}": want configmap/NAME or secret/NAME')
+            raise ServiceUnavailable(
+                f'invalid kubegate.io/proxy-ca "{ca_ref}": want configmap/NAME or secret/NAME'
+            )
         try:
             obj = await self.store.get(object_key(resource, namespace, name))
         except KeyNotFound as exc:
-            raise ServiceUnavailable(f'{resource} "{name}" named by kubegate.io/proxy-ca not found') from exc
+            raise ServiceUnavailable(
+                f'{resource} "{name}" named by kubegate.io/proxy-ca not found'
+            ) from exc
         version = obj["metadata"].get("resourceVersion", "")
         cached = self._contexts.get((namespace, ca_ref))
         if cached is not None and cached[0] == version:
@@ -43,7 +47,9 @@ class BackendTrust:
         if resource == "configmaps":
             pem = (obj.get("data") or {}).get(CA_KEY, "")
         else:
-            pem = base64.b64decode((obj.get("data") or {}).get(CA_KEY, "") or b"").decode(errors="replace")
+            pem = base64.b64decode((obj.get("data") or {}).get(CA_KEY, "") or b"").decode(
+                errors="replace"
+            )
         if not pem.strip():
             raise ServiceUnavailable(f'{resource} "{name}" has no {CA_KEY}')
         try:

@@ -161,7 +161,11 @@ _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 
 
 def _node_ports(spec: dict) -> set[int]:  # type: ignore[type-arg]
-    return {int(p["nodePort"]) for p in spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+    return {
+        int(p["nodePort"])
+        for p in spec.get("ports") or []
+        if isinstance(p, dict) and p.get("nodePort")
+    }
 
 
 def _cluster_ips(spec: dict) -> set[str]:  # type: ignore[type-arg]
@@ -187,7 +191,11 @@ class ServiceUpdate:
         if new_type == "ExternalName":
             for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
                 spec.pop(field, None)
-        elif old_type == "ExternalName" and not _cluster_ips(spec) and spec.get("clusterIP") != "None":
+        elif (
+            old_type == "ExternalName"
+            and not _cluster_ips(spec)
+            and spec.get("clusterIP") != "None"
+        ):
             ip = await self.allocators.allocate_ip("", owner, errs)
             if ip:
                 self.claimed_ips.append(ip)
@@ -203,7 +211,9 @@ class ServiceUpdate:
                 wanted = int(port.get("nodePort") or 0)
                 if wanted and wanted in old_ports:
                     continue
-                got = await self.allocators.allocate_node_port(wanted, owner, f"spec.ports[{i}].nodePort", errs)
+                got = await self.allocators.allocate_node_port(
+                    wanted, owner, f"spec.ports[{i}].nodePort", errs
+                )
                 if got:
                     port["nodePort"] = got
                     self.claimed_ports.append(got)

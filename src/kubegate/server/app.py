@@ -92,7 +92,9 @@ class APIServer:
         self.auditor = auditor
         # Set when impersonation is enabled: (request, authenticated user, authorizer) -> user.
         self.impersonation: Callable[[Request, UserInfo, Authorizer], UserInfo] | None = None
-        self.proxy: Callable[[Request, ResponseWriter, RequestInfo, str], Awaitable[None]] | None = None
+        self.proxy: (
+            Callable[[Request, ResponseWriter, RequestInfo, str], Awaitable[None]] | None
+        ) = None
         # Set by serve.py: TokenRequest/TokenReview, and headers every 401 carries (the Basic
         # challenge when basic auth is on).
         self.token_api: TokenAPI | None = None

@@ -64,4 +64,9 @@ def review_attributes(user: UserInfo, spec: dict) -> Attributes:  # type: ignore
             name=str(res.get("name") or ""),
         )
     non = spec.get("nonResourceAttributes") or {}
-    return Attributes(user=user, verb=str(non.get("verb") or ""), resource_request=False, path=str(non.get("path") or ""))
+    return Attributes(
+        user=user,
+        verb=str(non.get("verb") or ""),
+        resource_request=False,
+        path=str(non.get("path") or ""),
+    )

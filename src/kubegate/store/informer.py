@@ -42,7 +42,9 @@ class ObjectCache:
         self._tombstones: dict[str, int] = {}  # key -> revision of its deletion
         self._indexers = dict(indexers or {})
         # index -> value -> keys (a dict used as an insertion-ordered set)
-        self._indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in self._indexers}
+        self._indexes: dict[str, dict[Hashable, dict[str, None]]] = {
+            name: {} for name in self._indexers
+        }
 
     def __len__(self) -> int:
         return len(self._objects)

@@ -182,7 +182,9 @@ async def test_the_mirror_aggregates_its_own_clusterroles(mirror):
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": f"{label}-aggregate"},
-        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"kubegate.test/agg": label}}]},
+        "aggregationRule": {
+            "clusterRoleSelectors": [{"matchLabels": {"kubegate.test/agg": label}}]
+        },
     }
     part = {
         "apiVersion": "rbac.authorization.k8s.io/v1",

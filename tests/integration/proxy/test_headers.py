@@ -268,5 +268,7 @@ async def test_other_backend_response_headers_pass(cluster, backends):
     backend = await backends.http(answering_with)
     await cluster.serve("svc", Port(backend))
     response = await cluster.get("services", "svc", "/")
-    assert response.values("set-cookie") == [f"theme=dark; Path={cluster.path('services', 'svc', '')}/"]
+    assert response.values("set-cookie") == [
+        f"theme=dark; Path={cluster.path('services', 'svc', '')}/"
+    ]
     assert response.header("x-app") == "yes"
