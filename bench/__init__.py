@@ -15,8 +15,10 @@ hardening  proxy rps with every limit on vs off; idle WebSocket tunnels held (``
 ``python -m bench all`` runs the suites of :data:`ALL_SUITES` in turn with the options they
 share (``--quick``, ``--no-pin``, ``--results-dir``).
 
-Shared pieces: :mod:`bench.server` (the server process), :mod:`bench.machine` (pinning and
-``/proc`` readings), :mod:`bench.stats` and :mod:`bench.report` (targets, table, JSON).
+Shared pieces: :mod:`bench.suite` (the frame of every suite's ``main``: common flags, results
+document, exit codes, report), :mod:`bench.server` (the server process), :mod:`bench.machine`
+(pinning and ``/proc`` readings), :mod:`bench.stats` and :mod:`bench.report` (targets, table,
+JSON).
 """
 
 SUITES = {

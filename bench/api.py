@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +33,19 @@ import uvloop
 from bench import api_rows
 from bench.api_load import TABLE_ACCEPT, create_services, ensure_namespace, time_list
 from bench.api_watch import NAMESPACE, fan_out
-from bench.machine import describe, plan_pinning, proc_status
-from bench.report import print_report, write_json
+from bench.machine import plan_pinning, proc_status
 from bench.server import KubegateProcess, ServerSpec
 from bench.stats import latency_summary_ms
+from bench.suite import (
+    add_common_arguments,
+    harness_exit,
+    save_report,
+    sized_options,
+    suite_document,
+)
 
 SETTLE_INTERVAL = 0.5  # seconds between CPU samples while waiting for the server to go idle
 IDLE_SHARE = 0.05  # below 5 % of a core counts as idle
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUICK = {"services": 200, "watchers": 5, "writes": 50, "list_runs": 3}
 EPILOG = """\
 examples:
@@ -109,17 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=300.0, help="bound on each phase, seconds (default 300)"
     )
     parser.add_argument(
-        "--no-pin",
-        dest="pin",
-        action="store_false",
-        help="do not pin server and load to cpu1 / cpu0",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 200 services, 5 watchers, 50 writes, 3 list runs",
-    )
-    parser.add_argument(
         "--profile-server",
         type=Path,
         default=None,
@@ -127,11 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the server under cProfile and write its stats to FILE on shutdown"
         " (slows the server; read with python -m pstats FILE)",
     )
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=RESULTS_DIR,
-        help="where the JSON goes (default bench/results)",
+    add_common_arguments(
+        parser, quick="smoke run: 200 services, 5 watchers, 50 writes, 3 list runs"
     )
     return parser
 
@@ -145,16 +134,14 @@ def _store_name(text: str) -> str:
 
 def options_from(args: argparse.Namespace) -> ApiOptions:
     """Defaults (or ``--quick`` sizes) with every size given on the command line on top."""
-    base = ApiOptions(**QUICK, quick=True) if args.quick else ApiOptions()
-    sizes = {key: value for key in QUICK if (value := getattr(args, key)) is not None}
-    return replace(
-        base,
+    return sized_options(
+        ApiOptions(),
+        QUICK,
+        args,
         concurrency=args.concurrency,
         write_rate=args.write_rate,
         store=args.store,
         timeout=args.timeout,
-        pin=args.pin,
-        **sizes,
     )
 
 
@@ -162,12 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = options_from(args)
     pinning = plan_pinning(enabled=options.pin)
-    document: dict[str, Any] = {
-        "suite": "api",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": describe(pinning),
-        "options": asdict(options),
-    }
+    document = suite_document("api", pinning, asdict(options))
     print(
         f"kubegate api benchmark: {options.services} services, {options.watchers} watchers x "
         f"{options.writes} writes, store {options.store}; {pinning.reason}",
@@ -188,22 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "exit_code": exit_code,
                     "seconds": time.perf_counter() - stop_started,
                 }
-        except KeyboardInterrupt:
-            print("\ninterrupted; server stopped", file=sys.stderr)
-            return 130
-        except Exception:
-            print("\nbenchmark harness failed:", file=sys.stderr)
-            traceback.print_exc()
-            _print_log_tail(server.log_path)
-            return 1
+        except (KeyboardInterrupt, Exception) as exc:
+            return harness_exit(exc, stopped="server stopped", log=server.log_path)
     document["sections"] = sections
     rows = api_rows.build(sections, options)
-    path = write_json(args.results_dir, "api", document, rows)
     print()
     if options.quick:
         print("(--quick: the targets are for the default sizes)")
-    print_report(rows, sys.stdout)
-    print(f"results: {path}")
+    save_report(args.results_dir, document, rows)
     if args.profile_server:
         print(f"server profile: {args.profile_server} (numbers above are slowed by cProfile)")
     return 0
@@ -325,12 +299,3 @@ def _accounted(server: KubegateProcess) -> Iterator[dict[str, float]]:
     usage["wall_s"] = time.perf_counter() - wall
     usage["server_cpu_s"] = server.cpu_seconds() - server_cpu
     usage["load_cpu_s"] = time.process_time() - load_cpu
-
-
-def _print_log_tail(path: Path, lines: int = 30) -> None:
-    try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return
-    print(f"--- last {len(tail)} lines of {path.name} ---", file=sys.stderr)
-    print("\n".join(tail), file=sys.stderr)

@@ -27,7 +27,6 @@ import asyncio
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 import traceback
@@ -52,9 +51,9 @@ from bench.machine import describe, plan_pinning
 from bench.proxy_kubegate import PROXY_PATH, register_backend
 from bench.proxy_load import Endpoint, write_wrk_script, wrk
 from bench.proxy_procs import backend_config, free_port, nginx_daemon, wait_ready
-from bench.report import Row, Target, print_report, row, write_json
+from bench.report import Row, Target, row
+from bench.suite import add_common_arguments, save_report
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RATIO_TARGET = Target(1.7, "x", at_least=True)
 WATCH_P99_TARGET = Target(100.0, "ms")
 QUICK = {"duration": 2.0, "warmup": 1.0, "runs": 1, "watchers": 100, "writes": 20}
@@ -71,9 +70,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=180.0, help="bound of each phase")
-    parser.add_argument("--quick", action="store_true", help="smoke run (see module doc)")
+    add_common_arguments(parser, quick="smoke run (see module doc)", pin=False)
     parser.add_argument("--no-pin", action="store_true", help="accepted for `all`; never pins")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     options = parser.parse_args(argv)
     if options.quick:
         for name, value in QUICK.items():
@@ -92,10 +90,7 @@ def main(argv: Sequence[str]) -> int:
     except Exception:
         traceback.print_exc()
         return 1
-    rows = report_rows(document)
-    print_report(rows, sys.stdout)
-    path = write_json(options.results_dir, "ha", document, rows)
-    print(f"results: {path}")
+    save_report(options.results_dir, document, report_rows(document))
     return 0
 
 

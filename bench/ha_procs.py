@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -18,9 +17,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.proxy_kubegate import KubegateServer
+from bench.proxy_kubegate import LOOPBACK_BACKENDS, KubegateServer, wait_listening
 from bench.proxy_procs import SCRIPTS_DIR, Daemon, free_port
-from bench.server import LISTENING, ServerFailed
+from bench.server import ServerFailed, serve_argv
 
 TOOLS = {"haproxy": "haproxy", "etcd": "etcd-server", "nginx": "nginx", "wrk": "wrk"}
 
@@ -91,40 +90,15 @@ def start_replicas(
     data_dir = workdir / "data"
     daemons = []
     for number in range(first, first + count):
-        argv = [
-            sys.executable,
-            "-m",
-            "kubegate.cli.main",
-            "serve",
-            "--secure-port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--store",
-            store_url,
-            "--proxy-allow-cidrs",
-            "127.0.0.0/8",
-            *extra_args,
-        ]
+        argv = serve_argv(data_dir, store_url, *LOOPBACK_BACKENDS, *extra_args)
         log = workdir / f"replica-{number}.log"
         daemons.append(stack.enter_context(Daemon(f"kubegate-{number}", argv, log)))
     replicas = []
     for daemon in daemons:
-        url = _wait_listening(daemon)
+        url = wait_listening(daemon)
         token = (data_dir / "admin.token").read_text().strip()
         replicas.append(Replica(daemon, KubegateServer(daemon, url, token, data_dir / "ca.crt")))
     return replicas
-
-
-def _wait_listening(daemon: Daemon, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = LISTENING.search(daemon.log_path.read_text(errors="replace"))
-        if found:
-            return found.group(1)
-        daemon.check_alive()
-        time.sleep(0.05)
-    raise ServerFailed(f"{daemon.name} not listening after {timeout:.0f} s")
 
 
 def haproxy_daemon(workdir: Path, name: str, ports: Sequence[int]) -> tuple[Daemon, int]:

@@ -22,25 +22,28 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.hardening_ws import hold_idle_websockets
-from bench.machine import describe, plan_pinning, taskset_prefix
+from bench.machine import plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, KubegateServer, kubegate_server
 from bench.proxy_load import Endpoint, write_wrk_script, wrk
-from bench.proxy_procs import backend_config, ensure_tools, free_port, nginx_daemon, wait_ready
-from bench.report import Row, Target, print_report, row, write_json
+from bench.proxy_procs import backend_config, free_port, nginx_daemon, wait_ready
+from bench.report import Row, Target, row
+from bench.suite import (
+    add_common_arguments,
+    harness_exit,
+    save_report,
+    scratch_dir,
+    sized_options,
+    suite_document,
+    tools_ready,
+)
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOKEN = "bench-hardening-token-4f3e2d1c0b"
 LIMITS_ON = (
     "--max-requests-inflight=400",
@@ -81,60 +84,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (10)")
     parser.add_argument("--runs", type=int, default=None, help="wrk runs per variant (5)")
     parser.add_argument("--websockets", type=int, default=None, help="tunnels to hold (10000)")
-    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin CPUs")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 x 2 s, 1000 tunnels")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    add_common_arguments(parser, quick="smoke run: 1 x 2 s, 1000 tunnels")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = replace(Options(), **QUICK, quick=True) if args.quick else Options()
-    given = {k: v for k in QUICK if (v := getattr(args, k, None)) is not None}
-    options = replace(options, pin=args.pin, **given)
-    try:
-        ensure_tools()
-    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-        print(f"cannot run the hardening suite: {exc}", file=sys.stderr)
+    options = sized_options(Options(), QUICK, args)
+    if not tools_ready("hardening"):
         return 1
     pinning = plan_pinning(enabled=options.pin)
-    document: dict[str, Any] = {
-        "suite": "hardening",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {**describe(pinning), "loadavg_start": os.getloadavg()},
-        "options": asdict(options),
-    }
+    document = suite_document("hardening", pinning, asdict(options), loadavg_start=os.getloadavg())
     print(
         f"kubegate hardening benchmark: limits on/off wrk -c50 -d{options.duration:g}s x"
         f" {options.runs}; {options.websockets} idle WebSockets; {pinning.reason}",
         flush=True,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="kubegate-bench-hardening-") as scratch:
-            Path(scratch).chmod(0o755)  # nginx workers run as "nobody" under root
+        with scratch_dir("hardening") as scratch:
             pinning.pin_load_generator()
             server_prefix = tuple(pinning.server_prefix())
             load_prefix = taskset_prefix(pinning.load_cpu)
-            document["limits"] = limits_cost(Path(scratch), options, server_prefix, load_prefix)
+            document["limits"] = limits_cost(scratch, options, server_prefix, load_prefix)
             print(f"  websockets: opening {options.websockets} ...", flush=True)
             document["websockets"] = hold_idle_websockets(
-                Path(scratch) / "ws", options.websockets, server_prefix
+                scratch / "ws", options.websockets, server_prefix
             )
-    except KeyboardInterrupt:
-        print("\ninterrupted; processes stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        print("\nbenchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
+    except (KeyboardInterrupt, Exception) as exc:
+        return harness_exit(exc)
     document["machine"]["loadavg_end"] = os.getloadavg()
     rows = build_rows(document)
     print()
     if options.quick:
         print("(--quick: short runs and 1000 tunnels; the targets are for the default sizes)")
-    print_report(rows, sys.stdout)
-    path = write_json(args.results_dir, "hardening", document, rows)
-    print(f"results: {path}")
+    save_report(args.results_dir, document, rows)
     return 0
 
 

@@ -32,20 +32,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.localproxy_rows import build_rows
-from bench.machine import describe, plan_pinning, taskset_prefix
+from bench.machine import plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, kubegate_server
 from bench.proxy_load import (
     Endpoint,
@@ -60,16 +56,23 @@ from bench.proxy_load import (
 from bench.proxy_procs import (
     Daemon,
     backend_config,
-    ensure_tools,
     free_port,
     kubectl_path,
     kubectl_version,
     nginx_daemon,
     wait_ready,
 )
-from bench.report import print_report, write_json
+from bench.stats import median_of
+from bench.suite import (
+    add_common_arguments,
+    harness_exit,
+    save_report,
+    scratch_dir,
+    sized_options,
+    suite_document,
+    tools_ready,
+)
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SUBJECTS = ("kubectl", "kubegate")  # kubectl proxy, kubegate proxy
 QUICK: dict[str, Any] = {
     "duration": 2.0,
@@ -112,41 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--transfer-runs", type=int, default=None, help="downloads per proxy (default 5)"
     )
     parser.add_argument("--file-mib", type=int, default=None, help="download size (default 64)")
-    parser.add_argument(
-        "--no-pin", dest="pin", action="store_false", help="do not pin to cpu1 / cpu0"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: -d2s, 1 run, 3 downloads of 8 MiB"
-    )
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    add_common_arguments(parser, quick="smoke run: -d2s, 1 run, 3 downloads of 8 MiB")
     return parser
 
 
 def options_from(args: argparse.Namespace) -> LocalProxyOptions:
-    base = replace(LocalProxyOptions(), **QUICK, quick=True) if args.quick else LocalProxyOptions()
-    given = {key: value for key in QUICK if (value := getattr(args, key, None)) is not None}
-    return replace(base, pin=args.pin, **given)
+    return sized_options(LocalProxyOptions(), QUICK, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = options_from(args)
-    try:
-        ensure_tools()
-    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-        print(f"cannot run the localproxy suite: {exc}", file=sys.stderr)
+    if not tools_ready("localproxy"):
         return 1
     pinning = plan_pinning(enabled=options.pin)
-    document: dict[str, Any] = {
-        "suite": "localproxy",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            **describe(pinning),
-            "kubectl": kubectl_version(kubectl_path()),
-            "loadavg_start": os.getloadavg(),
-        },
-        "options": asdict(options),
-    }
+    document = suite_document(
+        "localproxy",
+        pinning,
+        asdict(options),
+        kubectl=kubectl_version(kubectl_path()),
+        loadavg_start=os.getloadavg(),
+    )
     print(
         f"local proxy benchmark: kubegate proxy vs kubectl proxy; wrk -t1 -c50/-c1"
         f" -d{options.duration:g}s x {options.runs}, {options.file_mib} MiB downloads x"
@@ -154,25 +143,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="kubegate-bench-localproxy-") as scratch:
-            Path(scratch).chmod(0o755)  # nginx workers run as "nobody" under root
+        with scratch_dir("localproxy") as scratch:
             cpus = (pinning.server_cpu, pinning.load_cpu)
-            document["subjects"] = run(Path(scratch), options, cpus)
-    except KeyboardInterrupt:
-        print("\ninterrupted; processes stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        print("\nbenchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
+            document["subjects"] = run(scratch, options, cpus)
+    except (KeyboardInterrupt, Exception) as exc:
+        return harness_exit(exc)
     document["machine"]["loadavg_end"] = os.getloadavg()
     rows = build_rows(document["subjects"], options.file_mib)
     print()
     if options.quick:
         print("(--quick: short runs on a small file; the target is for the default sizes)")
-    print_report(rows, sys.stdout)
-    path = write_json(args.results_dir, "localproxy", document, rows)
-    print(f"results: {path}")
+    save_report(args.results_dir, document, rows)
     return 0
 
 
@@ -211,7 +192,7 @@ def run(
         for name, (endpoint, daemon) in live.items():
             print(f"  {name} proxy: check, downloads ...", flush=True)
             results[name]["check"] = _check(endpoint, large, digest)
-            results[name]["download"] = _median_of(
+            results[name]["download"] = median_of(
                 [download(endpoint, large) for _ in range(options.transfer_runs)]
             )
             wrk(endpoint, "/small", connections=50, seconds=options.warmup, script=script)
@@ -226,7 +207,7 @@ def run(
                         _wrk_run(endpoint, daemon, connections, options.duration, script)
                     )
             for name in SUBJECTS:
-                results[name][f"c{connections}"] = _median_of(runs[name])
+                results[name][f"c{connections}"] = median_of(runs[name])
         for name, (_, daemon) in live.items():
             daemon.check_alive()
             results[name]["rss_end_kib"] = daemon.rss_kib()
@@ -286,13 +267,3 @@ def _wrk_run(
     result["subject_cpu_us_per_request"] = used / max(result["requests"], 1) * 1e6
     result["subject_cpu_share"] = used / wall
     return result
-
-
-def _median_of(each: list[dict[str, Any]]) -> dict[str, Any]:
-    """The runs plus the median of every number in them."""
-    medians = {
-        key: statistics.median(r[key] for r in each)
-        for key, value in each[0].items()
-        if isinstance(value, int | float)
-    }
-    return {"median": medians, "runs": each}

@@ -23,20 +23,16 @@ import argparse
 import hashlib
 import math
 import os
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import proxy_rows
-from bench.machine import Pinning, describe, plan_pinning, taskset_prefix
+from bench.machine import Pinning, plan_pinning, taskset_prefix
 from bench.proxy_load import (
     Endpoint,
     backend_accepts,
@@ -53,7 +49,6 @@ from bench.proxy_load import (
 from bench.proxy_procs import (
     Daemon,
     backend_config,
-    ensure_tools,
     free_port,
     kubectl_path,
     kubectl_version,
@@ -61,9 +56,17 @@ from bench.proxy_procs import (
     wait_ready,
 )
 from bench.proxy_subjects import SUBJECTS, Live, Stage
-from bench.report import print_report, write_json
+from bench.stats import median_of
+from bench.suite import (
+    add_common_arguments,
+    harness_exit,
+    save_report,
+    scratch_dir,
+    sized_options,
+    suite_document,
+    tools_ready,
+)
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUICK: dict[str, Any] = {
     "duration": 2.0,
     "warmup": 1.0,
@@ -137,25 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of the subjects (default: all)",
     )
     parser.add_argument(
-        "--no-pin", dest="pin", action="store_false", help="do not pin to cpu1 / cpu0"
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: -d2s, 1 s warm-up, 1 wrk run, 3 transfers, 8 MiB files, 128 MiB stream",
-    )
-    parser.add_argument(
         "--profile-server",
         type=Path,
         default=None,
         metavar="FILE",
         help="run the kubegate subject under cProfile, stats to FILE (slows it down)",
     )
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=RESULTS_DIR,
-        help="where the JSON goes (default bench/results)",
+    add_common_arguments(
+        parser,
+        quick="smoke run: -d2s, 1 s warm-up, 1 wrk run, 3 transfers, 8 MiB files, 128 MiB stream",
     )
     return parser
 
@@ -169,30 +162,22 @@ def _subject_list(text: str) -> tuple[str, ...]:
 
 
 def options_from(args: argparse.Namespace) -> ProxyOptions:
-    base = replace(ProxyOptions(), **QUICK, quick=True) if args.quick else ProxyOptions()
-    given = {key: value for key in QUICK if (value := getattr(args, key, None)) is not None}
-    return replace(base, subjects=args.subjects, pin=args.pin, **given)
+    return sized_options(ProxyOptions(), QUICK, args, subjects=args.subjects)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = options_from(args)
-    try:
-        ensure_tools()
-    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-        print(f"cannot run the proxy suite: {exc}", file=sys.stderr)
+    if not tools_ready("proxy"):
         return 1
     pinning = plan_pinning(enabled=options.pin)
-    document: dict[str, Any] = {
-        "suite": "proxy",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            **describe(pinning),
-            "tools": _tool_versions(),
-            "loadavg_start": os.getloadavg(),
-        },
-        "options": asdict(options),
-    }
+    document = suite_document(
+        "proxy",
+        pinning,
+        asdict(options),
+        tools=_tool_versions(),
+        loadavg_start=os.getloadavg(),
+    )
     print(
         f"kubegate proxy benchmark: {', '.join(options.subjects)}; wrk -t1 -c50/-c1"
         f" -d{options.duration:g}s x {options.runs}, {options.file_mib} MiB transfers x"
@@ -201,18 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="kubegate-bench-proxy-") as scratch:
-            # nginx workers run as "nobody" when the harness is root: let them read the files.
-            Path(scratch).chmod(0o755)
+        with scratch_dir("proxy") as scratch:
             profile = args.profile_server.resolve() if args.profile_server else None
-            document["subjects"] = run(Path(scratch), options, pinning, profile)
-    except KeyboardInterrupt:
-        print("\ninterrupted; processes stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        print("\nbenchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
+            document["subjects"] = run(scratch, options, pinning, profile)
+    except (KeyboardInterrupt, Exception) as exc:
+        return harness_exit(exc)
     document["machine"]["loadavg_end"] = os.getloadavg()
     rows = proxy_rows.build(document["subjects"], options)
     document["ratios"] = proxy_rows.ratios(document["subjects"])
@@ -222,9 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     if options.quick:
         print("(--quick: short runs on small files; the targets are for the default sizes)")
-    print_report(rows, sys.stdout)
-    path = write_json(args.results_dir, "proxy", document, rows)
-    print(f"results: {path}")
+    save_report(args.results_dir, document, rows)
     if args.profile_server:
         print(f"server profile: {args.profile_server} (the kubegate row is slowed by cProfile)")
     return 0
@@ -340,13 +316,7 @@ def _check(endpoint: Endpoint, files: Files) -> dict[str, Any]:
 
 def _repeat(measurement: Callable[[], dict[str, Any]], runs: int) -> dict[str, Any]:
     """``runs`` results plus the median of every number in them."""
-    each = [measurement() for _ in range(runs)]
-    medians = {
-        key: statistics.median(r[key] for r in each)
-        for key, value in each[0].items()
-        if isinstance(value, int | float)
-    }
-    return {"median": medians, "runs": each}
+    return median_of([measurement() for _ in range(runs)])
 
 
 def _wrk_run(

@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import ssl
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proxy_procs import Daemon, wait_ready
-from bench.server import LISTENING, ServerFailed
+from bench.server import LISTENING, ServerFailed, serve_argv
 
 SERVICE = "bench"
 SERVICE_PORT = 80
@@ -33,6 +32,7 @@ MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "
 # environment would leak into the "default" variant, so that one starts without them.
 MALLOC_ENV_PREFIXES = ("MALLOC_", "GLIBC_TUNABLES")
 API_TIMEOUT = 30.0
+LOOPBACK_BACKENDS = ("--proxy-allow-cidrs", "127.0.0.0/8")  # refused by default (SSRF guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,26 +68,11 @@ def kubegate_server(
     env["PYTHONUNBUFFERED"] = "1"
     if malloc_tuned:
         env.update(MALLOC_TUNED)
-    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    argv = [
-        *cpu_prefix,
-        sys.executable,
-        *profiler,
-        "-m",
-        "kubegate.cli.main",
-        "serve",
-        "--secure-port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-        "--store",
-        "memory:",
-        "--proxy-allow-cidrs",
-        "127.0.0.0/8",
-        *extra_args,
-    ]
+    argv = serve_argv(
+        data_dir, "memory:", *LOOPBACK_BACKENDS, *extra_args, prefix=cpu_prefix, profile=profile
+    )
     with Daemon("kubegate", argv, data_dir / "server.log", env=env) as daemon:
-        url = _wait_listening(daemon)
+        url = wait_listening(daemon)
         server = KubegateServer(
             daemon, url, (data_dir / "admin.token").read_text().strip(), data_dir / "ca.crt"
         )
@@ -101,7 +86,8 @@ def kubegate_server(
         yield server
 
 
-def _wait_listening(daemon: Daemon, timeout: float = 60.0) -> str:
+def wait_listening(daemon: Daemon, timeout: float = 60.0) -> str:
+    """The URL a ``kubegate serve`` daemon prints once it listens (its log, polled)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = LISTENING.search(daemon.log_path.read_text(errors="replace"))
@@ -109,7 +95,7 @@ def _wait_listening(daemon: Daemon, timeout: float = 60.0) -> str:
             return found.group(1)
         daemon.check_alive()
         time.sleep(0.05)
-    raise ServerFailed(f"kubegate not listening after {timeout:.0f} s (see {daemon.log_path})")
+    raise ServerFailed(f"{daemon.name} not listening after {timeout:.0f} s (see {daemon.log_path})")
 
 
 def register_backend(server: KubegateServer, backend_port: int) -> None:

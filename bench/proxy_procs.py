@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench.machine import proc_cpu_seconds, proc_status_kib
-from bench.server import ServerFailed, _die_with_parent
+from bench.server import ServerFailed, start_process, stop_process
 
 READY_TIMEOUT = 60.0
 APT_PACKAGES = ("nginx", "wrk")  # the Debian packages behind the tools below
@@ -71,16 +70,7 @@ class Daemon:
         return self._proc.pid
 
     def __enter__(self) -> Daemon:
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        self._proc = start_process(self.argv, self.log_path, self.env)
         return self
 
     def __exit__(
@@ -93,17 +83,9 @@ class Daemon:
 
     def stop(self) -> int | None:
         """SIGTERM, wait, SIGKILL past the timeout; the exit code."""
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        return proc.returncode
+        return stop_process(self._proc, self.stop_timeout)
 
     def check_alive(self) -> None:
         if self._proc is None or self._proc.poll() is not None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.report import Row, Target, row
+from bench.stats import number_at, ratio
 
 if TYPE_CHECKING:
     from bench.proxy import ProxyOptions
@@ -26,44 +27,31 @@ AUTHZ_OVERHEAD = Target(1.15, "x")  # RBAC vs AlwaysAllow CPU per request: "< 1.
 KIB = 1024
 
 
-def _get(results: dict[str, Any], subject: str, *path: str) -> float:
-    """A number from a subject's results, NaN when the subject did not run or failed."""
-    value: Any = results.get(subject, {})
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return math.nan
-        value = value[key]
-    return float(value)
-
-
 def _rps(results: dict[str, Any], s: str, c: int) -> float:
-    return _get(results, s, f"c{c}", "median", "rps")
+    return number_at(results, s, f"c{c}", "median", "rps")
 
 
 def _ms(results: dict[str, Any], s: str, c: int, p: int) -> float:
-    return _get(results, s, f"c{c}", "median", f"p{p}_us") / 1e3
+    return number_at(results, s, f"c{c}", "median", f"p{p}_us") / 1e3
 
 
 def _per_cpu_second(results: dict[str, Any], s: str) -> float:
     """Requests per second of the subject's own CPU at c50: its rps on a core of its own."""
-    return _ratio(1e6, _get(results, s, "c50", "median", "subject_cpu_us_per_request"))
+    return ratio(1e6, number_at(results, s, "c50", "median", "subject_cpu_us_per_request"))
 
 
 def _mib_s(results: dict[str, Any], s: str, direction: str) -> float:
-    return _get(results, s, direction, "median", "mib_s")
+    return number_at(results, s, direction, "median", "mib_s")
 
 
 def stream_growth_mib(results: dict[str, Any], s: str) -> float:
     """Peak RSS while streaming (sampled or VmHWM, whichever is higher) minus the idle RSS."""
-    idle = _get(results, s, "stream", "idle_kib")
+    idle = number_at(results, s, "stream", "idle_kib")
     peak = max(
-        _get(results, s, "stream", "peak_sampled_kib"), _get(results, s, "stream", "hwm_kib")
+        number_at(results, s, "stream", "peak_sampled_kib"),
+        number_at(results, s, "stream", "hwm_kib"),
     )
     return (peak - idle) / KIB
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
 
 
 # (metric, numerator/denominator subject getter, unit text, target or None)
@@ -81,7 +69,7 @@ def _ratio_specs(
         (
             f"{kubegate} / kubegate-allow CPU per request c50 (authn+authz cost)",
             "kubegate-allow",
-            lambda r, s: _get(r, s, "c50", "median", "subject_cpu_us_per_request"),
+            lambda r, s: number_at(r, s, "c50", "median", "subject_cpu_us_per_request"),
             "us",
             AUTHZ_OVERHEAD,
         ),
@@ -160,7 +148,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         if kubegate not in results:
             continue
         for metric, other, number, _, _ in _ratio_specs(kubegate):
-            found[metric] = _ratio(number(results, kubegate), number(results, other))
+            found[metric] = ratio(number(results, kubegate), number(results, other))
         found[f"{kubegate} RSS growth streaming MiB"] = stream_growth_mib(results, kubegate)
     return found
 
@@ -181,7 +169,7 @@ def _ratio_rows(results: dict[str, Any], kubegate: str, options: ProxyOptions) -
         if other not in results:
             continue  # that subject was not run (--subjects): nothing to compare
         mine, theirs = number(results, kubegate), number(results, other)
-        value = _ratio(mine, theirs)
+        value = ratio(mine, theirs)
         rows.append(
             row(
                 "ratio",
@@ -192,7 +180,7 @@ def _ratio_rows(results: dict[str, Any], kubegate: str, options: ProxyOptions) -
             )
         )
     growth = stream_growth_mib(results, kubegate)
-    idle = _get(results, kubegate, "stream", "idle_kib") / KIB
+    idle = number_at(results, kubegate, "stream", "idle_kib") / KIB
     rows.append(
         row(
             "ratio",

@@ -26,24 +26,29 @@ import gzip
 import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.machine import describe, plan_pinning, taskset_prefix
+from bench.machine import plan_pinning, taskset_prefix
 from bench.proxy_kubegate import PROXY_PATH, kubegate_server
 from bench.proxy_load import Endpoint, body, write_wrk_script, wrk
-from bench.proxy_procs import Daemon, _nginx_common, ensure_tools, free_port, nginx_daemon
-from bench.report import Row, Target, print_report, row, write_json
+from bench.proxy_procs import Daemon, _nginx_common, free_port, nginx_daemon
+from bench.report import Row, Target, row
 from bench.rewrite_page import page
+from bench.suite import (
+    add_common_arguments,
+    harness_exit,
+    save_report,
+    scratch_dir,
+    sized_options,
+    suite_document,
+    tools_ready,
+)
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PAGE_BYTES = 200 * 1024
 BIG_BYTES = 10 * 1024 * 1024
 EXTRA_TIME = Target(1.2, "x")  # issue 6: at most 20 % more time than plain proxying
@@ -68,9 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=None, help="seconds per wrk run (default 5)"
     )
     parser.add_argument("--runs", type=int, default=None, help="wrk runs per variant (default 3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: -d2s, 1 run")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin server and load to CPUs")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    add_common_arguments(parser, quick="smoke run: -d2s, 1 run")
     return parser
 
 
@@ -113,48 +116,27 @@ def write_docroot(docroot: Path) -> dict[str, bytes]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = RewriteOptions(
-        duration=args.duration or (QUICK["duration"] if args.quick else 5.0),
-        runs=args.runs or (QUICK["runs"] if args.quick else 3),
-        pin=not args.no_pin,
-        quick=args.quick,
-    )
-    try:
-        ensure_tools()
-    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-        print(f"cannot run the rewrite suite: {exc}", file=sys.stderr)
+    options = sized_options(RewriteOptions(), QUICK, args)
+    if not tools_ready("rewrite"):
         return 1
     pinning = plan_pinning(enabled=options.pin)
-    document: dict[str, Any] = {
-        "suite": "rewrite",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {**describe(pinning), "loadavg_start": os.getloadavg()},
-        "options": asdict(options),
-    }
+    document = suite_document("rewrite", pinning, asdict(options), loadavg_start=os.getloadavg())
     print(
         f"kubegate rewrite benchmark: {PAGE_BYTES // 1024} KiB page, wrk -t1 -c1 -d{options.duration:g}s"
         f" x {options.runs}; {pinning.reason}; load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="kubegate-bench-rewrite-") as scratch:
-            Path(scratch).chmod(0o755)  # nginx workers run as "nobody" under root
-            document["results"] = run(Path(scratch), options, pinning)
-    except KeyboardInterrupt:
-        print("\ninterrupted; processes stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        print("\nbenchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
+        with scratch_dir("rewrite") as scratch:
+            document["results"] = run(scratch, options, pinning)
+    except (KeyboardInterrupt, Exception) as exc:
+        return harness_exit(exc)
     document["machine"]["loadavg_end"] = os.getloadavg()
     rows = build_rows(document["results"])
     print()
     if options.quick:
         print("(--quick: short runs; the numbers are noisier than a full run's)")
-    print_report(rows, sys.stdout)
-    path = write_json(args.results_dir, "rewrite", document, rows)
-    print(f"results: {path}")
+    save_report(args.results_dir, document, rows)
     return 0
 
 

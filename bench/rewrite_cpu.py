@@ -23,19 +23,17 @@ import argparse
 import gzip
 import sys
 import time
-import traceback
 import zlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import brotli
 
-from bench.machine import describe, plan_pinning
-from bench.report import Row, print_report, row, write_json
+from bench.machine import plan_pinning
+from bench.report import Row, row
 from bench.rewrite_page import page
+from bench.suite import add_common_arguments, harness_exit, save_report, suite_document
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PAGE_BYTES = 200 * 1024
 PIECE = 64 * 1024
 PREFIX = "/api/v1/namespaces/default/services/web:http/proxy"
@@ -160,25 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench rewrite-cpu",
         description="CPU time of HTML rewriting on one page, in this process.",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer runs per number")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    add_common_arguments(parser, quick="fewer runs per number", pin=False)
     args = parser.parse_args(argv)
     runs = 5 if args.quick else 15
-    document: dict[str, Any] = {
-        "suite": "rewrite-cpu",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": describe(plan_pinning(enabled=False)),
-        "options": {"runs": runs},
-    }
+    document = suite_document("rewrite-cpu", plan_pinning(enabled=False), {"runs": runs})
     try:
         document["results"] = measure(runs)
-    except Exception:
-        print("benchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
-    rows = build_rows(document["results"])
-    print_report(rows, sys.stdout)
-    print(f"results: {write_json(args.results_dir, 'rewrite-cpu', document, rows)}")
+    except Exception as exc:
+        return harness_exit(exc)
+    save_report(args.results_dir, document, build_rows(document["results"]))
     return 0
 
 

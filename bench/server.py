@@ -5,6 +5,10 @@ only the harness, which then stops the server with SIGTERM like any other ending
 server's graceful shutdown is part of what a run exercises. Should the harness be killed
 outright, the kernel sends the server SIGTERM (``PR_SET_PDEATHSIG``). The server's stdout
 and stderr go to ``server.log`` in the data dir, shown when something goes wrong.
+
+:func:`start_process` and :func:`stop_process` are that lifecycle for any process the
+harness starts (``bench.proxy_procs.Daemon`` too); :func:`serve_argv` is how every suite
+starts ``kubegate serve``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +44,61 @@ def _die_with_parent() -> None:
 
 class ServerFailed(RuntimeError):
     """The server under test did not start, or died during the run."""
+
+
+def start_process(
+    argv: Sequence[str], log_path: Path, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """``argv`` in its own session, stdout and stderr to ``log_path``, SIGTERM when we die."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """SIGTERM, wait up to ``timeout`` (a graceful shutdown), then SIGKILL; the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
+def serve_argv(
+    data_dir: Path,
+    store: str,
+    *flags: str,
+    prefix: Sequence[str] = (),
+    profile: Path | None = None,
+) -> list[str]:
+    """``kubegate serve`` on a port it picks (``--secure-port 0``; its log says which) with
+    its data in ``data_dir``; after ``prefix`` (taskset), under cProfile when ``profile``."""
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    return [
+        *prefix,
+        sys.executable,
+        *profiler,
+        "-m",
+        "kubegate.cli.main",
+        "serve",
+        "--secure-port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--store",
+        store,
+        *flags,
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,32 +150,14 @@ class KubegateProcess:
 
     def _start(self) -> None:
         self.spec.data_dir.mkdir(parents=True, exist_ok=True)
-        profiler = ["-m", "cProfile", "-o", str(self.spec.profile)] if self.spec.profile else []
-        command = [
-            *self.pinning.server_prefix(),
-            sys.executable,
-            *profiler,
-            "-m",
-            "kubegate.cli.main",
-            "serve",
-            "--secure-port",
-            "0",
-            "--data-dir",
-            str(self.spec.data_dir),
-            "--store",
+        command = serve_argv(
+            self.spec.data_dir,
             self.spec.store_url(),
-        ]
+            prefix=self.pinning.server_prefix(),
+            profile=self.spec.profile,
+        )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        self._proc = start_process(command, self.log_path, env)
         self._wait_until_listening()
 
     def _wait_until_listening(self) -> None:
@@ -137,17 +179,9 @@ class KubegateProcess:
 
     def stop(self) -> int | None:
         """SIGTERM, wait for the graceful shutdown, SIGKILL past the timeout; the exit code."""
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(self.spec.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        return proc.returncode
+        return stop_process(self._proc, self.spec.stop_timeout)
 
     def check_alive(self) -> None:
         if self._proc is None or self._proc.poll() is not None:

@@ -24,13 +24,12 @@ import argparse
 import asyncio
 import sys
 import time
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from bench.machine import describe, plan_pinning
-from bench.report import Row, print_report, row, write_json
+from bench.machine import plan_pinning
+from bench.report import Row, row
+from bench.suite import add_common_arguments, harness_exit, save_report, suite_document
 from kubegate.api.resources import lookup
 from kubegate.http.body import NO_BODY
 from kubegate.http.types import Headers, Request
@@ -39,7 +38,6 @@ from kubegate.server.watch import WatchSettings, serve_watch
 from kubegate.store.base import Store, object_key
 from kubegate.store.factory import open_store
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PATH = "/api/v1/namespaces/bench/configmaps"
 MODES = ("paced", "burst")
 
@@ -187,29 +185,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench watch-cpu",
         description="CPU per delivered watch event per watcher, in this process.",
     )
-    parser.add_argument("--quick", action="store_true", help="100 watchers, 50 writes, 1 run")
     parser.add_argument("--watchers", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3, help="best of this many (default 3)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    add_common_arguments(parser, quick="100 watchers, 50 writes, 1 run", pin=False)
     args = parser.parse_args(argv)
     if args.quick:
         args.watchers, args.writes, args.runs = [100], 50, 1
-    document: dict[str, Any] = {
-        "suite": "watch-cpu",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": describe(plan_pinning(enabled=False)),
-        "options": {"watchers": args.watchers, "writes": args.writes, "runs": args.runs},
-    }
+    options = {"watchers": args.watchers, "writes": args.writes, "runs": args.runs}
+    document = suite_document("watch-cpu", plan_pinning(enabled=False), options)
     try:
         document["results"] = measure(args.watchers, args.writes, args.runs)
-    except Exception:
-        print("benchmark harness failed:", file=sys.stderr)
-        traceback.print_exc()
-        return 1
-    rows = build_rows(document["results"])
-    print_report(rows, sys.stdout)
-    print(f"results: {write_json(args.results_dir, 'watch-cpu', document, rows)}")
+    except Exception as exc:
+        return harness_exit(exc)
+    save_report(args.results_dir, document, build_rows(document["results"]))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""deploy/: the kustomize base and etcd overlay render with the real kubectl, every object
+"""deploy/: the kustomize base and its overlays render with the real kubectl, every object
 is valid for the official client's models (generated from Kubernetes' OpenAPI schema: strict
 types, required fields, and no unknown field survives the round trip), the pieces fit
 together, and the kinds kubegate serves pass ``kubectl apply --dry-run=server`` against a
@@ -29,6 +29,8 @@ DEPLOY = ROOT / "deploy"
 BASE = DEPLOY / "kubernetes"
 ETCD_OVERLAY = BASE / "overlays" / "etcd"
 VIA_OVERLAY = BASE / "overlays" / "via-apiserver"
+MIRROR_RBAC_OVERLAY = BASE / "overlays" / "mirror-rbac"
+RBAC_KINDS = ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
 SERVED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service")
 SA_USER = "system:serviceaccount:kubegate:kubegate"
 
@@ -60,6 +62,11 @@ def overlay() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def via_apiserver() -> list[dict[str, Any]]:
     return render(VIA_OVERLAY)
+
+
+@pytest.fixture(scope="module")
+def mirror_rbac() -> list[dict[str, Any]]:
+    return render(MIRROR_RBAC_OVERLAY)
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -134,7 +141,7 @@ def rendered_objects() -> list[Any]:
     """Every object of the base and the overlay (rendered at collection)."""
     return [
         pytest.param(obj, id=f"{directory.relative_to(DEPLOY)}:{obj['kind']}")
-        for directory in (BASE, ETCD_OVERLAY, VIA_OVERLAY)
+        for directory in (BASE, ETCD_OVERLAY, VIA_OVERLAY, MIRROR_RBAC_OVERLAY)
         for obj in render(directory)
     ]
 
@@ -224,19 +231,21 @@ def test_volumes_and_accounts_refer_to_what_exists(base: list[dict[str, Any]]) -
     )
 
 
-@pytest.mark.parametrize("variant", ["base", "overlay", "via_apiserver"])
+@pytest.mark.parametrize("variant", ["base", "overlay", "via_apiserver", "mirror_rbac"])
 def test_the_container_arguments_are_kubegate_serve_flags(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
     """kubegate's own argument parser accepts the container's arguments, the mirror
-    variants proxy as their RBAC allows (the base direct, the overlay via the API server),
-    and the etcd overlay's store URL parses as a TLS etcd URL with client certificates."""
+    variants proxy as their RBAC allows (via the API server in its overlay, direct
+    otherwise), only the mirror-rbac overlay mirrors RBAC, and the etcd overlay's store URL
+    parses as a TLS etcd URL with client certificates."""
     objects = request.getfixturevalue(variant)
     args = container(objects)["args"]
     parsed = build_parser().parse_args(args)
     assert parsed.command == "serve" and parsed.bind_address == "0.0.0.0"
+    assert parsed.mirror_rbac is (variant == "mirror_rbac")
     if variant != "overlay":
-        assert parsed.mirror_proxy == ("direct" if variant == "base" else "via-apiserver")
+        assert parsed.mirror_proxy == ("via-apiserver" if variant == "via_apiserver" else "direct")
     if variant == "overlay":
         config = EtcdConfig.from_url(parsed.store)
         assert len(config.endpoints) == 3 and config.prefix == "/kubegate"
@@ -311,7 +320,11 @@ def applied(kubectl: Any, served_file: Path) -> Any:
         ("watch", "endpointslices.discovery.k8s.io", "yes"),
         ("get", "pods", "yes"),
         ("list", "nodes", "yes"),
-        ("watch", "clusterrolebindings.rbac.authorization.k8s.io", "yes"),
+        # The base runs without --mirror-rbac: the cluster's RBAC objects are not read.
+        ("list", "roles.rbac.authorization.k8s.io", "no"),
+        ("get", "rolebindings.rbac.authorization.k8s.io", "no"),
+        ("watch", "clusterroles.rbac.authorization.k8s.io", "no"),
+        ("watch", "clusterrolebindings.rbac.authorization.k8s.io", "no"),
         # The base proxies direct: no proxy subresources, no impersonation.
         ("create", "services --subresource=proxy", "no"),
         ("get", "nodes --subresource=proxy", "no"),
@@ -396,7 +409,9 @@ def impersonation_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("directory", [BASE, ETCD_OVERLAY, VIA_OVERLAY], ids=lambda d: d.name)
+@pytest.mark.parametrize(
+    "directory", [BASE, ETCD_OVERLAY, VIA_OVERLAY, MIRROR_RBAC_OVERLAY], ids=lambda d: d.name
+)
 def test_no_shipped_role_impersonates_an_unnamed_identity(directory: Path) -> None:
     """Every impersonation rule of the shipped manifests names its users or groups
     (resourceNames), never system:masters, and none names ServiceAccounts."""
@@ -433,20 +448,27 @@ def test_the_overlay_adds_a_bound_role_and_proxies_via_the_api_server(
     assert "--mirror-impersonation-deny-groups=system:masters" in container(via_apiserver)["args"]
 
 
+def applied_to_own_server(
+    objects: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[Kubectl]:
+    """kubectl against a kubegate of its own, with the served kinds of ``objects`` applied."""
+    server = start_server_process(tmp_path_factory.mktemp(f"deploy-{name}"))
+    try:
+        kubectl = Kubectl(server.kubeconfig, tmp_path_factory.mktemp(f"kubectl-cache-{name}"))
+        kubectl.run("apply", "-f", "-", input=yaml.safe_dump(one(objects, "Namespace")))
+        served = [o for o in objects if o["kind"] in SERVED_KINDS]
+        kubectl.run("apply", "-f", "-", input=yaml.safe_dump_all(served))
+        yield kubectl
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def via_applied(
     via_apiserver: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Kubectl]:
     """kubectl against a kubegate of its own, with the overlay's served kinds applied."""
-    server = start_server_process(tmp_path_factory.mktemp("deploy-via-apiserver"))
-    try:
-        kubectl = Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache-via"))
-        kubectl.run("apply", "-f", "-", input=yaml.safe_dump(one(via_apiserver, "Namespace")))
-        served = [o for o in via_apiserver if o["kind"] in SERVED_KINDS]
-        kubectl.run("apply", "-f", "-", input=yaml.safe_dump_all(served))
-        yield kubectl
-    finally:
-        server.stop()
+    yield from applied_to_own_server(via_apiserver, tmp_path_factory, "via-apiserver")
 
 
 @pytest.mark.parametrize(
@@ -486,3 +508,65 @@ def test_the_overlay_impersonates_only_the_listed_identities(
     users and groups, uids and the scopes extra — and no other user, group or
     ServiceAccount, system:masters above all."""
     assert access_review(via_applied, "impersonate", group, resource, **attributes) is allowed
+
+
+# -- the mirror-rbac overlay ------------------------------------------------------------------
+
+
+def test_the_mirror_rbac_overlay_adds_a_read_only_role_and_the_flag(
+    base: list[dict[str, Any]], mirror_rbac: list[dict[str, Any]]
+) -> None:
+    """The mirror-rbac overlay is the base plus one ClusterRole, reading exactly the four RBAC
+    kinds, bound to the same ServiceAccount, and the base's arguments plus --mirror-rbac."""
+    added = [o for o in mirror_rbac if o["metadata"]["name"] == "kubegate-mirror-rbac"]
+    assert sorted(o["kind"] for o in added) == ["ClusterRole", "ClusterRoleBinding"]
+    assert len(mirror_rbac) == len(base) + 2
+    assert one(added, "ClusterRole")["rules"] == [
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": list(RBAC_KINDS),
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    binding = one(added, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "kubegate-mirror-rbac"
+    account = one(mirror_rbac, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+    assert container(mirror_rbac)["args"] == [*container(base)["args"], "--mirror-rbac"]
+
+
+@pytest.fixture(scope="module")
+def rbac_applied(
+    mirror_rbac: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kubectl]:
+    """kubectl against a kubegate of its own, with the mirror-rbac overlay's served kinds."""
+    yield from applied_to_own_server(mirror_rbac, tmp_path_factory, "mirror-rbac")
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        *(
+            (verb, f"{kind}.rbac.authorization.k8s.io", "yes")
+            for kind in RBAC_KINDS
+            for verb in ("get", "list", "watch")
+        ),
+        ("create", "rolebindings.rbac.authorization.k8s.io", "no"),
+        ("update", "clusterroles.rbac.authorization.k8s.io", "no"),
+        ("delete", "clusterrolebindings.rbac.authorization.k8s.io", "no"),
+        ("bind", "clusterroles.rbac.authorization.k8s.io", "no"),
+        ("escalate", "roles.rbac.authorization.k8s.io", "no"),
+        ("get", "secrets", "no"),
+    ],
+)
+def test_the_mirror_rbac_overlay_lets_kubegate_read_rbac_and_no_more(
+    rbac_applied: Any, verb: str, resource: str, allowed: str
+) -> None:
+    """Applied for real, the overlay's binding lets the ServiceAccount read the RBAC kinds,
+    and kubegate's RBAC refuses writing them, bind and escalate."""
+    result = rbac_applied.run(
+        "auth", "can-i", verb, resource, "--all-namespaces", f"--as={SA_USER}", check=False
+    )
+    assert result.stdout.strip() == allowed, result.stderr
