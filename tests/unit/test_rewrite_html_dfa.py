@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kubegate.core.html_fast_lane as lane
-from kubegate.core.html_fast import _GAP, FAST_RE, STEP_RE
+from kubegate.core.html_fast import _GAP, _NO_VALUE, FAST_RE, STEP_RE, _words
 from kubegate.core.html_fast_dfa import GAP
 from kubegate.core.rewrite_html import HtmlRewriter
 from kubegate.core.rewrite_url import UrlRule
@@ -20,7 +20,13 @@ from kubegate.core.rewrite_url import UrlRule
 P = "/api/v1/namespaces/ns/services/web/proxy"
 PB = P.encode()
 RULE = UrlRule.build(P, backend_host="10.0.0.5:8080", backend_scheme="http", public_host="gw:6443")
-SRE_GAP = re.compile(_GAP)
+# The sre gap plus the one construct the DFA takes and it does not (html_fast_dfa): a
+# lower-case srcset with a double-quoted value, which the lane rewrites itself.
+_SRCSET_NO_VALUE = _words((b"srcset", b"imagesrcset"), _NO_VALUE)
+assert _SRCSET_NO_VALUE in _GAP  # in each start tag's attributes
+SRE_GAP = re.compile(
+    _GAP.replace(_SRCSET_NO_VALUE, rb'(?:srcset="[^"]*+"|' + _SRCSET_NO_VALUE + rb")")
+)
 
 
 @pytest.fixture(params=["dfa", "sre"])
@@ -83,6 +89,30 @@ def test_step_pattern_numbers_groups_as_the_lane_pattern() -> None:
         b'<script>a = b; c == d; e=\'x\'; f=1</script><script>g="/h"</script><a href="/y">',
         b'<script>x=</script><script>y="h"</script><title>a=b</title><a href="/y">',
         b'<meta http-equiv=refresh content="0;url=/r"><object data="/o"></object>',
+        # '=' in text: taken unless a quote follows it
+        b'<p>a = b; c == d; e=</p>x=<a href="/y">y=="/z" w=\'/v\' =>',
+        b'<p>a="/b" =<!-- c --> ==<br>=</p><a href="/y">= "/w"=',
+        # srcset the DFA takes, which the lane rewrites: plain, odd, absolute, prefixed,
+        # empty, twice in a tag, after other attributes, in a raw-text start tag
+        b'<img src="/a" srcset="/a 1x, /b 2x" alt="x"><img srcset="" src="/c">',
+        b'<img srcset="http://10.0.0.5:8080/a 1x, /b 2x"><a href="/y">',
+        b'<img srcset="https://example.com/a 1x"><img srcset=" /a 1x,, /b, /c 2x (w)">',
+        b'<img srcset="' + PB + b'/a 1x, /b 2x"><img srcset="/a&amp;b 1x,/c">',
+        b'<img srcset="/a 1x" srcset="/b 2x"><script srcset="/s">x=1</script><a href="/y">',
+        b'<img srcset="/a="/><img srcset="a=" src="/b"><img srcset="/a=" alt="b">',
+        b'<img srcset="/a 1x /b, /c 2x"><img SRCSET="/a 1x/2,\t/c, ,/d"><img srcset=",/e">',
+        # lookalikes that are not a lower-case srcset attribute
+        b'<img data-srcset="/a 1x, /b 2x" xsrcset="/c" SRCSET="/d" imagesrcset="/e">',
+        b'<p>srcset="/a 1x"</p><!-- srcset="/b" --><img title="srcset=" src="/c">',
+        b'<script>x.srcset="/a 1x"</script><textarea> srcset="/b"</textarea><a href="/y">',
+        b'<meta srcset="/m 1x"><img alt=\'srcset="/a"\' src="/b">',
+        # <meta>: taken without http-equiv (none of its attributes is rewritten then)
+        b'<meta name="a" content="0;url=/r"><meta charset=utf-8/><meta\nname=x><a href="/y">',
+        b'<meta http-equiv=refresh content="0;url=/r"><META HTTP-EQUIV="Refresh" content="1;url=/s">',
+        b'<meta content="0;url=/r" http-equiv="refresh"><meta http-equiv content="0;url=/r">',
+        b'<meta name=a href="/x" src=\'/y\' srcset="/z 1x"><meta http-equivx=refresh content="/c">',
+        b'<meta content="http://10.0.0.5:8080/x"><a href="/y"><meta content="https://gw:6443/">',
+        b'<meta x=y/http-equiv=refresh content="0;url=/r"><meta/http-equiv=refresh content="0;url=/r">',
     ],
 )
 def test_tiers_agree_with_the_exact_path(doc: bytes, tier: str) -> None:
@@ -169,7 +199,14 @@ def construct(draw: st.DrawFn) -> bytes:
         return draw(
             st.sampled_from([b"<!DOCTYPE html>", b"<?x?>", b"<![CDATA[x]]>", b"<>", b"< a"])
         )
-    return draw(st.sampled_from([b"text", b" ", b"\n", b"a=b", b'a="/b"', b"1 < 2", b"x > y", PB]))
+    return draw(
+        st.sampled_from(
+            [
+                *(b"text", b" ", b"\n", b"a=b", b'a="/b"', b"1 < 2", b"x > y", PB),
+                *(b"a = b", b"x=", b"==", b' srcset="/s 1x"', b"=>", b'= "/q"'),
+            ]
+        )
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -207,3 +244,13 @@ def test_dfa_gap_is_a_part_of_the_sre_gap(pieces: list[bytes]) -> None:
             continue  # from the starts of constructs (and the first byte)
         end = GAP(doc, start)
         assert SRE_GAP.match(doc, start, end).end() == end
+
+
+def test_dfa_takes_text_equals_and_lower_case_srcset() -> None:
+    """'=' in text and a lower-case srcset stay in the DFA (the lane's own srcset
+    rewrite runs), and a '="' in text stops it before the '='."""
+    assert GAP is not None
+    doc = b'<p>a = b, c==d, e=<b>f</b></p><img src="/a" srcset="/a 1x, /b 2x" alt="x">'
+    assert GAP(doc, 0) == len(doc)
+    assert GAP(b'<p>a="/b"</p>', 0) == len(b"<p>a")
+    assert rewrite(doc, fast=True) == rewrite(doc, fast=False)

@@ -13,7 +13,8 @@ On it a start tag ends at its first ``>`` outside quotes, exactly where the toke
 it, so the fast lane can never disagree about where markup is — only decline to decide.
 
 **The gap** (:data:`GAP_RE`) takes text, end tags, comments, doctypes and other bogus
-comments, raw-text elements (through their end tag) and start tags (not ``<meta>``,
+comments, raw-text elements (through their end tag), ``<meta>`` tags without
+``http-equiv`` whose values cannot hold NEEDLE, and start tags (not ``<meta>``,
 ``<style>`` or ``<plaintext>``) whose every attribute is one of:
 
 * an attribute whose value cannot need a rewrite (judged by its first characters, as
@@ -25,9 +26,9 @@ comments, raw-text elements (through their end tag) and start tags (not ``<meta>
   in front of its bytes (no references, controls, spaces, backslashes, ``<``, ``>``, dot
   segments or ``%2e`` segments, no ``//`` anywhere).
 
-It refuses every other ``="/``: in text (text stops at any ``=``: rare there, and the exact
-path reads on), comments, raw text, other values, or made of a value's last ``=``, its
-closing quote and a following ``/``. So in a stretch the gap took, the whole rewrite is
+It refuses every other ``="/``: in text (text takes ``=`` only when no ``"`` follows),
+comments, raw text, other values, or made of a value's last ``=``, its closing quote and a
+following ``/``. So in a stretch the gap took, the whole rewrite is
 NEEDLE → ``="<prefix>/`` — one ``bytes.replace`` — unless some value there already starts
 with the prefix (the caller checks). Every construct needs its closing delimiter to match,
 so an unfinished one at the end of a streamed piece is never decided.
@@ -243,8 +244,8 @@ _ATTRS: Final = rb"(?:" + _SEP + _BORING_ATTR + rb")*+"
 # -- constructs ---------------------------------------------------------------------------
 
 # Start tags only the exact path reads: <style> (CSS to rewrite), <plaintext> (the rest is
-# text), <meta> (content="N;url=…" counts only next to http-equiv=refresh). The other
-# raw-text elements are skipped whole, below.
+# text), <meta> (content="N;url=…" counts only next to http-equiv=refresh; _META takes the
+# others). The other raw-text elements are skipped whole, below.
 _EXACT_ONLY: Final = (*sorted(RAW_TEXT_NAMES), b"meta")
 _START_NAME: Final = _trie({name: (None, True) for name in _EXACT_ONLY}, b"", rb"\x00-@\[-`{-\xff")
 # Each raw-text element spelt out: a backreference would need a group inside a possessive
@@ -279,6 +280,20 @@ def _raw_element(name: bytes) -> bytes:
     )
 
 
+# A <meta> without http-equiv: the exact path rewrites none of its attributes, so any name
+# will do, with a value that cannot hold NEEDLE (nor ABSOLUTE but in double quotes).
+_META: Final = (
+    _caseless(b"meta")
+    + rb"(?=[\t\n\f\r />])(?:"
+    + _SEP
+    + rb"(?!"
+    + _words((b"http-equiv",), rb"[\t\n\f\r /=>]")
+    + rb")[^\t\n\f\r />\"'=<]"
+    + _NAME_REST
+    + _GENERIC
+    + rb")*+"
+    + _TAG_END
+)
 _BOGUS_REST: Final = rb"(?:[^>=]++|" + _EQ_OK + rb")*+>"
 # One construct that needs no work, by the character after '<' (end tags first: as common
 # as start tags, and cheapest).
@@ -288,6 +303,8 @@ _BORING_TOKEN: Final = (
     + _START_NAME
     + _ATTRS
     + _TAG_END
+    + rb"|"
+    + _META
     + rb"|!--(?:>|->|(?:[^-=]++|-(?!-!?>)|"
     + _EQ_OK
     + rb")*+--!?>)"
@@ -304,7 +321,10 @@ _BORING_TOKEN: Final = (
     + rb"|".join(_raw_element(name) for name in _SKIPPABLE_RAW)
     + rb"|(?=[^A-Za-z!/?]))"
 )
-_GAP: Final = rb"[^<=]*+(?:" + _BORING_TOKEN + rb"[^<=]*+)*+"
+# Text: '=' only where it starts neither NEEDLE nor ABSOLUTE nor any other '="' (so that in
+# a stretch every '="' opens a double-quoted attribute value).
+_TEXT: Final = rb"(?:[^<=]++|=(?!\"))*+"
+_GAP: Final = _TEXT + rb"(?:" + _BORING_TOKEN + _TEXT + rb")*+"
 
 # -- the candidate ------------------------------------------------------------------------
 
@@ -356,7 +376,9 @@ _CANDIDATE: Final = (
 FAST_RE: Final = re.compile(_GAP + rb"(?:" + _CANDIDATE + rb")?")
 # The same, but at most one construct of the gap before the candidate: the step taken
 # where core.html_fast_dfa's gap (the same constructs, fewer of them, in RE2) stopped.
-STEP_RE: Final = re.compile(rb"[^<=]*+(?:" + _BORING_TOKEN + rb"[^<=]*+)?(?:" + _CANDIDATE + rb")?")
+STEP_RE: Final = re.compile(
+    _TEXT + rb"(?:" + _BORING_TOKEN + _TEXT + rb")?(?:" + _CANDIDATE + rb")?"
+)
 TAG_GROUP: Final = FAST_RE.groupindex["tag"]
 PLAIN_GROUPS: Final = frozenset(FAST_RE.groupindex[f"path_{q}"] for q in ("dq", "sq", "uq"))
 HOST_GROUPS: Final = frozenset(FAST_RE.groupindex[f"host_{q}"] for q in ("dq", "sq", "uq"))

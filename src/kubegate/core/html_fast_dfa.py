@@ -13,9 +13,17 @@ a *sub-grammar* of the gap in plain regular-expression form:
   caller checks it); where the sub-grammar would need a lookaround, it is narrower
   instead — a double-quoted value may not end with ``=`` (so that no value's last ``=``,
   its closing quote and a following ``/`` can spell NEEDLE), comments hold no ``<``, ``>``
-  or ``=``, raw text no ``<`` and no ``=`` before a quote; ``style``, ``srcset`` and
-  ``imagesrcset`` attributes, values starting ``H``/``h`` + a case variant of ``ttp``,
-  path segments starting ``%`` and ``<![CDATA[`` are not taken at all;
+  or ``=``, raw text no ``<`` and no ``=`` before a quote; ``style``,
+  ``imagesrcset`` and ``srcset`` attributes (but see below), values starting ``H``/``h``
+  + a case variant of ``ttp``, path segments starting ``%`` and ``<![CDATA[`` are not
+  taken at all;
+* one construct more than the sre gap: a ``srcset`` attribute spelt in lower case with
+  any double-quoted value (not ending with ``=``). In what this grammar takes, every
+  ``="`` opens a double-quoted attribute value (text, raw text, comments and other values
+  never hold one), so a ``srcset="`` after whitespace is such an attribute and nothing
+  else: core.html_fast_lane finds each in the DFA's stretch and rewrites its value as the
+  exact path does, around the stretch's NEEDLE rewrite. It is the only place the two
+  grammars differ (the differential test adds it to the sre gap to compare them);
 * where it stops, the caller runs the sre patterns for one construct (or a candidate
   tag) and comes back here. The grammar has no ambiguity that could make a
   leftmost-first match end anywhere but after the last whole construct (every run
@@ -36,7 +44,7 @@ from typing import Final
 
 from kubegate.core.html_fast import _EXACT_ONLY, _SKIPPABLE_RAW, _URL_NAMES, _caseless
 
-__all__ = ["GAP", "GAP_PATTERN"]
+__all__ = ["GAP", "GAP_PATTERN", "SRCSET_MARK"]
 
 log = logging.getLogger("kubegate.core.html_fast_dfa")
 
@@ -104,13 +112,22 @@ _VALUE: Final = rb"(?:=(?:" + _DQ_VALUE + rb"|" + _SQ_VALUE + rb"|" + _UQ_VALUE 
 _URL_ATTR: Final = rb"(?:" + rb"|".join(_caseless(name) for name in _URL_NAMES) + rb")" + _PLAIN_URL
 # Any other name but style, srcset and imagesrcset (their values need a closer look).
 _OTHER_ATTR: Final = _trie((b"style", b"srcset", b"imagesrcset"), _NAME_CHARS) + _VALUE
-_ATTRS: Final = rb"(?:" + _WS + rb"+(?:" + _URL_ATTR + rb"|" + _OTHER_ATTR + rb"))*"
+# A srcset spelt in lower case, any double-quoted value (not ending with '=', see above):
+# the lane finds each one in the stretch (SRCSET_MARK) and rewrites its value itself.
+SRCSET_MARK: Final = b'srcset="'
+_SRCSET_ATTR: Final = SRCSET_MARK + rb'(?:[^"]*[^"=])?"'
+_ATTRS: Final = (
+    rb"(?:" + _WS + rb"+(?:" + _URL_ATTR + rb"|" + _SRCSET_ATTR + rb"|" + _OTHER_ATTR + rb"))*"
+)
 _TAG_END: Final = rb"[\t\n\f\r /]*>"
 
 # -- constructs ---------------------------------------------------------------------------
 
 _START_TAG: Final = _trie(_EXACT_ONLY, rb"\x00-@\[-`{-\xff") + _ATTRS + _TAG_END
 _END_TAG: Final = rb"/[A-Za-z]" + _NAME_REST + _WS + rb"*>"
+# A <meta> without http-equiv (html_fast's _META): no URL attribute, no srcset.
+_META_ATTR: Final = _trie((b"style", b"srcset", b"imagesrcset", b"http-equiv"), _NAME_CHARS)
+_META: Final = _caseless(b"meta") + rb"(?:" + _WS + rb"+" + _META_ATTR + _VALUE + rb")*" + _TAG_END
 _COMMENT: Final = rb"!--(?:[^-=<>]|-[^-=<>])*-->"
 _BOGUS: Final = rb"(?:![A-Za-z]|\?)[^<>=]*>"
 _LT_TEXT: Final = rb"[^A-Za-z!/?<=]"  # a '<' that is text, and the text byte after it
@@ -118,14 +135,20 @@ _LT_TEXT: Final = rb"[^A-Za-z!/?<=]"  # a '<' that is text, and the text byte af
 # something else than a quote (the sre gap refuses '="/' and '="h' there: NEEDLE and
 # ABSOLUTE) or by the end tag's '<'.
 _RAW_TEXT: Final = rb"[^<=]*(?:=+[^<=\"][^<=]*)*"
+# Text: '=' where no '"' follows (as in the sre gap); '='s right before a construct's '<'
+# are taken with the construct, so that the gap never ends on an '=' it cannot judge.
+_TEXT: Final = rb"(?:[^<=]|=+[^<=\"])*"
 _RAW: Final = rb"|".join(
     _caseless(name) + _ATTRS + _TAG_END + _RAW_TEXT + rb"</" + _caseless(name) + _WS + rb"*>"
     for name in _SKIPPABLE_RAW
 )
 GAP_PATTERN: Final = (
-    rb"[^<=]*(?:<(?:"
-    + rb"|".join((_END_TAG, _START_TAG, _COMMENT, _RAW, _BOGUS, _LT_TEXT))
-    + rb")[^<=]*)*"
+    _TEXT
+    + rb"(?:=*<(?:"
+    + rb"|".join((_END_TAG, _START_TAG, _META, _COMMENT, _RAW, _BOGUS, _LT_TEXT))
+    + rb")"
+    + _TEXT
+    + rb")*"
 )
 
 
