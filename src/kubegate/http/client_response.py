@@ -106,17 +106,27 @@ class UpstreamResponse:
                 conn.body_drained()
         return chunk
 
+    @property
+    def settled(self) -> bool:
+        """Whether the whole body is here and no request body is still being sent: then
+        ``take()`` and ``close()`` do what ``read()`` and ``aclose()`` would, without a
+        coroutine (the small-response relay's common case)."""
+        return self._complete and self._sender is None
+
+    def take(self, limit: int) -> bytes:
+        """``read(limit)`` of a ``settled`` response, synchronously."""
+        # The connection is back in the pool already; aclose() would only clear the chunks.
+        chunks = self._chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        return body[:limit] if len(body) > limit else body
+
     async def read(self, limit: int) -> bytes:
         """The whole body, or at most ``limit`` bytes of it (the rest is dropped and the
         connection closed)."""
         if self._complete and self._sender is None:
-            # All of it is here and nothing is left to stop: take it without iterating (the
-            # connection is back in the pool already; aclose() would only clear the chunks).
-            chunks = self._chunks
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            chunks.clear()
-            self.buffered = 0
-            return body[:limit] if len(body) > limit else body
+            return self.take(limit)  # all of it is here and nothing is left to stop
         pieces = []
         total = 0
         async for chunk in self:
@@ -136,6 +146,10 @@ class UpstreamResponse:
             if not sender.done():
                 sender.cancel()  # the backend answered; the rest of the upload is moot
                 await asyncio.wait((sender,))
+        self.close()
+
+    def close(self) -> None:
+        """``aclose()`` once no request body is being sent (``_sender`` is None)."""
         conn = self._conn
         if conn is not None:
             self._conn = None

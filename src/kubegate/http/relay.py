@@ -88,7 +88,12 @@ async def relay_response(
             and status not in (204, 304)
         ):
             # The whole (small) body is already here: head and body in one write.
-            await response.send(status, headers, await upstream.read(whole_max + 1))
+            body = (
+                upstream.take(whole_max + 1)  # (no coroutine for the usual case)
+                if upstream.settled
+                else await upstream.read(whole_max + 1)
+            )
+            await response.send(status, headers, body)
             return
         await response.start(status, headers, length=upstream.length)
         async for chunk in upstream:
@@ -101,7 +106,10 @@ async def relay_response(
         log.info("%s failed mid-response: %s", upstream_name, exc)
         raise ConnectionAbortedError(str(exc)) from exc
     finally:
-        await upstream.aclose()
+        if upstream.settled:
+            upstream.close()  # (what aclose() does then, without a coroutine)
+        else:
+            await upstream.aclose()
 
 
 async def relay_upgrade(

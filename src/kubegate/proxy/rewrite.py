@@ -46,6 +46,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from operator import itemgetter
 from typing import Any, Final
 
 from kubegate.core.html_values import encode_attribute
@@ -56,6 +57,8 @@ from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.body_codec import CODINGS
 from kubegate.proxy.rewrite_stream import BodyTransformer
+
+_first = itemgetter(0)  # a header's name
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
@@ -199,7 +202,8 @@ class ResponseRewriter:
     ) -> list[tuple[str, str]]:
         """Cookie scoping and the sandbox policy; the list itself when nothing applies."""
         scope = policy.cookies and prefix
-        if not (policy.sandbox or (scope and any(name == "set-cookie" for name, _ in headers))):
+        # ("in map(...)" scans the names in C: this runs for every proxied response)
+        if not (policy.sandbox or (scope and "set-cookie" in map(_first, headers))):
             return headers
         out = []
         for name, value in headers:

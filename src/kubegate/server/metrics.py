@@ -72,6 +72,7 @@ PROXY_KINDS = frozenset({"services", "pods", "nodes"})
 UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "protocol", "reset")
 OTHER_TARGET = "_other"
 MAX_LABEL_VALUE = 253  # a DNS subdomain; a proxy id longer than that is cut
+_BY_INFO_MAX = 1024  # entries of the series memo by request info identity; dropped when full
 
 # kube's metrics verbs (endpoints/metrics cleanVerb): the connect-style subresources report
 # CONNECT, a server-side-apply patch APPLY; anything outside the known set is "other".
@@ -274,6 +275,7 @@ class APIMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(FamiliesCollector(families))
         self._series: dict[tuple[Any, ...], _Series] = {}
+        self._series_by_info: dict[int, tuple[RequestInfo, str, bool, _Series]] = {}
         self._proxy: dict[str, _ProxySeries] = {}
         self._watchers: dict[tuple[str, str, str], Cell] = {}
 
@@ -295,6 +297,13 @@ class APIMetrics:
     def series(self, info: RequestInfo, method: str, apply: bool = False) -> _Series:
         """The cells of this request's labels. Cached by the request's raw attributes only
         once they proved to be a served type (so the cache is as bounded as the labels)."""
+        # First by the info's identity: the router's infos are shared objects (server/
+        # context.py's memo), and a proxied request asks twice (its long-running gauge, then
+        # its count), so this spares building and hashing the raw key. The entry holds the
+        # info (its id cannot be reused meanwhile); series are never dropped. Bounded.
+        entry = self._series_by_info.get(id(info))
+        if entry is not None and entry[0] is info and entry[1] == method and entry[2] == apply:
+            return entry[3]
         key = (
             info.is_resource_request,
             method,
@@ -313,8 +322,12 @@ class APIMetrics:
             found = self._series.get(labels)
             if found is None:
                 found = self._series[labels] = _Series(self, labels)
-            if _cacheable(info, labels):
-                self._series[key] = found
+            if not _cacheable(info, labels):
+                return found  # (an unserved type's labels may change once it is served)
+            self._series[key] = found
+        if len(self._series_by_info) >= _BY_INFO_MAX:
+            self._series_by_info.clear()
+        self._series_by_info[id(info)] = (info, method, apply, found)
         return found
 
     def long_running_gauge(self, info: RequestInfo, method: str) -> Cell:
