@@ -7,11 +7,12 @@ re-exported here only so that tests still saying ``from conftest import ...`` ke
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import settings
 
+from kubegate.store.memory import MemoryStore
 from serverkit import ROOT, Kubectl, ServerProcess, kubectl_binary, start_server_process
 
 __all__ = ["ROOT", "Kubectl", "ServerProcess", "kubectl_binary", "start_server_process"]
@@ -36,3 +37,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def kubectl(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     return Kubectl(server.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[MemoryStore]:
+    """An empty, started in-memory Store (the reference backend), closed afterwards."""
+    memory = MemoryStore()
+    await memory.start()
+    yield memory
+    await memory.close()

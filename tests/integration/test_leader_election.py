@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,14 +95,6 @@ class FlakyStore:
             return await attribute(*args, **kwargs)
 
         return call
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    memory = MemoryStore()
-    await memory.start()
-    yield memory
-    await memory.close()
 
 
 async def lease_spec(store: Any) -> JSON:

@@ -73,14 +73,6 @@ PROXY_ECHO = {
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    store = MemoryStore()
-    await store.start()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def authz(store: MemoryStore) -> AsyncIterator[RBACAuthorizer]:
     authorizer = RBACAuthorizer(store)
     authorizer.start()

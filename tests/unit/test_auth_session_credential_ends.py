@@ -66,14 +66,6 @@ class Accounts:
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    store = MemoryStore()
-    await store.start()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -33,14 +33,6 @@ class Clock:
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    store = MemoryStore()
-    await store.start()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

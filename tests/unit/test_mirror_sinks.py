@@ -5,7 +5,6 @@ mirror's start does not finalize the upstream's Terminating namespaces."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -33,14 +32,6 @@ MIRRORED = (NAMESPACES, rt("nodes"), SERVICES, SLICES, PODS)
 def obj(name: str, namespace: str = "", **fields: Any) -> dict[str, Any]:
     meta = {"name": name, **({"namespace": namespace} if namespace else {})}
     return {"metadata": meta, **fields}
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    store = MemoryStore()
-    await store.start()
-    yield store
-    await store.close()
 
 
 async def names(store: MemoryStore, plural: str, namespace: str = "") -> list[str]:
