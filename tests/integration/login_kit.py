@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import bcrypt
 
-from integration.proxy.harness import Cluster, Kubegate, Response
+from integration.proxy.harness import Backend, Cluster, Kubegate, Port, Response
 
 PASSWORD = "pw-alice-Zq8#wonderland"
 ALICE_TOKEN = "tok-alice-5b7c9d1e3f"
@@ -127,3 +128,16 @@ async def grant_edit(cluster: Cluster, user: str) -> None:
     await cluster.create(
         f"/apis/rbac.authorization.k8s.io/v1/namespaces/{cluster.namespace}/rolebindings", binding
     )
+
+
+async def publish_echo(cluster: Cluster, backends: Any) -> Backend:
+    """A recording echo backend published as Service ``web`` (port ``http``)."""
+    backend = await backends.http()
+    await cluster.serve("web", Port(backend))
+    backend.reset()
+    return backend
+
+
+def web(cluster: Cluster, subpath: str = "/") -> str:
+    """The proxy path of Service ``web``'s port ``http``."""
+    return cluster.path("services", "web:http", subpath)

@@ -23,7 +23,9 @@ from integration.login_kit import (
     Browser,
     cookie_value,
     grant_edit,
+    publish_echo,
     set_cookies,
+    web,
     write_user_files,
 )
 from integration.proxy.harness import (
@@ -68,15 +70,7 @@ async def cluster(kg: Kubegate) -> Cluster:
 
 @pytest.fixture
 async def echo(cluster: Cluster, backends) -> Backend:
-    """A recording echo backend published as Service ``web`` (port ``http``)."""
-    backend = await backends.http()
-    await cluster.serve("web", Port(backend))
-    backend.reset()
-    return backend
-
-
-def web(cluster: Cluster, subpath: str = "/") -> str:
-    return cluster.path("services", "web:http", subpath)
+    return await publish_echo(cluster, backends)
 
 
 # -- signing in ----------------------------------------------------------------------------

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.login_kit import Browser, grant_edit, write_user_files
+from integration.login_kit import Browser, grant_edit, publish_echo, web, write_user_files
 from integration.proxy.harness import (
     Backend,
     Cluster,
     Kubegate,
-    Port,
     backends_fixture,
     new_cluster,
     running_kubegate,
@@ -41,15 +40,7 @@ async def cluster(kg: Kubegate) -> Cluster:
 
 @pytest.fixture
 async def echo(cluster: Cluster, backends) -> Backend:
-    """A recording echo backend published as Service ``web`` (port ``http``)."""
-    backend = await backends.http()
-    await cluster.serve("web", Port(backend))
-    backend.reset()
-    return backend
-
-
-def web(cluster: Cluster, subpath: str = "/") -> str:
-    return cluster.path("services", "web:http", subpath)
+    return await publish_echo(cluster, backends)
 
 
 async def test_an_anonymous_page_load_rbac_refuses_goes_to_login(

@@ -207,17 +207,6 @@ class UpstreamPool:
         conn = slot.take_idle() or await self._open(slot)
         progress = SendProgress()
         try:
-            if body is None:
-                # The usual case, _exchange's first branch inline: one coroutine less per
-                # request (and one frame less for the response's wake-up to pass through).
-                waiter = conn.begin(head_request=method == "HEAD")
-                conn.write(head)
-                conn.request_sent()
-                try:
-                    return await waiter
-                except BaseException:
-                    conn.abort()
-                    raise
             return await self._exchange(conn, head, method, body, length, expect, progress)
         except UpstreamError as exc:
             replayable = not progress.pulled
