@@ -83,6 +83,7 @@ examples:
   python -m bench proxy --profile-server /tmp/proxy.prof   # cProfile the kubegate subject
 subjects (in run order):
   direct nginx nginx-tls kubectl kubectl-pooled kubegate kubegate-mt kubegate-allow
+  python-floor python-floor-tls (bench/raw_proxy.py: the least a proxy on this stack does)
 transport: kubegate and nginx-tls are measured over HTTPS (TLS 1.3); direct, nginx and
 kubectl proxy over plain HTTP. The "TLS-to-TLS" rows compare kubegate with nginx-tls.
 results: a table on stdout and bench/results/<UTC timestamp>-proxy.json

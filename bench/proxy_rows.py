@@ -138,7 +138,29 @@ def _ratio_specs(
             "MiB/s",
             None,
         ),
+        (
+            f"{kubegate} / python-floor-tls rps c50 (the stack's ceiling)",
+            "python-floor-tls",
+            lambda r, s: _rps(r, s, 50),
+            "rps",
+            None,
+        ),
+        (
+            f"{kubegate} / python-floor-tls CPU per request c50",
+            "python-floor-tls",
+            lambda r, s: number_at(r, s, "c50", "median", "subject_cpu_us_per_request"),
+            "us",
+            None,
+        ),
     ]
+
+
+# The floor itself against the references: how far the stack kubegate is built on can go.
+_FLOOR_SPECS = (
+    ("python-floor-tls / kubectl rps c50", "python-floor-tls", "kubectl"),
+    ("python-floor-tls / nginx rps c50", "python-floor-tls", "nginx"),
+    ("python-floor / nginx rps c50", "python-floor", "nginx"),
+)
 
 
 def ratios(results: dict[str, Any]) -> dict[str, float]:
@@ -150,6 +172,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         for metric, other, number, _, _ in _ratio_specs(kubegate):
             found[metric] = ratio(number(results, kubegate), number(results, other))
         found[f"{kubegate} RSS growth streaming MiB"] = stream_growth_mib(results, kubegate)
+    for metric, mine, other in _FLOOR_SPECS:
+        if mine in results and other in results:
+            found[metric] = ratio(_rps(results, mine, 50), _rps(results, other, 50))
     return found
 
 
@@ -160,6 +185,13 @@ def build(results: dict[str, Any], options: ProxyOptions) -> list[Row]:
     for kubegate in KUBEGATES:
         if kubegate in results:
             rows += _ratio_rows(results, kubegate, options)
+    for metric, mine, other in _FLOOR_SPECS:
+        if mine in results and other in results:
+            a, b = _rps(results, mine, 50), _rps(results, other, 50)
+            value = ratio(a, b)
+            rows.append(
+                row("floor", metric, f"{_times(value)} ({_num(a)} / {_num(b)} rps)", value, None)
+            )
     return rows
 
 

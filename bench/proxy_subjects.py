@@ -14,6 +14,8 @@ kubectl-pooled  http   the same with ``proxy-url`` in the kubeconfig (a pooled t
 kubegate        https  ``kubegate serve``: service proxy, admin bearer token
 kubegate-mt     https  the same with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set
 kubegate-allow  https  the same with --authorization-mode AlwaysAllow (the authz cost baseline)
+python-floor    http   bench/raw_proxy.py: the least a Python proxy on uvloop + httptools does
+python-floor-tls https the same terminating TLS (kubegate's transport): kubegate's ceiling
 =============== ====== =================================================================
 """
 
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -135,6 +139,31 @@ def _kubegate(
     return start
 
 
+def _floor(tls: bool) -> Callable[[Stage], AbstractContextManager[Live]]:
+    @contextmanager
+    def start(stage: Stage) -> Iterator[Live]:
+        name = "python-floor-tls" if tls else "python-floor"
+        port = free_port()
+        cert = self_signed_cert(stage.workdir) if tls else None
+        argv = [*stage.server_prefix, sys.executable, "-m", "bench.raw_proxy"]
+        argv += ["--listen", str(port), "--upstream", str(stage.backend_port)]
+        if cert:
+            argv += ["--tls", str(cert[0]), str(cert[1])]
+        scheme = "https" if tls else "http"
+        endpoint = Endpoint(
+            f"{scheme}://127.0.0.1:{port}",
+            cafile=cert[0] if cert else None,
+            load_prefix=stage.load_prefix,
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        with Daemon(name, argv, stage.workdir / f"{name}.log", env=env) as daemon:
+            context = _client_context(cert[0]) if cert else None
+            wait_ready(daemon, endpoint.url("/small"), context=context)
+            yield Live(endpoint, daemon)
+
+    return start
+
+
 SUBJECTS = {
     s.name: s
     for s in (
@@ -156,6 +185,10 @@ SUBJECTS = {
                 extra_args=("--authorization-mode", "AlwaysAllow"),
             ),
         ),
+        # What a Python proxy on kubegate's stack costs before it does anything of its own:
+        # the ceiling for kubegate's rps on one core (plain, and over TLS like kubegate).
+        Subject("python-floor", "http", _floor(tls=False)),
+        Subject("python-floor-tls", "https", _floor(tls=True)),
     )
 }
 

@@ -9,7 +9,18 @@ import pytest
 
 from integration.bench_kit import QuickRun, needs_nginx_and_wrk, run_bench
 
-SUBJECTS = ("direct", "nginx", "nginx-tls", "kubectl", "kubectl-pooled", "kubegate", "kubegate-mt")
+SUBJECTS = (
+    "direct",
+    "nginx",
+    "nginx-tls",
+    "kubectl",
+    "kubectl-pooled",
+    "kubegate",
+    "kubegate-mt",
+    "kubegate-allow",
+    "python-floor",
+    "python-floor-tls",
+)
 JUDGED_RATIOS = (
     "kubegate / kubectl rps c50",
     "kubegate / nginx rps c50",
@@ -69,3 +80,11 @@ def test_json_holds_the_ratios_as_numbers(quick_run: QuickRun) -> None:
     """The results file holds every judged ratio as a finite positive number."""
     ratios = quick_run.document["ratios"]
     assert all(math.isfinite(ratios[r]) and ratios[r] > 0 for r in JUDGED_RATIOS), ratios
+
+
+def test_floor_rows_have_numbers(quick_run: QuickRun) -> None:
+    """The floor subjects are compared with kubectl proxy and nginx, as finite ratios."""
+    ratios = quick_run.document["ratios"]
+    for metric in ("python-floor-tls / kubectl rps c50", "python-floor-tls / nginx rps c50"):
+        assert math.isfinite(ratios[metric]) and ratios[metric] > 0, ratios
+    assert any(line.startswith("floor ") for line in quick_run.process.stdout.splitlines())
