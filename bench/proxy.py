@@ -23,10 +23,11 @@ import argparse
 import hashlib
 import math
 import os
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ from bench.suite import (
     tools_ready,
 )
 
+# The authorization pair (measure_authz_pair): rounds, and the most seconds per wrk run.
+PAIR_ROUNDS = 5
+PAIR_SECONDS = 4.0
 QUICK: dict[str, Any] = {
     "duration": 2.0,
     "warmup": 1.0,
@@ -189,11 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with scratch_dir("proxy") as scratch:
             profile = args.profile_server.resolve() if args.profile_server else None
-            document["subjects"] = run(scratch, options, pinning, profile)
+            document["subjects"], pair = run(scratch, options, pinning, profile)
+            if pair is not None:
+                document["authz_pair"] = pair
     except (KeyboardInterrupt, Exception) as exc:
         return harness_exit(exc)
     document["machine"]["loadavg_end"] = os.getloadavg()
-    rows = proxy_rows.build(document["subjects"], options)
+    rows = proxy_rows.build(document["subjects"], options, document.get("authz_pair"))
     document["ratios"] = proxy_rows.ratios(document["subjects"])
     print()
     transports = {name: SUBJECTS[name].transport for name in document["subjects"]}
@@ -209,8 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(
     workdir: Path, options: ProxyOptions, pinning: Pinning, profile: Path | None
-) -> dict[str, Any]:
-    """Start the backend, then each subject in turn; every subject's raw numbers."""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Start the backend, then each subject in turn; every subject's raw numbers, and the
+    alternating authorization pair when both of its subjects are selected."""
     pinning.pin_load_generator()
     files = _make_files(workdir, options)
     script = write_wrk_script(workdir / "report.lua")
@@ -240,7 +247,13 @@ def run(
                 continue
             backend.check_alive()
             print(f" {time.perf_counter() - started:.0f} s", flush=True)
-    return results
+        pair = None
+        if {"kubegate", "kubegate-allow"} <= set(options.subjects):
+            print("  authz pair ...", end="", flush=True)
+            started = time.perf_counter()
+            pair = measure_authz_pair(stage, options, script)
+            print(f" {time.perf_counter() - started:.0f} s", flush=True)
+    return results, pair
 
 
 def _make_files(workdir: Path, options: ProxyOptions) -> Files:
@@ -294,6 +307,40 @@ def measure(
         result["rss_end_kib"] = daemon.rss_kib()
         daemon.check_alive()
     return result
+
+
+def measure_authz_pair(stage: Stage, options: ProxyOptions, script: Path) -> dict[str, Any]:
+    """kubegate (RBAC) and kubegate-allow (AlwaysAllow, same token) side by side on the
+    server CPU, ``wrk -c50`` alternating between them for PAIR_ROUNDS rounds.
+
+    Their separate rows are minutes apart, and on a shared machine CPU per request swings
+    with what else runs by more than the 15 % being judged; alternate rounds seconds
+    apart see the same conditions, so the median of the per-round ratios is steady."""
+    pair_stage = replace(stage, workdir=stage.workdir / "authz-pair", profile=None)
+    pair_stage.workdir.mkdir(exist_ok=True)
+    seconds = min(options.duration, PAIR_SECONDS)
+    round_options = replace(options, duration=seconds)
+    with (
+        SUBJECTS["kubegate"].start(pair_stage) as rbac,
+        SUBJECTS["kubegate-allow"].start(pair_stage) as allow,
+    ):
+        for live in (rbac, allow):
+            wrk(live.endpoint, "/small", connections=50, seconds=options.warmup, script=script)
+        rounds = []
+        for _ in range(PAIR_ROUNDS):
+            pair = [
+                _wrk_run(live.endpoint, live.daemon, 50, stage, round_options, script)
+                for live in (rbac, allow)
+            ]
+            rounds.append([r["subject_cpu_us_per_request"] for r in pair])
+    ratios = [a / b for a, b in rounds if b]
+    return {
+        "rounds_us": rounds,
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios) if ratios else math.nan,
+        "rbac_us": statistics.median(a for a, _ in rounds),
+        "allow_us": statistics.median(b for _, b in rounds),
+    }
 
 
 def _check(endpoint: Endpoint, files: Files) -> dict[str, Any]:

@@ -88,3 +88,12 @@ def test_floor_rows_have_numbers(quick_run: QuickRun) -> None:
     for metric in ("python-floor-tls / kubectl rps c50", "python-floor-tls / nginx rps c50"):
         assert math.isfinite(ratios[metric]) and ratios[metric] > 0, ratios
     assert any(line.startswith("floor ") for line in quick_run.process.stdout.splitlines())
+
+
+def test_authz_pair_alternates_and_is_judged(quick_run: QuickRun) -> None:
+    """The authn+authz cost is judged on alternating rounds of both servers, with a verdict."""
+    pair = quick_run.document["authz_pair"]
+    assert len(pair["rounds_us"]) == len(pair["ratios"]) >= 3, pair
+    assert math.isfinite(pair["median_ratio"]) and pair["median_ratio"] > 0, pair
+    line = next(x for x in _lines(quick_run, "ratio") if "alternating (authn+authz cost)" in x)
+    assert line.rstrip().endswith(("PASS", "FAIL")), line
