@@ -23,23 +23,28 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from kubegate.http.client import UpstreamError
-from kubegate.http.client_head import MAX_RESPONSE_HEAD, ResponseHead, parse_response_head
-from kubegate.http.client_response import HIGH_WATER, UpstreamResponse
+from kubegate.http.client_reading import ResponseReading, resolve_waiter
+from kubegate.http.client_response import UpstreamResponse
+from kubegate.http.client_states import (
+    BODY,
+    CLOSED,
+    DETACHED,
+    DONE,
+    IDLE,
+    SWITCHED,
+    T_BODY,
+    T_HEAD,
+    T_WRITE,
+    WAITING,
+)
 from kubegate.http.deadline import DeadlineTimer
-from kubegate.http.framing import ChunkedDecoder
-from kubegate.http.limits import Limits
-from kubegate.http.types import HTTPError
 
 if TYPE_CHECKING:
+    from kubegate.http.framing import ChunkedDecoder
     from kubegate.http.pool import UpstreamSlot
 
-IDLE, WAITING, BODY, DONE, SWITCHED, DETACHED, CLOSED = range(7)
-_T_WRITE, _T_HEAD, _T_BODY = range(3)
-_HEAD_END = b"\r\n\r\n"
-_CHUNK_LIMITS = Limits()  # trailer sizes and chunk-extension budget, as on the server side
 
-
-class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
+class UpstreamConnection(ResponseReading, DeadlineTimer, asyncio.Protocol):
     __slots__ = (
         "_buffer",
         "_continue_waiter",
@@ -98,7 +103,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         # the one timer
         self._deadline = 0.0
-        self._deadline_kind = _T_HEAD
+        self._deadline_kind = T_HEAD
         self._timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
@@ -144,7 +149,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         self.state = CLOSED
         self.keep_alive = False
         self._wake_drain()
-        _resolve(self._continue_waiter, False)
+        resolve_waiter(self._continue_waiter, False)
         self.slot.forget(self)
         _resolve_none(self._lost)
 
@@ -193,11 +198,11 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
             raise self.error
         if not self._write_paused:
             if self.state == WAITING:
-                self._set_deadline(_T_WRITE, self.slot.idle_timeout)
+                self._set_deadline(T_WRITE, self.slot.idle_timeout)
             return
         while self._write_paused and self.error is None and self.state < SWITCHED:
             if self.state == WAITING:
-                self._set_deadline(_T_WRITE, self.slot.idle_timeout)
+                self._set_deadline(T_WRITE, self.slot.idle_timeout)
             waiter = self._drain_waiter = self._loop.create_future()
             await waiter
         if self.error is not None:
@@ -220,7 +225,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
             return False
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._continue_waiter = waiter
-        timer = self._loop.call_later(patience, _resolve, waiter, True)
+        timer = self._loop.call_later(patience, resolve_waiter, waiter, True)
         try:
             return await waiter
         finally:
@@ -232,7 +237,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         be): wait for the head, or, if the response is already complete, end the exchange."""
         self.request_complete = True
         if self.state == WAITING:
-            self._set_deadline(_T_HEAD, self.slot.response_header_timeout)
+            self._set_deadline(T_HEAD, self.slot.response_header_timeout)
         elif self.state == DONE:
             self.slot.release(self)
 
@@ -278,7 +283,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         if self._reading_paused:
             self._reading_paused = False
             if self.state == BODY:
-                self._set_deadline(_T_BODY, self.slot.idle_timeout)
+                self._set_deadline(T_BODY, self.slot.idle_timeout)
                 self.transport.resume_reading()
 
     def reset_for_pool(self) -> None:
@@ -289,161 +294,6 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         if self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
-
-    # -- the response side --------------------------------------------------------------------
-
-    def _receive_head(self, data: bytes) -> None:
-        self.response_started = True
-        buffer = self._buffer
-        source: bytes | bytearray = data
-        if buffer:
-            buffer += data
-            source = buffer
-        pos = 0
-        while True:
-            end = source.find(_HEAD_END, pos)
-            if end < 0:
-                if self._head_bytes + len(source) - pos > MAX_RESPONSE_HEAD:
-                    self._fail(UpstreamError("protocol", "response head too large"))
-                elif source is buffer:
-                    del buffer[:pos]
-                else:
-                    self._buffer = bytearray(source[pos:])
-                return
-            stop = end + 4
-            self._head_bytes += stop - pos
-            if self._head_bytes > MAX_RESPONSE_HEAD:
-                self._fail(UpstreamError("protocol", "response head too large"))
-                return
-            try:
-                head = parse_response_head(source[pos:stop])
-            except UpstreamError as exc:
-                self._fail(exc)
-                return
-            pos = stop
-            if head.status >= 200 or head.status == 101:
-                break
-            if head.status == 100:  # interim answers are skipped; 100 lets a body go
-                self._got_continue = True
-                _resolve(self._continue_waiter, True)
-        if source is buffer:
-            self._buffer = bytearray()
-        self._start_body(head, source, pos)
-
-    def _start_body(self, head: ResponseHead, data: bytes | bytearray, pos: int) -> None:
-        status = head.status
-        no_body = self._head_request or status == 204 or status == 304
-        if status == 101:
-            if not self._upgrade:
-                self._fail(UpstreamError("protocol", "unexpected 101 response"))
-                return
-            self.state = SWITCHED
-            self.transport.pause_reading()
-            self._buffer = bytearray(data[pos:])
-            no_body = True
-        elif no_body:
-            self.state = BODY
-        elif head.chunked:
-            self.state = BODY
-            self._decoder = ChunkedDecoder(
-                _CHUNK_LIMITS.max_chunk_ext,
-                _CHUNK_LIMITS.max_header_line,
-                _CHUNK_LIMITS.max_header_bytes,
-                _CHUNK_LIMITS.max_headers,
-            )
-        elif head.content_length is not None:
-            self.state = BODY
-            self._remaining = head.content_length
-            no_body = not self._remaining
-        else:
-            self.state = BODY
-            self._remaining = -1  # close-delimited: never reusable
-        self.keep_alive = not head.close and self._remaining >= 0 and self.pooled
-        response = self.response = UpstreamResponse(
-            status, head.reason, head.headers, head.content_length, self
-        )
-        if self._continue_waiter is not None:
-            _resolve(self._continue_waiter, False)
-        waiter = self._head_waiter
-        self._head_waiter = None
-        if status == 101:
-            self._deadline = 0.0
-            response.finish()
-        elif no_body:
-            self._complete(data, pos)
-        elif 0 < self._remaining <= len(data) - pos and self._decoder is None:
-            # The whole (Content-Length) body came with the head: no body deadline to set.
-            end = pos + self._remaining
-            self._remaining = 0
-            response.feed(
-                data
-                if pos == 0 and end == len(data) and type(data) is bytes
-                else bytes(data[pos:end])
-            )
-            self._complete(data, end)
-        else:
-            self._set_deadline(_T_BODY, self.slot.idle_timeout)
-            if pos < len(data):
-                self._receive_body(data, pos)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
-
-    def _receive_body(self, data: bytes | bytearray, pos: int) -> None:
-        response = self.response
-        assert response is not None
-        decoder = self._decoder
-        if decoder is not None:
-            try:
-                pieces, pos = decoder.feed(data, pos)
-            except HTTPError as exc:
-                self._fail(UpstreamError("protocol", f"invalid chunked response body: {exc}"))
-                return
-            for piece in pieces:
-                if piece:
-                    response.feed(piece)
-            if decoder.done:
-                self._complete(data, pos)
-                return
-        else:
-            size = len(data) - pos
-            remaining = self._remaining
-            take = size if remaining < 0 or remaining >= size else remaining
-            if take == len(data) and type(data) is bytes:
-                response.feed(data)
-            elif take:
-                response.feed(bytes(data[pos : pos + take]))
-            if remaining >= 0:
-                self._remaining = remaining - take
-                if remaining == take:
-                    self._complete(data, pos + take)
-                    return
-        if self._deadline:
-            self._deadline = self._loop.time() + self.slot.idle_timeout
-        if response.buffered > HIGH_WATER and not self._reading_paused:
-            self._reading_paused = True
-            response.paused = True
-            self._deadline = 0.0  # the consumer is slow, not the backend
-            self.transport.pause_reading()
-
-    def _complete(self, data: bytes | bytearray, pos: int) -> None:
-        if pos < len(data):
-            self.keep_alive = False  # bytes after the response: nothing to trust here
-        self.state = DONE
-        self._deadline = 0.0
-        response = self.response
-        assert response is not None
-        self.response = None
-        response.finish()
-        if self.request_complete:
-            self.slot.release(self)
-        else:
-            self.keep_alive = False  # answered before the request was out
-
-    def _unsolicited(self) -> None:
-        """Bytes while no response is due: the connection can never be trusted again."""
-        self.keep_alive = False
-        if self.state == IDLE:
-            self.transport.abort()
 
     def _fail(self, error: BaseException) -> None:
         """End the exchange with ``error``: everyone waiting hears it, the socket goes."""
@@ -458,7 +308,7 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         response = self.response
         if response is not None:
             response.fail(error)
-        _resolve(self._continue_waiter, False)
+        resolve_waiter(self._continue_waiter, False)
         self._wake_drain()
         self._deadline = 0.0
         if self.state != DETACHED and self.state != CLOSED:
@@ -484,18 +334,13 @@ class UpstreamConnection(DeadlineTimer, asyncio.Protocol):
         return self.state >= DETACHED
 
     def _deadline_passed(self, kind: int) -> None:
-        if kind == _T_HEAD:
+        if kind == T_HEAD:
             message = "timeout awaiting response headers"
-        elif kind == _T_BODY:
+        elif kind == T_BODY:
             message = "timeout awaiting response body"
         else:
             message = "timeout writing the request body"
         self._fail(UpstreamError("timeout", message))
-
-
-def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(value)
 
 
 def _resolve_none(waiter: asyncio.Future[None]) -> None:

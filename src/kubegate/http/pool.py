@@ -31,10 +31,11 @@ from kubegate.http.client import (
     UpstreamError,
     UpstreamTarget,
 )
-from kubegate.http.client_conn import DETACHED, DONE, IDLE, UpstreamConnection
+from kubegate.http.client_conn import UpstreamConnection
 from kubegate.http.client_head import framing_field, request_head
 from kubegate.http.client_response import UpstreamResponse
 from kubegate.http.client_send import SendProgress, send_body
+from kubegate.http.client_states import DETACHED, DONE, IDLE
 from kubegate.http.keepalive import TCPKeepalive, enable_keepalive
 from kubegate.http.via_proxy import open_via
 
