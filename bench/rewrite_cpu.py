@@ -11,6 +11,9 @@ rewriter    core.rewrite_html alone: the fast lane, and the exact path alone
             before the fast lane ran that path)
 body        proxy.rewrite_stream's BodyTransformer on the identity and the gzip page
             (decode, rewrite with the shim injected, re-encode)
+memo        a rewrite memo hit for the identity page (proxy/rewrite_memo.py: hash and
+            compare the body, no rewriting), and a miss (rewrite, hash, keep) against the
+            same whole-body rewrite without a memo
 codings     gzip decode, and encode at the level used (body_codec) and at the others
             considered; brotli likewise
 
@@ -54,6 +57,7 @@ def measure(runs: int) -> dict[str, float]:
     from kubegate.core.rewrite_url import UrlRule
     from kubegate.proxy.body_codec import BROTLI_QUALITY, GZIP_LEVEL
     from kubegate.proxy.rewrite import shim_script
+    from kubegate.proxy.rewrite_memo import RewriteMemo
     from kubegate.proxy.rewrite_stream import BodyTransformer
 
     data = page(PAGE_BYTES)
@@ -94,7 +98,47 @@ def measure(runs: int) -> dict[str, float]:
 
         return work
 
+    def memo_hit() -> Callable[[], object]:
+        """A hit for the identity page: a new transformer (as every request builds one),
+        the body's hash and its comparison with the kept original."""
+        memo = RewriteMemo()
+        params: dict[str, Any] = {
+            "kind": "html",
+            "rule": rule,
+            "coding": "",
+            "inject": shim,
+            "max_bytes": 10 << 20,
+        }
+        memo.whole(BodyTransformer(**params), data)
+        # Fresh copies: a bytes object keeps its hash, and every request's body is new.
+        copies = iter([bytes(bytearray(data)) for _ in range(runs)])
+        return lambda: memo.whole(BodyTransformer(**params), next(copies))
+
+    def whole(memo: RewriteMemo | None) -> Callable[[], object]:
+        """The identity page rewritten whole, a different page each time (a marker comment),
+        through a memo (a miss: rewrite, hash, keep) or not."""
+        params: dict[str, Any] = {
+            "kind": "html",
+            "rule": rule,
+            "coding": "",
+            "inject": shim,
+            "max_bytes": 10 << 20,
+        }
+        anchor = b'<main id="content">'
+        marked = (data.replace(anchor, anchor + b"<!--%d-->" % i) for i in range(10**6))
+        if memo is None:
+            return lambda: BodyTransformer(**params).whole(next(marked))
+        # Steady state, as in a server that has run for a while: the memo full, every new
+        # entry evicting an old one (whose memory the next one reuses).
+        while memo.stats().bytes < memo.capacity * 0.9 or memo.stats().entries < 2:
+            memo.whole(BodyTransformer(**params), next(marked))
+        memo.whole(BodyTransformer(**params), next(marked))
+        return lambda: memo.whole(BodyTransformer(**params), next(marked))
+
     results = {
+        "memo_hit_ms": best_ms(memo_hit(), runs),
+        "whole_ms": best_ms(whole(None), runs),
+        "memo_miss_ms": best_ms(whole(RewriteMemo(8 * 1024 * 1024)), runs),
         "rewriter_fast_ms": best_ms(rewriter(True), runs),
         "rewriter_exact_ms": best_ms(rewriter(False), max(3, runs // 3)),
         "body_identity_ms": best_ms(transformer("", pieces), runs),
@@ -150,6 +194,14 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
                 f"{r[f'br_encode_q{quality}_ms']:.2f} ms",
             )
         )
+    rows.append(row("memo", "rewrite memo hit, identity page", f"{r['memo_hit_ms']:.3f} ms"))
+    rows.append(
+        row(
+            "memo",
+            "a new identity page whole: memo miss (without a memo)",
+            f"{r['memo_miss_ms']:.2f} ms ({r['whole_ms']:.2f} ms)",
+        )
+    )
     return rows
 
 

@@ -38,3 +38,19 @@ def test_body_past_pass_max_is_encoded_as_it_goes() -> None:
     out = transformer().whole(encoded)
     assert out != encoded
     assert gzip.decompress(out) == body
+
+
+def test_css_cap_does_not_depend_on_the_pieces() -> None:
+    """A stylesheet past the cap comes out the same whole or streamed in small pieces: its
+    first max_bytes rewritten, the rest as it was."""
+    css = b"a{background:url(/i.png)}\n" * 100
+    cap = len(css) // 2
+
+    def css_transformer() -> BodyTransformer:
+        return BodyTransformer(kind="css", rule=RULE, coding="", inject=b"", max_bytes=cap)
+
+    whole = css_transformer().whole(css)
+    streamed = css_transformer()
+    pieces = b"".join(streamed.feed(css[i : i + 100]) for i in range(0, len(css), 100))
+    assert pieces + streamed.finish() == whole
+    assert whole.endswith(css[cap + 50 :]) and whole.startswith(b"a{background:url(" + P.encode())

@@ -125,6 +125,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "passes unchanged (default 10 MiB)",
     )
     proxy.add_argument(
+        "--proxy-rewrite-memo-bytes",
+        type=int,
+        default=32 * 1024 * 1024,
+        metavar="N",
+        help="keep up to N bytes of rewritten HTML/CSS bodies (originals and outputs, each "
+        "original at most 1 MiB) so that a byte-identical body is not rewritten again; "
+        "0 turns this off (default 32 MiB)",
+    )
+    proxy.add_argument(
         "--apps-domain",
         default="",
         metavar="DOMAIN",
@@ -295,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         proxy_allow_cidrs=tuple(c.strip() for c in args.proxy_allow_cidrs.split(",") if c.strip()),
         proxy_ca_file=args.proxy_ca_file,
         proxy_rewrite_max_bytes=max(0, args.proxy_rewrite_max_bytes),
+        proxy_rewrite_memo_bytes=max(0, args.proxy_rewrite_memo_bytes),
         apps_domain=args.apps_domain.strip().lower().strip("."),
         apps_main_host=args.apps_main_host.strip().lower(),
         authorization_mode=args.authorization_mode,

@@ -361,7 +361,10 @@ class ProxyHandler:
             return headers
         if plan.transformer is not None:
             ctx.send_body = partial(
-                relay_rewritten, transformer=plan.transformer, whole_max=_WHOLE_BODY_MAX
+                relay_rewritten,
+                transformer=plan.transformer,
+                whole_max=_WHOLE_BODY_MAX,
+                memo=self.rewriter.memo,
             )
         elif plan.head_only:
             ctx.send_body = relay_head_without_length

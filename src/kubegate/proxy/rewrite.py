@@ -11,14 +11,16 @@ The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
   ``deflate`` or ``br`` coding, an ASCII-compatible charset, without ``Cache-Control:
   no-transform`` — decoded, rewritten and re-encoded as they stream. ``Content-Length`` is
   recomputed (small bodies) or the body goes chunked; ``ETag`` becomes weak; digests and
-  ``Accept-Ranges`` go. A 304 gets the weak ``ETag`` its 200 would have had (same rules;
-  without a ``Content-Type`` on the 304, when the client's ``If-None-Match`` holds the weak
-  form). A HEAD gets the fields the GET would get (RFC 9110 §9.3.2): weak ``ETag``,
-  ``X-Kubegate-Rewrite``, the CSP with the shim's hash — and no ``Content-Length``, which a
-  HEAD may only send if it equals the GET's (§8.6), unknown until the body is rewritten; its
-  framing says chunked, as a streamed GET's does. The client-side shim is inlined into HTML
-  documents a browser navigates to (``Sec-Fetch-Dest`` document/iframe/frame, or none), its
-  hash added to the page's CSP. Everything else costs one look at ``Content-Type``.
+  ``Accept-Ranges`` go. A body rewritten before with the same inputs, byte for byte, is
+  answered from a memo (``proxy/rewrite_memo.py``). A 304 gets the weak ``ETag`` its 200
+  would have had (same rules; without a ``Content-Type`` on the 304, when the client's
+  ``If-None-Match`` holds the weak form). A HEAD gets the fields the GET would get (RFC
+  9110 §9.3.2): weak ``ETag``, ``X-Kubegate-Rewrite``, the CSP with the shim's hash — and
+  no ``Content-Length``, which a HEAD may only send if it equals the GET's (§8.6), unknown
+  until the body is rewritten; its framing says chunked, as a streamed GET's does. The
+  client-side shim is inlined into HTML documents a browser navigates to (``Sec-Fetch-Dest``
+  document/iframe/frame, or none), its hash added to the page's CSP. Everything else costs
+  one look at ``Content-Type``.
 
 ``X-Kubegate-Rewrite`` says what happened to a body that could be rewritten: ``html``,
 ``css``, ``truncated-at-cap`` (the declared length is past ``max_bytes``: only the first
@@ -56,9 +58,17 @@ from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.body_codec import CODINGS
+from kubegate.proxy.rewrite_memo import DEFAULT_CAPACITY as DEFAULT_MEMO_BYTES
+from kubegate.proxy.rewrite_memo import RewriteMemo
 from kubegate.proxy.rewrite_stream import BodyTransformer
 
 _first = itemgetter(0)  # a header's name
+
+
+try:
+    from rjsmin import jsmin as _jsmin  # C-accelerated
+except ImportError:  # the readable shim works the same, only with more bytes per page
+    _jsmin = None
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
@@ -70,6 +80,7 @@ __all__ = [
     "RewritePolicy",
     "RewriteSettings",
     "load_shim",
+    "minify_js",
     "relay_head_without_length",
     "shim_script",
 ]
@@ -142,14 +153,23 @@ DEFAULT_POLICY: Final = RewritePolicy()
 class RewriteSettings:
     max_bytes: int = DEFAULT_MAX_BYTES  # of each body rewritten; the rest passes unchanged
     shim_js: str | None = None  # the client-side shim's text (None: nothing injected)
+    memo_bytes: int = DEFAULT_MEMO_BYTES  # rewritten bodies kept (proxy/rewrite_memo.py); 0 off
 
 
 def load_shim() -> str | None:
-    """The packaged client-side shim (``kubegate/proxy/shim.js``), None if absent."""
+    """The packaged client-side shim (``kubegate/proxy/shim.js``), minified once here (it is
+    inlined into every rewritten page; its CSP hash is taken from the injected text), None if
+    absent."""
     try:
-        return resources.files("kubegate.proxy").joinpath("shim.js").read_text(encoding="utf-8")
+        text = resources.files("kubegate.proxy").joinpath("shim.js").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
         return None
+    return minify_js(text)
+
+
+def minify_js(text: str) -> str:
+    """``text`` without comments and needless whitespace (rjsmin); as it is without rjsmin."""
+    return text if _jsmin is None else _jsmin(text)
 
 
 def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, str]:
@@ -192,9 +212,11 @@ class ResponseRewriter:
                 shim_script(settings.shim_js, "/check", xhtml=True)
             except ValueError as exc:
                 log.error("not injecting the client-side shim: %s", exc)
-                settings = RewriteSettings(settings.max_bytes, None)
+                settings = replace(settings, shim_js=None)
         self.settings = settings
         self.kubegate_cookies = kubegate_cookies
+        # Shared by every request of the process (one ResponseRewriter per handler).
+        self.memo = RewriteMemo(settings.memo_bytes) if settings.memo_bytes > 0 else None
         self._scripts: dict[tuple[str, bool], tuple[bytes, str]] = {}
 
     def headers(

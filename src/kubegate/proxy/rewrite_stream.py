@@ -7,13 +7,17 @@ construct; body_codec decodes in bounded pieces), whatever the body's size. Once
 
 A small body that is already all here goes through :meth:`BodyTransformer.whole`; when it
 is compressed and the rewrite changes nothing (an HTML fragment fetched by a script, a
-stylesheet without URLs), the backend's own encoded bytes are sent: no re-encoding.
+stylesheet without URLs), the backend's own encoded bytes are sent: no re-encoding. With
+the rewrite memo (proxy/rewrite_memo.py) on, a body whose ``Content-Length`` is within the
+memo's per-entry limit (1 MiB) is read whole too, so that a page seen before is answered
+from the memo; chunked and close-delimited bodies stream as above.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from kubegate.core.rewrite_css import CssStream
@@ -24,10 +28,11 @@ from kubegate.proxy.body_codec import CodingError, Decoder, Encoder, decoder_for
 
 if TYPE_CHECKING:
     from kubegate.http.types import ResponseWriter
+    from kubegate.proxy.rewrite_memo import RewriteMemo
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
-__all__ = ["PASS_MAX", "BodyTransformer", "relay_rewritten"]
+__all__ = ["PASS_MAX", "BodyTransformer", "TransformParams", "relay_rewritten"]
 
 # The most decoded bytes kept to compare with the rewritten ones (a whole compressed body
 # that the rewrite leaves as it is goes on still encoded).
@@ -38,6 +43,18 @@ PIECE: Final = 64 * 1024
 WRITE_MIN: Final = 64 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class TransformParams:
+    """Every input a body's rewritten output depends on besides the body itself: equal
+    params and equal bodies give equal output (what proxy/rewrite_memo.py relies on)."""
+
+    kind: str  # "html" (HTML and XHTML) or "css"
+    rule: UrlRule  # the prefix and the origins that mean "here"
+    coding: str  # the content coding, "" for identity
+    inject: bytes  # the shim's <script> element, b"" for none
+    max_bytes: int  # of decoded body rewritten; the rest passes unchanged
+
+
 class BodyTransformer:
     """One body: ``feed`` the backend's bytes, ``finish`` at its end; both return what to
     send on."""
@@ -45,15 +62,19 @@ class BodyTransformer:
     def __init__(
         self, *, kind: str, rule: UrlRule, coding: str, inject: bytes, max_bytes: int
     ) -> None:
-        self._decoder: Decoder | None = decoder_for(coding) if coding else None
-        self._encoder: Encoder | None = encoder_for(coding) if coding else None
+        # Everything below reads the inputs from ``params`` only: an input that is not a
+        # field of TransformParams cannot reach the output, so ``params`` holds them all
+        # (tests/unit/test_rewrite_memo.py checks that the two lists match).
+        self.params = params = TransformParams(kind, rule, coding, inject, max_bytes)
+        self._decoder: Decoder | None = decoder_for(params.coding) if params.coding else None
+        self._encoder: Encoder | None = encoder_for(params.coding) if params.coding else None
         self._html: HtmlRewriter | None = None
         self._css: CssStream | None = None
-        if kind == "css":
-            self._css = CssStream(rule.rewrite)
+        if params.kind == "css":
+            self._css = CssStream(params.rule.rewrite)
         else:
-            self._html = HtmlRewriter(rule, inject=inject, max_bytes=max_bytes)
-        self.max_bytes = max_bytes
+            self._html = HtmlRewriter(params.rule, inject=params.inject, max_bytes=params.max_bytes)
+        self.max_bytes = params.max_bytes
         self._seen = 0
         self.truncated = False
 
@@ -107,13 +128,18 @@ class BodyTransformer:
         if self._html is not None:
             return self._html.feed(data)
         assert self._css is not None
-        self._seen += len(data)
-        if self._seen > self.max_bytes:
-            if not self.truncated:
-                self.truncated = True
-                return self._css.finish() + data
+        if self.truncated:
             return data
-        return self._css.feed(data)
+        room = self.max_bytes - self._seen
+        self._seen += len(data)
+        if len(data) <= room:
+            return self._css.feed(data)
+        # The cap falls in this piece: rewrite up to it exactly, as the HTML rewriter does,
+        # so that the output does not depend on how the body was cut into pieces (a whole
+        # body and a streamed one come out the same).
+        self.truncated = True
+        head = self._css.feed(data[:room]) if room > 0 else b""
+        return head + self._css.finish() + data[max(room, 0) :]
 
     def _encode(self, data: bytes) -> bytes:
         assert self._encoder is not None
@@ -128,13 +154,21 @@ async def relay_rewritten(
     transformer: BodyTransformer,
     *,
     whole_max: int,
+    memo: RewriteMemo | None = None,
 ) -> None:
     """Send the rewritten response: in one write (with Content-Length) when the backend's
-    whole body is already here and small, else streamed chunked (see :class:`_Output`)."""
+    whole body is already here and small — or, with a ``memo``, declared no longer than
+    the memo keeps (read whole first, under the pool's read timeouts, so that a repeated
+    page is found in it) — else streamed chunked (see :class:`_Output`)."""
     try:
-        if upstream.complete and upstream.buffered <= whole_max:
-            body = await upstream.read(whole_max + 1)
-            out = transformer.whole(body)
+        whole = upstream.complete and upstream.buffered <= whole_max
+        length = upstream.length
+        if not whole and memo is not None and length is not None:
+            whole = length <= memo.entry_max
+        if whole:
+            # (a declared length frames the body: it cannot run past it)
+            body = await upstream.read(max(whole_max, length or 0) + 1)
+            out = transformer.whole(body) if memo is None else memo.whole(transformer, body)
             await response.send(status, headers, out)
             return
         output = _Output(response, status, headers)

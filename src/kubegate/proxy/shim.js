@@ -7,7 +7,9 @@
  *
  * The prefix (e.g. "/api/v1/namespaces/ns/services/web:http/proxy", no trailing slash) comes
  * from the injecting <script data-kubegate-prefix="...">, else from window.__kubegatePrefix.
- * Plain ES2017, no dependencies; running it twice is harmless.
+ * Plain ES2017, no dependencies; running it twice is harmless. kubegate minifies this text
+ * when it loads it (proxy/rewrite.py, load_shim), so it is written for readers; every byte
+ * of the minified form is inlined into every rewritten page, so keep it small.
  */
 (function () {
   'use strict';
@@ -48,83 +50,70 @@
 
   function wrap(obj, name, make) {
     var orig = obj && obj[name];
-    if (typeof orig === 'function') obj[name] = make(orig);
+    if (typeof orig !== 'function') return;
+    var f = make(orig);
+    Object.defineProperty(f, 'name', { value: name });
+    obj[name] = f;
+  }
+  // A make() for wrap: argument i goes through fixer(value, this, arguments); the call
+  // otherwise, including how many arguments it had, is passed on as it came.
+  function at(i, fixer) {
+    return function (orig) {
+      return function () {
+        var a = arguments;
+        if (a.length > i) {
+          var v = fixer(a[i], this, a);
+          if (v !== a[i]) { a = Array.prototype.slice.call(a); a[i] = v; }
+        }
+        return orig.apply(this, a);
+      };
+    };
   }
 
   // --- requests built by script ----------------------------------------------------------
-  // A Request with a new URL. new Request(url, request) would turn a body into a stream,
-  // which Chromium uploads only over HTTP/2, so a body is read first.
-  function moved(req, url) {
-    var init = {
-      method: req.method, headers: req.headers, credentials: req.credentials,
-      mode: req.mode === 'navigate' ? 'same-origin' : req.mode, cache: req.cache,
-      redirect: req.redirect, referrer: req.referrer, referrerPolicy: req.referrerPolicy,
-      integrity: req.integrity, keepalive: req.keepalive, signal: req.signal,
-    };
-    if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(new Request(url, init));
-    return req.blob().then(function (body) { init.body = body; return new Request(url, init); });
-  }
-  wrap(w, 'fetch', function (orig) {
-    return function fetch(input, init) {
-      var self = this;
-      if (typeof Request !== 'undefined' && input instanceof Request) {
-        var url = fix(input.url);
-        if (url !== input.url) {
-          return moved(input, url).then(function (req) { return orig.call(self, req, init); });
-        }
-        return orig.call(this, input, init);
-      }
-      return orig.call(this, fix(input), init);
-    };
-  });
-  wrap(w.XMLHttpRequest && XMLHttpRequest.prototype, 'open', function (orig) {
-    return function open(method, url) {
-      var args = Array.prototype.slice.call(arguments);
-      args[1] = fix(url);
-      return orig.apply(this, args);
-    };
-  });
-  wrap(w.navigator, 'sendBeacon', function (orig) {
-    return function sendBeacon(url, data) { return orig.call(this, fix(url), data); };
-  });
-  wrap(w, 'open', function (orig) {
-    return function open(url) {
-      var args = Array.prototype.slice.call(arguments);
-      if (args.length) args[0] = fix(url);
-      return orig.apply(this, args);
-    };
-  });
+  // A Request arrives fixed by the Request constructor below (only one from another frame,
+  // or a cache's keys, could still leave the prefix; such are passed on as they are).
+  wrap(w, 'fetch', at(0, fix));
+  wrap(w.XMLHttpRequest && XMLHttpRequest.prototype, 'open', at(1, fix));
+  wrap(w.Navigator && Navigator.prototype, 'sendBeacon', at(0, fix));
+  wrap(w, 'open', at(0, fix));
+  wrap(w.Worklet && Worklet.prototype, 'addModule', at(0, fix));  // audio and paint worklets
 
-  // Constructors keep their prototype, constants and instanceof through a subclass.
-  function subclass(name) {
+  // Constructors taking a URL first. The replacement shares the original's prototype, so
+  // instanceof also holds for objects the browser makes itself (Request.clone(), a cache's
+  // keys), and inherits its static members (WebSocket.OPEN); subclasses of it still work.
+  ['Request', 'WebSocket', 'EventSource', 'Worker', 'SharedWorker', 'Audio'].forEach(function (name) {
     var Orig = w[name];
     if (typeof Orig !== 'function') return;
-    var Shimmed = class extends Orig {
-      constructor(url, options) { super(fix(url), options); }
+    var Shim = function () {
+      var a = Array.prototype.slice.call(arguments);
+      if (a.length) a[0] = fix(a[0]);
+      if (!new.target) return Orig.apply(this, a);  // throws, as the original does
+      return Reflect.construct(Orig, a, new.target === Shim ? Orig : new.target);
     };
-    Object.defineProperty(Shimmed, 'name', { value: name });
-    w[name] = Shimmed;
-  }
-  ['WebSocket', 'EventSource', 'Worker', 'SharedWorker'].forEach(subclass);
-  if (w.navigator && navigator.serviceWorker) {
-    wrap(navigator.serviceWorker, 'register', function (orig) {
-      return function register(url, options) {
-        if (options && typeof options.scope === 'string') {
-          options = Object.assign({}, options, { scope: fix(options.scope) });
-        }
-        return orig.call(this, fix(url), options);
-      };
-    });
-  }
+    Object.setPrototypeOf(Shim, Orig);
+    Shim.prototype = Orig.prototype;
+    // Audio's prototype is HTMLAudioElement's, whose constructor stays.
+    if (Orig.prototype.constructor === Orig) Orig.prototype.constructor = Shim;
+    Object.defineProperty(Shim, 'name', { value: name });
+    Object.defineProperty(Shim, 'length', { value: Orig.length });
+    w[name] = Shim;
+  });
+  var SW = w.ServiceWorkerContainer && ServiceWorkerContainer.prototype;
+  wrap(SW, 'register', function (orig) {
+    return function () {
+      var a = Array.prototype.slice.call(arguments);
+      if (a.length) a[0] = fix(a[0]);
+      var scope = a[1] && a[1].scope;
+      if (scope != null && fix(scope) !== scope) a[1] = Object.assign({}, a[1], { scope: fix(scope) });
+      return orig.apply(this, a);
+    };
+  });
+  wrap(SW, 'getRegistration', at(0, fix));  // its argument is a page URL the scope covers
 
   // --- the address bar: client-side routers, and navigations ------------------------------
   ['pushState', 'replaceState'].forEach(function (name) {
-    wrap(w.History && History.prototype, name, function (orig) {
-      return function (state, title, url) {
-        if (arguments.length > 2 && url != null) return orig.call(this, state, title, fix(url));
-        return orig.apply(this, arguments);
-      };
-    });
+    wrap(w.History && History.prototype, name, at(2, fix));
   });
   // location.assign/replace and the href setter cannot be patched ([LegacyUnforgeable]);
   // where the Navigation API exists, a navigation leaving the prefix is redone inside it.
@@ -152,15 +141,19 @@
     srcset: ['IMG', 'SOURCE'],
   };
   function fixAttr(el, name, value) {
+    // SVG: <use href="/sprite.svg#i">, <image>, <a>, <script> (xlink:href too); "#i" stays.
+    if (el instanceof SVGElement) return /^(xlink:)?href$/.test(name) ? fix(value) : value;
     var tags = URL_ATTRS[name];
     if (!tags || !(el instanceof HTMLElement) || tags.indexOf(el.tagName) < 0) return value;
     return name === 'srcset' ? fixSrcset(value) : fix(value);
   }
-  wrap(w.Element && Element.prototype, 'setAttribute', function (orig) {
-    return function setAttribute(name, value) {
-      return orig.call(this, name, fixAttr(this, String(name).toLowerCase(), value));
-    };
-  });
+  var E = w.Element && Element.prototype;
+  wrap(E, 'setAttribute', at(1, function (value, el, a) {
+    return fixAttr(el, String(a[0]).toLowerCase(), value);
+  }));
+  wrap(E, 'setAttributeNS', at(2, function (value, el, a) {
+    return a[0] == null || el instanceof SVGElement ? fixAttr(el, String(a[1]).toLowerCase(), value) : value;
+  }));
   function patchProperty(Ctor, prop, fixer) {
     var proto = Ctor && Ctor.prototype;
     var d = proto && Object.getOwnPropertyDescriptor(proto, prop);
@@ -169,7 +162,7 @@
       configurable: true,
       enumerable: d.enumerable,
       get: d.get,
-      set: function (value) { d.set.call(this, fixer(value)); },
+      set: function (value) { d.set.call(this, fixer(value, this)); },
     });
   }
   [
@@ -185,7 +178,7 @@
   patchProperty(w.HTMLSourceElement, 'srcset', fixSrcset);
 
   // HTML strings: fix URL attributes in an inert <template> before the real insertion.
-  var MAY_HOLD_URL = /\s(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)/i;
+  var MAY_HOLD_URL = /\s(xlink:)?(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)/i;
   var RAW_TEXT = /^(SCRIPT|STYLE|TEXTAREA|TITLE|XMP|IFRAME|NOEMBED|NOFRAMES|NOSCRIPT|PLAINTEXT)$/;
   var innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, 'innerHTML');
   function fixHTML(html) {
@@ -202,25 +195,14 @@
     }
     return innerHTML.get.call(t);
   }
-  var outerHTML = Object.getOwnPropertyDescriptor(Element.prototype, 'outerHTML');
-  [[innerHTML, 'innerHTML'], [outerHTML, 'outerHTML']].forEach(function (p) {
-    var d = p[0];
-    if (!d || !d.set || !d.configurable) return;
-    Object.defineProperty(Element.prototype, p[1], {
-      configurable: true,
-      enumerable: d.enumerable,
-      get: d.get,
-      set: function (value) {
-        var raw = p[1] === 'innerHTML' && RAW_TEXT.test(this.tagName);
-        d.set.call(this, raw ? value : fixHTML(value));
-      },
-    });
-  });
-  wrap(w.Element && Element.prototype, 'insertAdjacentHTML', function (orig) {
-    return function insertAdjacentHTML(position, html) {
-      return orig.call(this, position, fixHTML(html));
-    };
-  });
+  function fixInner(html, el) { return RAW_TEXT.test(el.tagName) ? html : fixHTML(html); }
+  patchProperty(w.Element, 'innerHTML', fixInner);
+  patchProperty(w.ShadowRoot, 'innerHTML', fixInner);  // web components
+  patchProperty(w.Element, 'outerHTML', fixHTML);
+  wrap(E, 'insertAdjacentHTML', at(1, fixHTML));
+  wrap(E, 'setHTMLUnsafe', at(0, fixHTML));
+  wrap(w.ShadowRoot && ShadowRoot.prototype, 'setHTMLUnsafe', at(0, fixHTML));
+  wrap(w.Range && Range.prototype, 'createContextualFragment', at(0, fixHTML));
 
   // Forms: a submission reads the action after the submit event, so fix it there; submit()
   // fires no event, so it is fixed on the way in.

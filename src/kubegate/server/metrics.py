@@ -16,6 +16,7 @@
     kubegate_proxy_upstream_errors_total{kind=connect|tls|timeout|protocol|reset}
     kubegate_proxy_upstream_connections{state=idle|active}, ..._opened_total   read at scrape
     kubegate_proxy_target_requests_total{kind,namespace,name,code}   opt-in, capped
+    kubegate_proxy_rewrite_memo_*   hits, misses, entries, bytes (server/rewrite_memo_metrics.py)
     leader_election_master_status{name}        gauge, read at scrape (server/leadership.py)
 
 Cardinality (security.md §1.12, CVE-2020-8552: a ``client`` label let anyone grow the

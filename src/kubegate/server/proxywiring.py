@@ -62,6 +62,10 @@ def build_proxy(
         ca_context = tls_client_context(settings.proxy_ca_file.read_text())
     resolver = Resolver(cache, AddressPolicy(allow=allow, listen=listen))
     trust = BackendTrust(store, ca_context)
-    rewrite = RewriteSettings(max_bytes=settings.proxy_rewrite_max_bytes, shim_js=load_shim())
+    rewrite = RewriteSettings(
+        max_bytes=settings.proxy_rewrite_max_bytes,
+        shim_js=load_shim(),
+        memo_bytes=settings.proxy_rewrite_memo_bytes,
+    )
     proxy_settings = ProxySettings(kubegate_cookies=KUBEGATE_COOKIES, rewrite=rewrite)
     return ProxyHandler(resolver, pool, proxy_settings, closing, trust)

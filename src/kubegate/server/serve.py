@@ -27,6 +27,7 @@ from kubegate.http.limits import Limits
 from kubegate.http.pool import UpstreamPool
 from kubegate.http.server import HTTPServer
 from kubegate.proxy.cache import ProxyCache
+from kubegate.proxy.handler import ProxyHandler
 from kubegate.server.allocators import Allocators
 from kubegate.server.app import APIServer
 from kubegate.server.audit_log import open_auditor
@@ -43,6 +44,7 @@ from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.operations_metrics import OperationsCollector
 from kubegate.server.proxywiring import build_proxy
 from kubegate.server.resources import ResourceHandlers
+from kubegate.server.rewrite_memo_metrics import RewriteMemoCollector
 from kubegate.server.settings import ServeSettings
 from kubegate.server.tls_reload import serving_tls
 from kubegate.server.ui.wiring import install_browser_ui, serving_hosts_for_apps
@@ -178,6 +180,8 @@ async def start_server(
     app.proxy = build_proxy(
         settings, store, proxy_cache, pool, closing, listen=tuple(bound), mirror=mirror
     )
+    if isinstance(app.proxy, ProxyHandler) and app.proxy.rewriter.memo is not None:
+        metrics.add_collector(RewriteMemoCollector(app.proxy.rewriter.memo.stats))
     url = _url(host_for_url, port)
     app.server_address = f"{host_for_url}:{port}"
     if port != settings.secure_port:

@@ -59,6 +59,7 @@ class ServeSettings:
     proxy_allow_cidrs: tuple[str, ...] = ()
     proxy_ca_file: Path | None = None
     proxy_rewrite_max_bytes: int = 10 * 1024 * 1024  # of each HTML/CSS body (proxy/rewrite.py)
+    proxy_rewrite_memo_bytes: int = 32 * 1024 * 1024  # rewritten bodies kept (0: no memo)
     apps_domain: str = ""  # --apps-domain: each service port on its own origin (server/ui/apps.py)
     apps_main_host: str = ""  # "" : localhost for *.localhost domains, else the advertise address
     authorization_mode: str = "RBAC"  # or "AlwaysAllow" (every authenticated request allowed)

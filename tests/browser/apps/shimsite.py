@@ -5,6 +5,7 @@ see exactly where the page's JavaScript-built requests went."""
 from __future__ import annotations
 
 import base64
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +17,26 @@ from kubegate.proxy.rewrite import load_shim, shim_script
 PREFIX = "/pfx"
 PAGE = PREFIX + "/page.html"
 # A 1x1 transparent PNG: real image bytes, so <img> loads succeed.
+SPRITE = '<svg xmlns="http://www.w3.org/2000/svg"><symbol id="dot"><circle r="1"/></symbol></svg>'
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+
+# A worker script for every kind of worker: a dedicated worker posts "ok", a shared worker
+# answers each connection with "ok"; a service worker or a page just runs it. (Worklets,
+# which have no "self", get WORKLET.)
+WORKER_JS = (
+    "if (typeof self === 'object') {"
+    " self.onconnect = e => e.ports[0].postMessage('ok');"
+    " if (self.postMessage) postMessage('ok'); }"
+)
+WORKLET_JS = "registerProcessor('kubegate-noop', class extends AudioWorkletProcessor { process() { return false; } });"
+
+
+def wav(samples: int = 800, rate: int = 8000) -> bytes:
+    """A tenth of a second of 8-bit mono silence as a WAV file, which every Chromium plays."""
+    chunks = (b"RIFF", 36 + samples, b"WAVE", b"fmt ", 16, 1, 1, rate, rate, 1, 8, b"data", samples)
+    return struct.pack("<4sI4s4sIHHIIHH4sI", *chunks) + b"\x80" * samples
 
 
 def shim_tag(prefix: str = PREFIX) -> tuple[str, str]:
@@ -71,10 +89,13 @@ class ShimSite:
             return response
         if path.endswith(".png"):
             return web.Response(body=PNG, content_type="image/png")
+        if path.endswith(".wav"):
+            return web.Response(body=wav(), content_type="audio/wav")
         if path.endswith(".js"):
-            return web.Response(
-                text="self.postMessage && postMessage('ok');", content_type="text/javascript"
-            )
+            script = WORKLET_JS if path.endswith("worklet.js") else WORKER_JS
+            return web.Response(text=script, content_type="text/javascript")
+        if path.endswith(".svg"):
+            return web.Response(text=SPRITE, content_type="image/svg+xml")
         if path.endswith(".css"):
             return web.Response(text="body{}", content_type="text/css")
         return web.Response(text="<!doctype html><p id=landed>landed</p>", content_type="text/html")
