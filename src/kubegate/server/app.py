@@ -41,12 +41,13 @@ from kubegate.server.audited_response import AuditedResponse, audit_unavailable
 from kubegate.server.auditing import Auditor
 from kubegate.server.browser_guard import guard_browser_credential
 from kubegate.server.context import RequestContext, new_audit_id, request_info
+from kubegate.server.counting_response import CountingResponse
 from kubegate.server.debug_tasks import PATH as DEBUG_TASKS
 from kubegate.server.debug_tasks import DebugTasks
 from kubegate.server.limits import RequestLimiter
 from kubegate.server.logging_setup import REQUEST_ID, AccessLog
 from kubegate.server.login import LOGIN_ROUTES, LoginPages
-from kubegate.server.metrics import APIMetrics, CountingResponse, serve_metrics
+from kubegate.server.metrics import APIMetrics, serve_metrics
 from kubegate.server.namespaces import NamespaceLifecycle
 from kubegate.server.resources import ResourceHandlers
 from kubegate.server.respond import base_headers, send_error, send_json

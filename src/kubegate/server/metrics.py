@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from kubegate.api.resources import ResourceType, lookup
+from kubegate.api.resources import ResourceType
 from kubegate.core.requestinfo import RequestInfo
 from kubegate.http.relay import UPSTREAM_ERRORS_KEY
 from kubegate.server.metric_families import (
@@ -52,78 +52,32 @@ from kubegate.server.metric_families import (
     LimiterCollector,
     PoolCollector,
 )
+from kubegate.server.metric_labels import (
+    APPLY_PATCH,
+    REQUEST_LABELS,
+    LabelValues,
+    cacheable,
+    request_labels,
+)
 from kubegate.server.respond import base_headers
 
 if TYPE_CHECKING:
     from kubegate.http.client import PoolStats
-    from kubegate.http.types import Headers, ResponseWriter
     from kubegate.server.context import RequestContext
     from kubegate.server.limits import RequestLimiter
 
 # The classic text format every Prometheus version reads (what kube-apiserver serves).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-COMPONENT = "apiserver"
 # kube's apiserver_request_duration_seconds buckets (k8s.io/apiserver endpoints/metrics).
-DURATION_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
+DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
 DURATION_BUCKETS += (2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
 # kube's apiserver_response_sizes buckets: 1 kB to 1 GB, by tens.
 SIZE_BUCKETS = tuple(1000.0 * 10**n for n in range(7))
-REQUEST_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
 PROXY_KINDS = frozenset({"services", "pods", "nodes"})
 UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "protocol", "reset")
 OTHER_TARGET = "_other"
 MAX_LABEL_VALUE = 253  # a DNS subdomain; a proxy id longer than that is cut
 _BY_INFO_MAX = 1024  # entries of the series memo by request info identity; dropped when full
-
-# kube's metrics verbs (endpoints/metrics cleanVerb): the connect-style subresources report
-# CONNECT, a server-side-apply patch APPLY; anything outside the known set is "other".
-_RESOURCE_VERBS = {
-    "get": "GET",
-    "list": "LIST",
-    "watch": "WATCH",
-    "create": "POST",
-    "update": "PUT",
-    "patch": "PATCH",
-    "delete": "DELETE",
-    "deletecollection": "DELETECOLLECTION",
-}
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-CONNECT_SUBRESOURCES = frozenset({"proxy", "exec", "attach", "portforward"})
-APPLY_PATCH = "application/apply-patch+yaml"
-
-LabelValues = tuple[str, ...]
-_UNKNOWN_RESOURCE: LabelValues = ("other", "", "", "", "", "", COMPONENT)
-
-
-def scope_of(info: RequestInfo) -> str:
-    """kube's CleanScope: resource, namespace, cluster, or "" for non-resource requests."""
-    if info.name or info.verb == "create":
-        return "resource"
-    if info.namespace:
-        return "namespace"
-    if info.is_resource_request:
-        return "cluster"
-    return ""
-
-
-def request_labels(info: RequestInfo, method: str, apply: bool = False) -> LabelValues:
-    """The bounded label values of one request (REQUEST_LABELS order)."""
-    if not info.is_resource_request:
-        verb = method if method in _METHODS else "other"
-        return (verb, "", "", "", "", "", COMPONENT)
-    rt = lookup(info.api_group, info.api_version, info.resource)
-    if rt is None:
-        return _UNKNOWN_RESOURCE
-    sub = info.subresource
-    if sub and not rt.has_subresource(sub):
-        sub = "other"
-    if sub in CONNECT_SUBRESOURCES:
-        verb = "CONNECT"
-    elif info.verb == "patch" and apply:
-        verb = "APPLY"
-    else:
-        verb = _RESOURCE_VERBS.get(info.verb, "other")
-    return (verb, rt.group, rt.version, rt.plural, sub, scope_of(info), COMPONENT)
 
 
 def _code(status: int) -> str:
@@ -323,7 +277,7 @@ class APIMetrics:
             found = self._series.get(labels)
             if found is None:
                 found = self._series[labels] = _Series(self, labels)
-            if not _cacheable(info, labels):
+            if not cacheable(info, labels):
                 return found  # (an unserved type's labels may change once it is served)
             self._series[key] = found
         if len(self._series_by_info) >= _BY_INFO_MAX:
@@ -399,63 +353,6 @@ class APIMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _cacheable(info: RequestInfo, labels: LabelValues) -> bool:
-    """Whether a raw key may be remembered: only for a served resource type and a
-    subresource it has, whose raw attributes form a set as bounded as the labels. (A
-    non-resource path's group and version are whatever the client wrote; its labels are
-    cheap to compute every time.)"""
-    if not info.is_resource_request:
-        return False
-    return labels is not _UNKNOWN_RESOURCE and labels[4] == info.subresource
-
-
-class CountingResponse:
-    """A ResponseWriter that counts the body bytes handed to it (for sizes and the access
-    log); everything else passes through. The connection layer's own writer counts by
-    itself (``body_bytes``); this is for any other writer."""
-
-    __slots__ = ("body_bytes", "inner")
-
-    def __init__(self, inner: ResponseWriter) -> None:
-        self.inner = inner
-        self.body_bytes = 0
-
-    @property
-    def started(self) -> bool:
-        return self.inner.started
-
-    @property
-    def status(self) -> int:
-        return self.inner.status
-
-    async def send(self, status: int, headers: Headers, body: bytes = b"") -> None:
-        self.body_bytes += len(body)
-        await self.inner.send(status, headers, body)
-
-    async def start(self, status: int, headers: Headers, *, length: int | None = None) -> None:
-        await self.inner.start(status, headers, length=length)
-
-    async def write(self, data: bytes) -> None:
-        self.body_bytes += len(data)
-        await self.inner.write(data)
-
-    async def end(self) -> None:
-        await self.inner.end()
-
-    def client_gone(self) -> Any:
-        return self.inner.client_gone()
-
-    def cancel_on_disconnect(self) -> None:
-        self.inner.cancel_on_disconnect()
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything the writer protocol grows later passes through unchanged.
-        return getattr(self.inner, name)
-
-    async def detach(self) -> Any:
-        return await self.inner.detach()
 
 
 async def serve_metrics(ctx: RequestContext, metrics: APIMetrics) -> None:
