@@ -56,9 +56,9 @@ def measure(runs: int) -> dict[str, float]:
     from kubegate.core.rewrite_html import HtmlRewriter
     from kubegate.core.rewrite_url import UrlRule
     from kubegate.proxy.body_codec import BROTLI_QUALITY, GZIP_LEVEL
-    from kubegate.proxy.rewrite import shim_script
     from kubegate.proxy.rewrite_memo import RewriteMemo
     from kubegate.proxy.rewrite_stream import BodyTransformer
+    from kubegate.proxy.shim_text import shim_script
 
     data = page(PAGE_BYTES)
     pieces = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]

@@ -261,3 +261,21 @@ def test_location_replace_lands_under_prefix(bare_page: Any, site: tuple[ShimSit
     assert bare_page.text_content("#landed") == "landed"
     assert bare_page.evaluate("history.length") == before
     assert "/next" not in recorder.received
+
+
+def test_attributes_named_like_object_members_are_left_alone(
+    bare_page: Any, site: tuple[ShimSite, str]
+) -> None:
+    """Attributes called "constructor" or "toString" are set as given, by setAttribute and
+    in HTML strings (the shim's table of URL attributes holds no such names)."""
+    _open(bare_page, site)
+    got = bare_page.evaluate(
+        """() => {
+            const el = document.createElement('div');
+            el.setAttribute('constructor', '/a');
+            el.innerHTML = '<p toString="/b" hasOwnProperty="/c"><img src="/d"></p>';
+            return [el.getAttribute('constructor'), el.firstChild.getAttribute('tostring'),
+                    el.querySelector('img').getAttribute('src')];
+        }"""
+    )
+    assert got == ["/a", "/b", "/pfx/d"]

@@ -1,7 +1,7 @@
 """An app written for the site root that uses URL-taking browser APIs (workers, a service
-worker, sendBeacon, setAttribute, a.href, Request, Audio) with root-relative URLs works
-through kubegate's service proxy in real Chromium: the injected shim keeps every request under
-the prefix (tests/browser/apps/urlapis)."""
+worker, sendBeacon, setAttribute, a.href, Request, Audio, document.write, iframe srcdoc) with
+root-relative URLs works through kubegate's service proxy in real Chromium: the injected
+shim keeps every request under the prefix (tests/browser/apps/urlapis)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ CHECKS = {
     "request",
     "audio",
     "link",
+    "document-write",
+    "document-write-open",
+    "srcdoc",
+    "srcdoc-attribute",
 }
 
 
@@ -80,6 +84,7 @@ def test_url_api_requests_stay_under_prefix_and_succeed(
         page.click("#next")
     assert page.text_content("#landed") == "landed"
     expected = {"/worker.js", "/shared-worker.js", "/sw.js", "/img/dot.png", "/api/echo"}
+    expected |= {"/img/written.png", "/img/srcdoc.png", "/img/srcdoc-attribute.png"}
     assert expected | {"/sound.wav", "/next"} <= set(backend.received), backend.received
     assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
     base = gate.origin + prefix + "/"

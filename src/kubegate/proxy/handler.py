@@ -356,7 +356,7 @@ class ProxyHandler:
             backend_host=backend.host_header,
             backend_scheme=backend.scheme,
             declared_length=upstream.length,
-        )  # None (after one look at Content-Type) unless the body is HTML or CSS
+        )  # None (after one look at Content-Type) unless it is HTML, CSS or a worker's script
         if plan is None:
             return headers
         if plan.transformer is not None:

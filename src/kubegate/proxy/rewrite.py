@@ -21,10 +21,19 @@ The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
   client-side shim is inlined into HTML documents a browser navigates to (``Sec-Fetch-Dest``
   document/iframe/frame, or none), its hash added to the page's CSP. Everything else costs
   one look at ``Content-Type``.
+* **worker scripts**: a JavaScript response (any JavaScript MIME type) fetched as the script
+  a dedicated, shared or service worker starts with (``Sec-Fetch-Dest`` worker,
+  sharedworker, serviceworker; not a module worker's imports, fetched in ``cors`` mode)
+  gets the shim's core (``shim_core.js``: the URL rule and the requests a script builds)
+  put in at its top (after a hashbang line and the directive prologue, so ``"use strict"``
+  keeps working: core/rewrite_js.py), with the prefix before it (proxy/shim_text.py). Same
+  conditions and header handling as the bodies above — the shim opt-out, codings,
+  ``no-transform``, weak ``ETag``, HEAD, 304 — and no cap (only the head of the body is
+  touched); JavaScript fetched otherwise costs one more header look.
 
 ``X-Kubegate-Rewrite`` says what happened to a body that could be rewritten: ``html``,
-``css``, ``truncated-at-cap`` (the declared length is past ``max_bytes``: only the first
-``max_bytes`` are rewritten), ``skipped-encoding``, ``skipped-charset``,
+``css``, ``worker-shim``, ``truncated-at-cap`` (the declared length is past ``max_bytes``:
+only the first ``max_bytes`` are rewritten), ``skipped-encoding``, ``skipped-charset``,
 ``skipped-no-transform``. A body without a declared length that turns out longer than the cap
 is rewritten up to it too; by then the header has gone, so that is only logged.
 
@@ -42,18 +51,15 @@ does ``Location``), kubegate's own cookies still dropped, the sandbox policy sti
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from operator import itemgetter
 from typing import Any, Final
 
-from kubegate.core.html_values import encode_attribute
 from kubegate.core.rewrite_cookies import scope_set_cookie
-from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy, script_hash_source
+from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy
 from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request, ResponseWriter
@@ -61,28 +67,21 @@ from kubegate.proxy.body_codec import CODINGS
 from kubegate.proxy.rewrite_memo import DEFAULT_CAPACITY as DEFAULT_MEMO_BYTES
 from kubegate.proxy.rewrite_memo import RewriteMemo
 from kubegate.proxy.rewrite_stream import BodyTransformer
+from kubegate.proxy.shim_text import shim_script, worker_shim_prelude
 
 _first = itemgetter(0)  # a header's name
-
-
-try:
-    from rjsmin import jsmin as _jsmin  # C-accelerated
-except ImportError:  # the readable shim works the same, only with more bytes per page
-    _jsmin = None
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
 __all__ = [
     "AT_ROOT_VALUE",
     "REWRITE_HEADER",
+    "WORKER_SHIM",
     "BodyPlan",
     "ResponseRewriter",
     "RewritePolicy",
     "RewriteSettings",
-    "load_shim",
-    "minify_js",
     "relay_head_without_length",
-    "shim_script",
 ]
 
 REWRITE_HEADER: Final = "x-kubegate-rewrite"  # on a response: what happened to the body
@@ -92,7 +91,33 @@ SHIM_ANNOTATION: Final = "kubegate.io/shim"
 SANDBOX_ANNOTATION: Final = "kubegate.io/sandbox"
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
 
-_KINDS: Final = {"text/html": "html", "application/xhtml+xml": "xhtml", "text/css": "css"}
+# The JavaScript MIME type essences (WHATWG MIME Sniffing §4.6); a worker's script must
+# have one of them, or the browser refuses it.
+_JS_TYPES: Final = (
+    "application/ecmascript",
+    "application/javascript",
+    "application/x-ecmascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "text/javascript",
+    "text/javascript1.0",
+    "text/javascript1.1",
+    "text/javascript1.2",
+    "text/javascript1.3",
+    "text/javascript1.4",
+    "text/javascript1.5",
+    "text/jscript",
+    "text/livescript",
+    "text/x-ecmascript",
+    "text/x-javascript",
+)
+_KINDS: Final = {
+    "text/html": "html",
+    "application/xhtml+xml": "xhtml",
+    "text/css": "css",
+    **dict.fromkeys(_JS_TYPES, "js"),
+}
+WORKER_SHIM: Final = "worker-shim"  # X-Kubegate-Rewrite of a worker script given the shim
 _NOT_ASCII_COMPATIBLE: Final = (
     "utf-16",
     "utf-32",
@@ -103,6 +128,7 @@ _NOT_ASCII_COMPATIBLE: Final = (
     "ucs-4",
 )
 _SHIM_DESTINATIONS: Final = frozenset({"document", "iframe", "frame"})
+_WORKER_DESTINATIONS: Final = frozenset({"worker", "sharedworker", "serviceworker"})
 _BODY_DEPENDENT: Final = frozenset(
     {"content-length", "content-md5", "digest", "content-digest", "repr-digest", "accept-ranges"}
 )
@@ -153,45 +179,8 @@ DEFAULT_POLICY: Final = RewritePolicy()
 class RewriteSettings:
     max_bytes: int = DEFAULT_MAX_BYTES  # of each body rewritten; the rest passes unchanged
     shim_js: str | None = None  # the client-side shim's text (None: nothing injected)
+    worker_shim_js: str | None = None  # its core, for worker scripts (None: nothing prepended)
     memo_bytes: int = DEFAULT_MEMO_BYTES  # rewritten bodies kept (proxy/rewrite_memo.py); 0 off
-
-
-def load_shim() -> str | None:
-    """The packaged client-side shim (``kubegate/proxy/shim.js``), minified once here (it is
-    inlined into every rewritten page; its CSP hash is taken from the injected text), None if
-    absent."""
-    try:
-        text = resources.files("kubegate.proxy").joinpath("shim.js").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        return None
-    return minify_js(text)
-
-
-def minify_js(text: str) -> str:
-    """``text`` without comments and needless whitespace (rjsmin); as it is without rjsmin."""
-    return text if _jsmin is None else _jsmin(text)
-
-
-def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, str]:
-    """The inline ``<script>`` carrying ``js`` for a page under ``prefix``, and the CSP
-    hash source of its text. The prefix travels in ``data-kubegate-prefix`` (escaped as an
-    attribute; the shim reads it from ``document.currentScript``); ``window.__kubegatePrefix``
-    is set too, JSON-encoded with ``<``, ``>`` and ``&`` escaped, so it can close nothing."""
-    lowered = js.lower()
-    # </script would end the element; <!-- would let a later <script> hide its end tag.
-    if "</script" in lowered or "<!--" in lowered or (xhtml and "]]>" in js):
-        raise ValueError("the shim may not contain </script or <!-- (nor ]]> for XHTML)")
-    literal = (
-        json.dumps(prefix).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    )
-    text = f"window.__kubegatePrefix={literal};\n{js}"
-    if xhtml:  # XML: the script's text must be well-formed, so it goes in a CDATA section
-        text = f"//<![CDATA[\n{text}\n//]]>"
-        content = "//" + text[len("//<![CDATA[") : -len("]]>")]  # the text an XML parser sees
-    else:
-        content = text
-    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'">'
-    return head + text.encode("utf-8") + b"</script>", script_hash_source(content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +207,7 @@ class ResponseRewriter:
         # Shared by every request of the process (one ResponseRewriter per handler).
         self.memo = RewriteMemo(settings.memo_bytes) if settings.memo_bytes > 0 else None
         self._scripts: dict[tuple[str, bool], tuple[bytes, str]] = {}
+        self._preludes: dict[str, bytes] = {}
 
     def headers(
         self, headers: list[tuple[str, str]], *, policy: RewritePolicy, prefix: str
@@ -255,8 +245,9 @@ class ResponseRewriter:
     ) -> BodyPlan | None:
         """How to rewrite this response's body; None to relay it untouched (fast when the
         content type is not one that is rewritten)."""
+        workers = self.settings.worker_shim_js is not None
         if status == 304:
-            return _not_modified(request, headers, policy=policy, prefix=prefix)
+            return _not_modified(request, headers, policy=policy, prefix=prefix, workers=workers)
         content_type = next((value for name, value in headers if name == "content-type"), None)
         if content_type is None:
             return None
@@ -266,6 +257,10 @@ class ResponseRewriter:
             return None
         if status < 200 or status in (204, 206):
             return None
+        if kind == "js" and not _worker_script(request, policy, workers):
+            # Untouched, but a worker fetching this URL would get it shimmed: caches must
+            # keep the two apart (see _VARY_PAGE).
+            return BodyPlan(_varying(headers, _VARY_JS), None) if workers and policy.shim else None
         coding, skipped = _coding_and_skip(headers, params)
         if skipped is not None:
             return BodyPlan([*headers, (REWRITE_HEADER, skipped)], None)
@@ -281,7 +276,9 @@ class ResponseRewriter:
             return None
         inject, hash_source = b"", None
         destination = request.header("sec-fetch-dest")
-        if (
+        if kind == "js":
+            inject = self._worker_prelude(prefix)
+        elif (
             kind != "css"
             and policy.shim
             and self.settings.shim_js
@@ -289,8 +286,12 @@ class ResponseRewriter:
         ):
             inject, hash_source = self._script(prefix, xhtml=kind == "xhtml")
         max_bytes = self.settings.max_bytes
-        truncated = coding == "" and declared_length is not None and declared_length > max_bytes
-        marker = "truncated-at-cap" if truncated else ("css" if kind == "css" else "html")
+        if kind == "js":
+            marker = WORKER_SHIM  # (only its head is touched: the cap does not apply)
+        elif coding == "" and declared_length is not None and declared_length > max_bytes:
+            marker = "truncated-at-cap"
+        else:
+            marker = "css" if kind == "css" else "html"
         out = []
         for name, value in headers:
             if name in _BODY_DEPENDENT:
@@ -304,16 +305,30 @@ class ResponseRewriter:
                 value = allow_inline_script(value, hash_source)
             out.append((name, value))
         out.append((REWRITE_HEADER, marker))
+        if kind == "js":
+            out = _varying(out, _VARY_JS)
+        elif kind != "css" and policy.shim and self.settings.shim_js:
+            out = _varying(out, _VARY_PAGE)  # the shim went in, or not, by Sec-Fetch-Dest
         if request.method == "HEAD":
             return BodyPlan(out, None, head_only=True)
         transformer = BodyTransformer(
-            kind="css" if kind == "css" else "html",
+            kind=kind if kind in ("css", "js") else "html",
             rule=rule,
             coding=coding,
             inject=inject,
             max_bytes=max_bytes,
         )
         return BodyPlan(out, transformer)
+
+    def _worker_prelude(self, prefix: str) -> bytes:
+        cached = self._preludes.get(prefix)
+        if cached is None:
+            assert self.settings.worker_shim_js is not None
+            cached = worker_shim_prelude(self.settings.worker_shim_js, prefix)
+            if len(self._preludes) >= 1024:
+                self._preludes.clear()
+            self._preludes[prefix] = cached
+        return cached
 
     def _script(self, prefix: str, *, xhtml: bool) -> tuple[bytes, str]:
         key = (prefix, xhtml)
@@ -334,6 +349,36 @@ async def relay_head_without_length(
     (see the module docstring). (``upstream`` has no body; the relay closes it.)"""
     await response.start(status, headers)
     await response.end()
+
+
+def _worker_script(request: Request, policy: RewritePolicy, workers: bool) -> bool:
+    """Whether a JavaScript response to ``request`` gets the worker shim: the script a
+    worker starts with, the shim allowed and loaded (``workers``). A module worker's
+    imports come with its destination too, but in ``cors`` mode (the worker's own script is
+    fetched ``same-origin``): they run in the worker's scope, shimmed already."""
+    return (
+        workers
+        and policy.shim
+        and request.header("sec-fetch-dest") in _WORKER_DESTINATIONS
+        and request.header("sec-fetch-mode") != "cors"
+    )
+
+
+# Whether the shim goes in depends on Sec-Fetch-Dest (a page navigated to or fetched by a
+# script) and, for JavaScript, Sec-Fetch-Mode too (a worker's own script, or a module
+# worker's import), so a response that could get it says so: a browser cache must not
+# answer a navigation with the copy a fetch() got (no shim: the page's scripts would escape
+# the prefix), nor a worker with a <script>'s copy.
+_VARY_PAGE: Final = "Sec-Fetch-Dest"
+_VARY_JS: Final = "Sec-Fetch-Dest, Sec-Fetch-Mode"
+
+
+def _varying(headers: list[tuple[str, str]], fields: str) -> list[tuple[str, str]]:
+    """``headers`` and ``Vary: fields`` (nothing added to ``Vary: *``)."""
+    for name, value in headers:
+        if name == "vary" and value.strip() == "*":
+            return headers
+    return [*headers, ("vary", fields)]
 
 
 def _coding_and_skip(headers: list[tuple[str, str]], params: str) -> tuple[str, str | None]:
@@ -359,7 +404,12 @@ def _coding_and_skip(headers: list[tuple[str, str]], params: str) -> tuple[str, 
 
 
 def _not_modified(
-    request: Request, headers: list[tuple[str, str]], *, policy: RewritePolicy, prefix: str
+    request: Request,
+    headers: list[tuple[str, str]],
+    *,
+    policy: RewritePolicy,
+    prefix: str,
+    workers: bool,
 ) -> BodyPlan | None:
     """A 304's headers: its strong ETag weakened when the 200 it stands for was rewritten,
     so the client's cached copy keeps the weak validator that matches its bytes."""
@@ -373,7 +423,12 @@ def _not_modified(
         rewritten = holds_weak_form(request.header("if-none-match"), etag)
     else:
         mime, _, params = content_type.partition(";")
-        rewritten = mime.strip().lower() in _KINDS and _coding_and_skip(headers, params)[1] is None
+        kind = _KINDS.get(mime.strip().lower())
+        rewritten = (
+            kind is not None
+            and (kind != "js" or _worker_script(request, policy, workers))
+            and _coding_and_skip(headers, params)[1] is None
+        )
     if not rewritten:
         return None
     return BodyPlan([(n, weak_etag(v) if n == "etag" else v) for n, v in headers], None)

@@ -3,7 +3,9 @@
 Memory stays bounded by a piece (core.rewrite_html holds back at most one unfinished
 construct; body_codec decodes in bounded pieces), whatever the body's size. Once
 ``max_bytes`` of decoded body went through the rewriter, the rest is passed on unrewritten
-(still re-encoded when the body was compressed: its coding cannot change mid-stream).
+(still re-encoded when the body was compressed: its coding cannot change mid-stream). A
+worker's script (kind ``js``) only gets code put in at its top (core.rewrite_js, which holds
+back at most its first 64 KiB until it knows where); the rest passes as it came.
 
 A small body that is already all here goes through :meth:`BodyTransformer.whole`; when it
 is compressed and the rewrite changes nothing (an HTML fragment fetched by a script, a
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from kubegate.core.rewrite_css import CssStream
 from kubegate.core.rewrite_html import HtmlRewriter
+from kubegate.core.rewrite_js import JsPrepend
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.errors import BadGateway
 from kubegate.proxy.body_codec import CodingError, Decoder, Encoder, decoder_for, encoder_for
@@ -48,11 +51,11 @@ class TransformParams:
     """Every input a body's rewritten output depends on besides the body itself: equal
     params and equal bodies give equal output (what proxy/rewrite_memo.py relies on)."""
 
-    kind: str  # "html" (HTML and XHTML) or "css"
-    rule: UrlRule  # the prefix and the origins that mean "here"
+    kind: str  # "html" (HTML and XHTML), "css" or "js" (a worker's script)
+    rule: UrlRule  # the prefix and the origins that mean "here" (not used for "js")
     coding: str  # the content coding, "" for identity
-    inject: bytes  # the shim's <script> element, b"" for none
-    max_bytes: int  # of decoded body rewritten; the rest passes unchanged
+    inject: bytes  # html: the shim's <script> element, b"" for none; js: the code prepended
+    max_bytes: int  # of decoded body rewritten; the rest passes unchanged (not used for "js")
 
 
 class BodyTransformer:
@@ -70,8 +73,11 @@ class BodyTransformer:
         self._encoder: Encoder | None = encoder_for(params.coding) if params.coding else None
         self._html: HtmlRewriter | None = None
         self._css: CssStream | None = None
+        self._js: JsPrepend | None = None
         if params.kind == "css":
             self._css = CssStream(params.rule.rewrite)
+        elif params.kind == "js":
+            self._js = JsPrepend(params.inject)
         else:
             self._html = HtmlRewriter(params.rule, inject=params.inject, max_bytes=params.max_bytes)
         self.max_bytes = params.max_bytes
@@ -121,12 +127,16 @@ class BodyTransformer:
             tail = self._html.finish()
             self.truncated = self._html.truncated
             return tail
+        if self._js is not None:
+            return self._js.finish()
         assert self._css is not None
         return self._css.finish()
 
     def _rewrite(self, data: bytes) -> bytes:
         if self._html is not None:
             return self._html.feed(data)
+        if self._js is not None:
+            return self._js.feed(data)
         assert self._css is not None
         if self.truncated:
             return data

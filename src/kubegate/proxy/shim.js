@@ -1,44 +1,26 @@
-/* kubegate client-side shim (docs/browser.md, "The shim").
+/* kubegate client-side shim, page part (docs/browser.md, "The shim").
  *
- * Inlined by kubegate at the top of proxied HTML pages. It makes URLs that the page's own
- * JavaScript builds land under the service proxy prefix, as the server-side rewriting does
- * for URLs written in HTML and CSS: a root-relative "/x" or a same-host absolute URL becomes
- * "<prefix>/x". URLs already under the prefix, relative URLs and other hosts are left alone.
+ * Inlined by kubegate at the top of proxied HTML pages, right after the core
+ * (shim_core.js: the URL rule, fix, and the requests built by script, which workers get
+ * too). This part covers what only a page has: the address bar and navigations, elements
+ * and HTML strings made by script, forms, document.cookie. It takes fix from
+ * window.__kubegateShim, which the core sets; without it (no prefix) it does nothing.
  *
- * The prefix (e.g. "/api/v1/namespaces/ns/services/web:http/proxy", no trailing slash) comes
- * from the injecting <script data-kubegate-prefix="...">, else from window.__kubegatePrefix.
  * Plain ES2017, no dependencies; running it twice is harmless. kubegate minifies this text
- * when it loads it (proxy/rewrite.py, load_shim), so it is written for readers; every byte
+ * when it loads it (proxy/shim_text.py), so it is written for readers; every byte
  * of the minified form is inlined into every rewritten page, so keep it small.
  */
 (function () {
   'use strict';
   var w = window;
-  if (w.__kubegateShim) return;
-  var me = document.currentScript;
-  var prefix = (me && me.getAttribute('data-kubegate-prefix')) || w.__kubegatePrefix || '';
-  prefix = String(prefix).replace(/\/+$/, '');
-  if (prefix.charAt(0) !== '/') return;  // no prefix (e.g. per-service origins): nothing to do
+  var k = w.__kubegateShim;
+  // Once per page, as the core is (it stops at its own __kubegateShim): a second copy of the
+  // shim would otherwise wrap everything here twice.
+  var DONE = Symbol.for('kubegate.shim.page');
+  if (!k || w[DONE]) return;
+  Object.defineProperty(w, DONE, { value: true });
+  var fix = k.fix, wrap = k.wrap, at = k.at;
   var loc = w.location;
-  var WEB = { 'http:': 1, 'https:': 1, 'ws:': 1, 'wss:': 1 };
-
-  function under(path) {
-    return path === prefix || path.lastIndexOf(prefix + '/', 0) === 0;
-  }
-
-  // The URL the page meant, under the prefix; the input itself when nothing is to change.
-  function fix(input) {
-    var s = typeof input === 'string' ? input : (input instanceof URL ? input.href : null);
-    if (s === null) return input;  // Request objects, Trusted Types values...: not ours to touch
-    var t = s.replace(/^[\u0000-\u0020]+/, '');
-    var rootRelative = /^[\/\\](?![\/\\])/.test(t);
-    if (!rootRelative && !/^([a-z][a-z0-9+.\-]*:|[\/\\]{2})/i.test(t)) return input;  // relative
-    var u;
-    try { u = new URL(t, loc.href); } catch (e) { return input; }
-    if (!WEB[u.protocol] || u.host !== loc.host || under(u.pathname)) return input;
-    u.pathname = prefix + u.pathname;  // u.pathname is normalised: no "..", so no escape
-    return rootRelative ? u.pathname + u.search + u.hash : u.href;
-  }
 
   function fixSrcset(value) {
     if (typeof value !== 'string') return value;
@@ -47,69 +29,6 @@
       return m ? m[1] + fix(m[2]) + m[3] : part;
     }).join(',');
   }
-
-  function wrap(obj, name, make) {
-    var orig = obj && obj[name];
-    if (typeof orig !== 'function') return;
-    var f = make(orig);
-    Object.defineProperty(f, 'name', { value: name });
-    obj[name] = f;
-  }
-  // A make() for wrap: argument i goes through fixer(value, this, arguments); the call
-  // otherwise, including how many arguments it had, is passed on as it came.
-  function at(i, fixer) {
-    return function (orig) {
-      return function () {
-        var a = arguments;
-        if (a.length > i) {
-          var v = fixer(a[i], this, a);
-          if (v !== a[i]) { a = Array.prototype.slice.call(a); a[i] = v; }
-        }
-        return orig.apply(this, a);
-      };
-    };
-  }
-
-  // --- requests built by script ----------------------------------------------------------
-  // A Request arrives fixed by the Request constructor below (only one from another frame,
-  // or a cache's keys, could still leave the prefix; such are passed on as they are).
-  wrap(w, 'fetch', at(0, fix));
-  wrap(w.XMLHttpRequest && XMLHttpRequest.prototype, 'open', at(1, fix));
-  wrap(w.Navigator && Navigator.prototype, 'sendBeacon', at(0, fix));
-  wrap(w, 'open', at(0, fix));
-  wrap(w.Worklet && Worklet.prototype, 'addModule', at(0, fix));  // audio and paint worklets
-
-  // Constructors taking a URL first. The replacement shares the original's prototype, so
-  // instanceof also holds for objects the browser makes itself (Request.clone(), a cache's
-  // keys), and inherits its static members (WebSocket.OPEN); subclasses of it still work.
-  ['Request', 'WebSocket', 'EventSource', 'Worker', 'SharedWorker', 'Audio'].forEach(function (name) {
-    var Orig = w[name];
-    if (typeof Orig !== 'function') return;
-    var Shim = function () {
-      var a = Array.prototype.slice.call(arguments);
-      if (a.length) a[0] = fix(a[0]);
-      if (!new.target) return Orig.apply(this, a);  // throws, as the original does
-      return Reflect.construct(Orig, a, new.target === Shim ? Orig : new.target);
-    };
-    Object.setPrototypeOf(Shim, Orig);
-    Shim.prototype = Orig.prototype;
-    // Audio's prototype is HTMLAudioElement's, whose constructor stays.
-    if (Orig.prototype.constructor === Orig) Orig.prototype.constructor = Shim;
-    Object.defineProperty(Shim, 'name', { value: name });
-    Object.defineProperty(Shim, 'length', { value: Orig.length });
-    w[name] = Shim;
-  });
-  var SW = w.ServiceWorkerContainer && ServiceWorkerContainer.prototype;
-  wrap(SW, 'register', function (orig) {
-    return function () {
-      var a = Array.prototype.slice.call(arguments);
-      if (a.length) a[0] = fix(a[0]);
-      var scope = a[1] && a[1].scope;
-      if (scope != null && fix(scope) !== scope) a[1] = Object.assign({}, a[1], { scope: fix(scope) });
-      return orig.apply(this, a);
-    };
-  });
-  wrap(SW, 'getRegistration', at(0, fix));  // its argument is a page URL the scope covers
 
   // --- the address bar: client-side routers, and navigations ------------------------------
   ['pushState', 'replaceState'].forEach(function (name) {
@@ -139,12 +58,14 @@
     poster: ['VIDEO'],
     data: ['OBJECT'],
     srcset: ['IMG', 'SOURCE'],
+    srcdoc: ['IFRAME'],
   };
   function fixAttr(el, name, value) {
     // SVG: <use href="/sprite.svg#i">, <image>, <a>, <script> (xlink:href too); "#i" stays.
     if (el instanceof SVGElement) return /^(xlink:)?href$/.test(name) ? fix(value) : value;
-    var tags = URL_ATTRS[name];
+    var tags = Object.prototype.hasOwnProperty.call(URL_ATTRS, name) && URL_ATTRS[name];
     if (!tags || !(el instanceof HTMLElement) || tags.indexOf(el.tagName) < 0) return value;
+    if (name === 'srcdoc') return fixDocument(value);
     return name === 'srcset' ? fixSrcset(value) : fix(value);
   }
   var E = w.Element && Element.prototype;
@@ -178,14 +99,12 @@
   patchProperty(w.HTMLSourceElement, 'srcset', fixSrcset);
 
   // HTML strings: fix URL attributes in an inert <template> before the real insertion.
-  var MAY_HOLD_URL = /\s(xlink:)?(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)/i;
+  var MAY_HOLD_URL = /\s(xlink:)?(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)|\ssrcdoc\s*=/i;
   var RAW_TEXT = /^(SCRIPT|STYLE|TEXTAREA|TITLE|XMP|IFRAME|NOEMBED|NOFRAMES|NOSCRIPT|PLAINTEXT)$/;
+  var TAG = /<\/?([a-z][^\s\/>]*|!doctype)/gi;
   var innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, 'innerHTML');
-  function fixHTML(html) {
-    if (typeof html !== 'string' || !MAY_HOLD_URL.test(html) || !innerHTML) return html;
-    var t = document.createElement('template');
-    innerHTML.set.call(t, html);
-    var els = t.content.querySelectorAll('*');
+  function fixTree(root) {
+    var els = root.querySelectorAll('*');
     for (var i = 0; i < els.length; i++) {
       var attrs = els[i].attributes;
       for (var j = 0; j < attrs.length; j++) {
@@ -193,7 +112,30 @@
         if (fixed !== attrs[j].value) attrs[j].value = fixed;
       }
     }
+  }
+  function fixHTML(html) {
+    if (typeof html !== 'string' || !MAY_HOLD_URL.test(html) || !innerHTML) return html;
+    var t = document.createElement('template');
+    innerHTML.set.call(t, html);
+    fixTree(t.content);
     return innerHTML.get.call(t);
+  }
+  // A piece of document.write, which later writes may continue (an element left open, a tag
+  // cut in two), is fixed only if the template parsed it into exactly the tags it spells:
+  // none closed, dropped or added.
+  function tagsOf(html) { return (html.match(TAG) || []).join().toLowerCase(); }
+  function fixWritten(html) {
+    var out = fixHTML(html);
+    return out === html || tagsOf(out) === tagsOf(html) ? out : html;
+  }
+  // iframe.srcdoc is a whole document: parsed as one (inert), so its doctype and the
+  // attributes of <html>, <head> and <body> survive.
+  function fixDocument(html) {
+    if (typeof html !== 'string' || !MAY_HOLD_URL.test(html) || !w.DOMParser) return html;
+    var doc = new DOMParser().parseFromString(html, 'text/html');
+    fixTree(doc);
+    var doctype = doc.doctype ? new XMLSerializer().serializeToString(doc.doctype) : '';
+    return doctype + doc.documentElement.outerHTML;
   }
   function fixInner(html, el) { return RAW_TEXT.test(el.tagName) ? html : fixHTML(html); }
   patchProperty(w.Element, 'innerHTML', fixInner);
@@ -203,6 +145,12 @@
   wrap(E, 'setHTMLUnsafe', at(0, fixHTML));
   wrap(w.ShadowRoot && ShadowRoot.prototype, 'setHTMLUnsafe', at(0, fixHTML));
   wrap(w.Range && Range.prototype, 'createContextualFragment', at(0, fixHTML));
+  ['write', 'writeln'].forEach(function (name) {
+    wrap(w.Document && Document.prototype, name, function (orig) {
+      return function () { return orig.apply(this, Array.prototype.map.call(arguments, fixWritten)); };
+    });
+  });
+  patchProperty(w.HTMLIFrameElement, 'srcdoc', fixDocument);
 
   // Forms: a submission reads the action after the submit event, so fix it there; submit()
   // fires no event, so it is fixed on the way in.
@@ -238,22 +186,4 @@
       },
     });
   }
-  if (w.cookieStore && w.CookieStore) {
-    ['set', 'delete'].forEach(function (name) {
-      wrap(CookieStore.prototype, name, function (orig) {
-        return function (first, value) {
-          var opts = typeof first === 'string'
-            ? (name === 'set' ? { name: first, value: value } : { name: first })
-            : Object.assign({}, first);
-          opts.path = typeof opts.path === 'string' ? fix(opts.path) : prefix + '/';
-          delete opts.domain;
-          return orig.call(this, opts);
-        };
-      });
-    });
-  }
-
-  Object.defineProperty(w, '__kubegateShim', {
-    value: Object.freeze({ prefix: prefix, fix: fix }),
-  });
 })();

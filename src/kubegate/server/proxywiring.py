@@ -13,7 +13,8 @@ from kubegate.http.pool import UpstreamPool
 from kubegate.proxy.cache import ProxyCache
 from kubegate.proxy.handler import ProxyHandler, ProxySettings
 from kubegate.proxy.resolve import AddressPolicy, Resolver
-from kubegate.proxy.rewrite import RewriteSettings, load_shim
+from kubegate.proxy.rewrite import RewriteSettings
+from kubegate.proxy.shim_text import load_shim, load_worker_shim
 from kubegate.proxy.trust import BackendTrust
 from kubegate.server.login_oidc import FLOW_COOKIE as OIDC_FLOW_COOKIE
 from kubegate.server.mirror_settings import VIA_APISERVER
@@ -65,6 +66,7 @@ def build_proxy(
     rewrite = RewriteSettings(
         max_bytes=settings.proxy_rewrite_max_bytes,
         shim_js=load_shim(),
+        worker_shim_js=load_worker_shim(),
         memo_bytes=settings.proxy_rewrite_memo_bytes,
     )
     proxy_settings = ProxySettings(kubegate_cookies=KUBEGATE_COOKIES, rewrite=rewrite)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from kubegate.proxy.rewrite import load_shim, shim_script
+from kubegate.proxy.shim_text import load_shim, shim_script
 
 PREFIX = "/pfx"
 PAGE = PREFIX + "/page.html"

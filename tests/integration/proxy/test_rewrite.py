@@ -285,3 +285,21 @@ async def test_corrupt_gzip_is_bad_gateway(cluster, backends):
     headers = [*HTML, ("Content-Encoding", "gzip")]
     response, _ = await fetch(cluster, backends, serving(headers, b"this is not gzip"))
     assert response.status == 502
+
+
+@pytest.mark.parametrize("destination", [FETCH, [("Sec-Fetch-Dest", "document")]])
+async def test_pages_vary_on_the_fetch_destination(cluster, backends, destination):
+    """A page that may get the shim says it varies by Sec-Fetch-Dest, whichever copy this is
+    (a cache must not answer a navigation with a fetch()'s unshimmed copy)."""
+    response, _ = await fetch(cluster, backends, serving(HTML), headers=destination)
+    assert response.status == 200
+    assert "Sec-Fetch-Dest" in [v for n, v in response.headers if n.lower() == "vary"]
+
+
+async def test_no_vary_when_the_service_opts_out_of_the_shim(cluster, backends):
+    """Without the shim nothing depends on the destination: no Vary is added."""
+    response, _ = await fetch(
+        cluster, backends, serving(HTML), annotations={"kubegate.io/shim": "false"}
+    )
+    assert response.status == 200
+    assert not [v for n, v in response.headers if n.lower() == "vary"]

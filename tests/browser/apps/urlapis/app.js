@@ -1,6 +1,7 @@
 // Browser APIs that take URLs, used as an app written for the site root uses them: workers,
 // a service worker, a beacon, attributes and properties set by script, Request objects,
-// audio. Each check reports itself in #checks; the test reads them and the network log.
+// audio, document.write (index.html), iframe srcdoc. Each check reports itself in #checks;
+// the test reads them and the network log.
 (function () {
   'use strict';
   var base = new URL(document.currentScript.src).pathname.replace(/\/app\.js$/, '');
@@ -12,6 +13,21 @@
     li.className = ok ? 'pass' : 'fail';
     li.textContent = name + (detail ? ': ' + detail : '');
     list.appendChild(li);
+  }
+
+  // An iframe showing ``html`` through ``set(frame, html)``: resolves to its document once
+  // loaded (images included).
+  function frameWith(html, set) {
+    return new Promise(function (done) {
+      var frame = document.createElement('iframe');
+      frame.onload = function () { done(frame.contentDocument); };
+      set(frame, html);
+      document.body.appendChild(frame);
+    });
+  }
+
+  function loaded(img) {
+    return img && img.complete && img.naturalWidth > 0 && 'loaded ' + img.getAttribute('src');
   }
 
   function within(ms, promise) {
@@ -66,6 +82,27 @@
         audio.onloadedmetadata = function () { done(audio.duration > 0 && 'metadata'); };
         audio.onerror = function () { fail(new Error('audio error')); };
       });
+    },
+    'document-write': function () {
+      return loaded(document.getElementById('written'));
+    },
+    // The write that left <p id="open"> open was passed on unfixed (it is not a complete
+    // fragment), so the next write's <span> still lands inside it.
+    'document-write-open': function () {
+      var after = document.getElementById('after');
+      return after && after.parentNode.id === 'open' && 'inside #open';
+    },
+    srcdoc: function () {
+      var html = '<!doctype html><body class="framed"><img src="/img/srcdoc.png" alt="">';
+      return frameWith(html, function (frame, value) { frame.srcdoc = value; }).then(function (doc) {
+        var whole = doc.compatMode === 'CSS1Compat' && doc.body.className === 'framed';
+        return whole && loaded(doc.querySelector('img'));
+      });
+    },
+    'srcdoc-attribute': function () {
+      var html = '<img src="/img/srcdoc-attribute.png" alt="">';
+      return frameWith(html, function (frame, value) { frame.setAttribute('srcdoc', value); })
+        .then(function (doc) { return loaded(doc.querySelector('img')); });
     },
     link: function () {
       var a = document.createElement('a');

@@ -1,10 +1,11 @@
 """A backend written for the site root whose page uses URL-taking browser APIs the shim
-wraps (workers, a service worker, sendBeacon, setAttribute, a.href, Request, Audio) with
-root-relative URLs; its app.js checks each and reports in ``#checks``.
+wraps (workers, a service worker, sendBeacon, setAttribute, a.href, Request, Audio,
+document.write, iframe srcdoc) with root-relative URLs; its app.js checks each and reports in
+``#checks``.
 
 Routes: ``/`` (index.html), ``/app.js``, ``/worker.js``, ``/shared-worker.js``, ``/sw.js``,
-``/img/dot.png``, ``/sound.wav``, ``POST /beacon`` and ``POST /api/echo`` (the body back),
-``/next`` (a page to land on). Every request's path is recorded in ``UrlApisBackend.received``.
+``/img/<name>.png`` (one image under any name), ``/sound.wav``, ``POST /beacon`` and ``POST
+/api/echo`` (the body back), ``/next`` (a page to land on). Every request's path is recorded in ``UrlApisBackend.received``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class UrlApisBackend:
         r.add_get("/app.js", self._file("app.js", "text/javascript"))
         for path, text in SCRIPTS.items():
             r.add_get(path, self._script(text))
-        r.add_get("/img/dot.png", self._bytes(PNG, "image/png"))
+        r.add_get("/img/{name}.png", self._bytes(PNG, "image/png"))
         r.add_get("/sound.wav", self._bytes(wav(), "audio/wav"))
         r.add_post("/beacon", self._beacon)
         r.add_post("/api/echo", self._echo)

@@ -1,0 +1,109 @@
+"""A backend written for the site root whose page starts a dedicated, a module, a shared and
+a service worker; each worker, also written for the root, fetches, uses XHR, imports
+scripts, opens a WebSocket and an EventSource with root-relative URLs (as far as its kind
+of worker has them) and reports the outcome (checks.js).
+
+Routes: ``/`` (index.html), ``/app.js``, ``/worker.js``, ``/module-worker.js`` (with
+``/module-lib.js``), ``/shared-worker.js``, ``/service-worker.js``, ``/lib.js`` (for
+``importScripts``),
+``/api/hello`` ("hello"), ``/ws`` (echo), ``/events`` (one event). Every request's path and
+query is recorded in ``WorkersBackend.received``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+HERE = Path(__file__).resolve().parent
+CHECKS = (HERE / "checks.js").read_text(encoding="utf-8")
+# "use strict" first, as bundlers write it: the worker reports whether it still holds.
+STRICT = (
+    "r.strict = (function () { return this; })() === undefined ? 'pass strict' : 'fail sloppy';"
+)
+SCRIPTS = {
+    "/worker.js": "'use strict';\n"
+    + CHECKS
+    + f"runChecks('dedicated').then(function (r) {{ {STRICT} postMessage(r); }});\n",
+    "/module-worker.js": "import { marker } from './module-lib.js';\n"
+    + CHECKS
+    + "runChecks('module').then(function (r) {"
+    " r.import = marker === 'module lib' ? 'pass import' : 'fail import'; postMessage(r); });\n",
+    "/module-lib.js": "export const marker = 'module lib';\n",
+    "/shared-worker.js": "'use strict';\n"
+    + CHECKS
+    + "var ready = runChecks('shared');\n"
+    + f"self.onconnect = function (e) {{ ready.then(function (r) {{ {STRICT} e.ports[0].postMessage(r); }}); }};\n",
+    # importScripts only while the service worker is evaluated; results on request.
+    "/service-worker.js": "'use strict';\n"
+    + CHECKS
+    + "var imported;\n"
+    + "try { importScripts('/lib.js'); imported = self.libLoaded === 'lib ok' && 'pass ' + self.libLoaded; }"
+    " catch (e) { imported = 'fail ' + e.message; }\n"
+    + "var ready = runChecks('service');\n"
+    + "self.addEventListener('install', function () { self.skipWaiting(); });\n"
+    + "self.addEventListener('message', function (e) { ready.then(function (r) {"
+    + f" r.importScripts = imported || 'fail wrong result'; {STRICT} e.source.postMessage(r); }}); }});\n",
+    "/lib.js": "self.libLoaded = 'lib ok';\n",
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class WorkersBackend:
+    received: list[str] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._record])
+        r = app.router
+        r.add_get("/", self._file("index.html", "text/html"))
+        r.add_get("/app.js", self._file("app.js", "text/javascript"))
+        for path, text in SCRIPTS.items():
+            r.add_get(path, self._script(text))
+        r.add_get("/api/hello", self._hello)
+        r.add_get("/ws", self._ws)
+        r.add_get("/events", self._events)
+        return app
+
+    @web.middleware
+    async def _record(
+        self, request: web.Request, handler: web.RequestHandler
+    ) -> web.StreamResponse:  # type: ignore[name-defined]
+        self.received.append(request.raw_path)
+        return await handler(request)
+
+    @staticmethod
+    def _file(name: str, content_type: str) -> web.RequestHandler:  # type: ignore[name-defined]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            body = (HERE / name).read_bytes()
+            return web.Response(body=body, content_type=content_type, headers=NO_STORE)
+
+        return handler
+
+    @staticmethod
+    def _script(text: str) -> web.RequestHandler:  # type: ignore[name-defined]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
+
+        return handler
+
+    async def _hello(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="hello", content_type="text/plain")
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await ws.send_str("echo: " + message.data)
+        return ws
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        await response.write(b"data: tick\n\n")
+        return response

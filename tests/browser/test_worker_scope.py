@@ -1,0 +1,145 @@
+"""Code running inside workers, written for the site root, works through kubegate's service
+proxy in real Chromium: a dedicated, a module, a shared and a service worker each fetch,
+import scripts, open a WebSocket (and, where their kind of worker has them, use XHR and an
+EventSource) with root-relative URLs, and every one of those requests stays under the
+prefix, because kubegate prepends the shim's core to a worker's script
+(tests/browser/apps/workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from browser.apps.shimsite import wait_until
+from browser.apps.workers.server import WorkersBackend
+from browser.harness import CHROMIUM, CHROMIUM_ARGS, Apps, Exchange, Gate, NetworkLog, publish
+from integration.proxy.harness import Cluster
+
+IN_EVERY_WORKER = {"fetch", "fetch-absolute", "websocket", "eventsource"}
+WITH_XHR = IN_EVERY_WORKER | {"xhr"}  # (a service worker has no XMLHttpRequest)
+CHECKS = (
+    {f"dedicated:{c}" for c in WITH_XHR | {"importScripts", "strict"}}
+    | {f"module:{c}" for c in WITH_XHR | {"import"}}
+    | {f"shared:{c}" for c in WITH_XHR | {"importScripts", "strict"}}
+    | {f"service:{c}" for c in IN_EVERY_WORKER | {"importScripts", "strict"}}
+)
+
+
+@pytest.fixture(scope="module")
+def browser(browser: Any) -> Iterator[Any]:
+    """The suite's Chromium, launched once more to accept the test kubegate's certificate
+    everywhere: Playwright's ignore_https_errors does not reach a shared worker's
+    WebSockets, and Chromium registers no service worker from an origin whose certificate
+    it rejects (the browser and pages of this module only)."""
+    launched = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"],
+        headless=True,
+        timeout=60_000,
+    )
+    yield launched
+    launched.close()
+
+
+@dataclass
+class ContextLog:
+    """Every request of a browser context — its pages and all their workers, shared workers
+    included (a page's own log misses those) — with the response's rewrite header."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+    rewrite: dict[str, str | None] = field(default_factory=dict)  # URL -> X-Kubegate-Rewrite
+    _by_request: dict[int, Exchange] = field(default_factory=dict)
+
+    def attach(self, context: Any) -> None:
+        context.on("request", self._on_request)
+        context.on("response", self._on_response)
+        context.on("requestfailed", self._on_failed)
+
+    def _on_request(self, request: Any) -> None:
+        exchange = Exchange(request.method, request.url, request.resource_type)
+        self._by_request[id(request)] = exchange
+        self.exchanges.append(exchange)
+
+    def _on_response(self, response: Any) -> None:
+        exchange = self._by_request.get(id(response.request))
+        if exchange is not None:
+            exchange.status = response.status
+        self.rewrite[response.url] = response.headers.get("x-kubegate-rewrite")
+
+    def _on_failed(self, request: Any) -> None:
+        exchange = self._by_request.get(id(request))
+        if exchange is not None:
+            exchange.failure = request.failure or "failed"
+
+    def summary(self) -> str:
+        return "\n".join(str(e) for e in self.exchanges)
+
+
+def _open(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster
+) -> tuple[str, dict[str, str], WorkersBackend, ContextLog]:
+    """Publish the app as service ``workers``, open it and wait for every worker's report:
+    the prefix, the checks' outcomes, the backend and the context's requests."""
+    backend = WorkersBackend()
+    url = publish(gate, cluster, "workers", apps.aiohttp(backend.app()))
+    log = ContextLog()
+    log.attach(page.context)
+    page.goto(url)
+    page.wait_for_selector("#checks[data-done]", state="attached", timeout=30_000)
+    results = page.eval_on_selector_all(
+        "#checks li", "els => els.map(e => [e.dataset.check, e.textContent])"
+    )
+    return urlsplit(url).path.rstrip("/"), dict(results), backend, log
+
+
+def test_every_worker_check_passes(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog
+) -> None:
+    """Each worker's fetch, absolute fetch, WebSocket, XHR, EventSource and importScripts
+    succeed, a classic worker's "use strict" still holds, and a module worker's import
+    works."""
+    _, results, _, log = _open(page, gate, apps, cluster)
+    assert set(results) == CHECKS, results
+    failing = {name: r for name, r in results.items() if ": pass" not in r}
+    assert not failing, (failing, log.summary(), netlog.summary())
+
+
+def test_worker_requests_stay_under_the_prefix(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog
+) -> None:
+    """Every request of the page and its workers stays under the prefix and none fails, and
+    each worker's requests (WebSockets included) reached the backend through it."""
+    prefix, _, backend, log = _open(page, gate, apps, cluster)
+    base = gate.origin + prefix + "/"
+    mine = [e for e in log.exchanges if e.url.startswith(gate.origin + "/")]
+    assert [str(e) for e in mine if not e.url.startswith(base)] == [], log.summary()
+    assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
+    finished = [e for e in mine if e.status is not None or e.failure]
+    assert [str(e) for e in finished if not e.ok] == [], log.summary()
+    for kind in ("dedicated", "module", "shared", "service"):
+        tag = f"?from={kind}"
+        wanted = {f"/api/hello{tag}", f"/api/hello{tag}&absolute", f"/ws{tag}", f"/events{tag}"}
+        if kind != "service":
+            wanted.add(f"/api/hello{tag}&xhr")
+        assert wait_until(lambda w=wanted: w <= set(backend.received)), (kind, backend.received)
+    assert backend.received.count("/lib.js") == 3  # classic dedicated, shared, service
+
+
+def test_worker_scripts_come_with_the_shim_and_page_scripts_without(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster
+) -> None:
+    """The workers' scripts are answered with X-Kubegate-Rewrite: worker-shim; the page's
+    own script and the scripts a worker imports (importScripts, a module import) are
+    relayed as they are."""
+    prefix, _, _, log = _open(page, gate, apps, cluster)
+    base = gate.origin + prefix
+    assert log.rewrite.get(base + "/worker.js") == "worker-shim", log.rewrite
+    assert log.rewrite.get(base + "/module-worker.js") == "worker-shim", log.rewrite
+    assert log.rewrite.get(base + "/service-worker.js") == "worker-shim", log.rewrite
+    assert log.rewrite.get(base + "/app.js", "absent") is None, log.rewrite
+    assert log.rewrite.get(base + "/lib.js", "absent") is None, log.rewrite
+    assert log.rewrite.get(base + "/module-lib.js", "absent") is None, log.rewrite
