@@ -210,3 +210,33 @@ def test_dash_writes_to_standard_output(opened: list[AuditFile], capfd: pytest.C
     f.write(LINE)
     f.close()
     assert capfd.readouterr().out == LINE.decode()
+
+
+def test_torn_last_record_of_a_killed_process_is_removed_at_open(
+    tmp_path: Path, opened: list[AuditFile], caplog: pytest.LogCaptureFixture
+):
+    """A record cut short by a process killed mid-write is removed when the file is opened
+    again, so the next record starts on a line of its own; whole lines stay."""
+    path = tmp_path / "audit.log"
+    path.write_bytes(LINE + LINE + LINE[:20])
+    with caplog.at_level(logging.WARNING, logger="kubegate.audit"):
+        f = make(path, opened)
+    f.write(LINE)
+    assert path.read_bytes() == LINE + LINE + LINE
+    assert "partial record (20 bytes)" in caplog.text
+
+
+def test_a_file_of_one_torn_record_is_emptied(tmp_path: Path, opened: list[AuditFile]):
+    """A file holding only the start of a record is emptied at open."""
+    path = tmp_path / "audit.log"
+    path.write_bytes(LINE[:30])
+    make(path, opened).write(LINE)
+    assert path.read_bytes() == LINE
+
+
+def test_a_file_ending_in_a_newline_is_left_alone(tmp_path: Path, opened: list[AuditFile]):
+    """Whole lines are never cut at open."""
+    path = tmp_path / "audit.log"
+    path.write_bytes(LINE * 3)
+    make(path, opened)
+    assert path.read_bytes() == LINE * 3

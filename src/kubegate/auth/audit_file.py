@@ -41,6 +41,7 @@ log = logging.getLogger("kubegate.audit")
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _ROTATE_RETRY = 60.0  # seconds before retrying a rotation that failed
+_TAIL_SCAN = 1024 * 1024  # how far back a torn last record is looked for (records are smaller)
 
 
 class AuditFile:
@@ -82,11 +83,37 @@ class AuditFile:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, _OPEN_FLAGS, 0o600)
-            self._size = os.fstat(self._fd).st_size
+            self._size = self._without_torn_tail(os.fstat(self._fd).st_size)
             self._thread = threading.Thread(
                 target=self._sync_loop, name="audit-log-sync", daemon=True
             )
             self._thread.start()
+
+    def _without_torn_tail(self, size: int) -> int:
+        """The file's size once a partial last record is gone. A process killed inside a
+        record's ``write()`` (SIGKILL stops a write between pages) leaves the start of a
+        line without its newline — never an acknowledged request's record, which is whole
+        before the response ends — and the next record would be glued to it."""
+        if not size:
+            return 0
+        assert self.path is not None
+        with open(self.path, "rb") as file:
+            tail_start = max(0, size - _TAIL_SCAN)
+            file.seek(tail_start)
+            tail = file.read(size - tail_start)
+        if tail.endswith(b"\n"):
+            return size
+        cut = tail.rfind(b"\n")
+        keep = tail_start + cut + 1 if cut >= 0 else (0 if tail_start == 0 else size)
+        if keep == size:  # no newline within the last _TAIL_SCAN bytes: not ours to cut
+            return size
+        self._truncate(keep)
+        log.warning(
+            "audit log: removed a partial record (%d bytes) left by a process that died"
+            " while writing it",
+            size - keep,
+        )
+        return keep
 
     def close(self) -> None:
         """Stop the sync thread, sync what was written, close the file. Idempotent."""
