@@ -309,15 +309,22 @@ class NetworkLog:
     exchanges: list[Exchange] = field(default_factory=list)
     websockets: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
+    rewrite: dict[str, str | None] = field(default_factory=dict)  # URL -> X-Kubegate-Rewrite
     _by_request: dict[int, Exchange] = field(default_factory=dict)
 
     def attach(self, page: Any) -> None:
-        page.on("request", self._on_request)
-        page.on("response", self._on_response)
-        page.on("requestfailed", self._on_failed)
+        self.attach_requests(page)
         page.on("websocket", lambda ws: self.websockets.append(ws.url))
         page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda err: self.console.append(f"pageerror: {err}"))
+
+    def attach_requests(self, source: Any) -> None:
+        """Record the requests of ``source``: a page, or a whole browser context — its pages
+        and all their workers, shared and service workers included (a page's own events
+        miss those)."""
+        source.on("request", self._on_request)
+        source.on("response", self._on_response)
+        source.on("requestfailed", self._on_failed)
 
     def _on_request(self, request: Any) -> None:
         exchange = Exchange(request.method, request.url, request.resource_type)
@@ -328,6 +335,7 @@ class NetworkLog:
         exchange = self._by_request.get(id(response.request))
         if exchange is not None:
             exchange.status = response.status
+        self.rewrite[response.url] = response.headers.get("x-kubegate-rewrite")
 
     def _on_failed(self, request: Any) -> None:
         exchange = self._by_request.get(id(request))

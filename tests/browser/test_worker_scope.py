@@ -8,7 +8,6 @@ prefix, because kubegate prepends the shim's core to a worker's script
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +15,7 @@ import pytest
 
 from browser.apps.shimsite import wait_until
 from browser.apps.workers.server import WorkersBackend
-from browser.harness import CHROMIUM, CHROMIUM_ARGS, Apps, Exchange, Gate, NetworkLog, publish
+from browser.harness import CHROMIUM, CHROMIUM_ARGS, Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 
 IN_EVERY_WORKER = {"fetch", "fetch-absolute", "websocket", "eventsource"}
@@ -45,49 +44,15 @@ def browser(browser: Any) -> Iterator[Any]:
     launched.close()
 
 
-@dataclass
-class ContextLog:
-    """Every request of a browser context — its pages and all their workers, shared workers
-    included (a page's own log misses those) — with the response's rewrite header."""
-
-    exchanges: list[Exchange] = field(default_factory=list)
-    rewrite: dict[str, str | None] = field(default_factory=dict)  # URL -> X-Kubegate-Rewrite
-    _by_request: dict[int, Exchange] = field(default_factory=dict)
-
-    def attach(self, context: Any) -> None:
-        context.on("request", self._on_request)
-        context.on("response", self._on_response)
-        context.on("requestfailed", self._on_failed)
-
-    def _on_request(self, request: Any) -> None:
-        exchange = Exchange(request.method, request.url, request.resource_type)
-        self._by_request[id(request)] = exchange
-        self.exchanges.append(exchange)
-
-    def _on_response(self, response: Any) -> None:
-        exchange = self._by_request.get(id(response.request))
-        if exchange is not None:
-            exchange.status = response.status
-        self.rewrite[response.url] = response.headers.get("x-kubegate-rewrite")
-
-    def _on_failed(self, request: Any) -> None:
-        exchange = self._by_request.get(id(request))
-        if exchange is not None:
-            exchange.failure = request.failure or "failed"
-
-    def summary(self) -> str:
-        return "\n".join(str(e) for e in self.exchanges)
-
-
 def _open(
     page: Any, gate: Gate, apps: Apps, cluster: Cluster
-) -> tuple[str, dict[str, str], WorkersBackend, ContextLog]:
+) -> tuple[str, dict[str, str], WorkersBackend, NetworkLog]:
     """Publish the app as service ``workers``, open it and wait for every worker's report:
     the prefix, the checks' outcomes, the backend and the context's requests."""
     backend = WorkersBackend()
     url = publish(gate, cluster, "workers", apps.aiohttp(backend.app()))
-    log = ContextLog()
-    log.attach(page.context)
+    log = NetworkLog()
+    log.attach_requests(page.context)
     page.goto(url)
     page.wait_for_selector("#checks[data-done]", state="attached", timeout=30_000)
     results = page.eval_on_selector_all(

@@ -10,11 +10,12 @@ Routes: ``/`` (index.html), ``/app.js``, ``/worker.js``, ``/shared-worker.js``, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from browser.apps.recording import RecordingBackend, file_handler, script_handler
 from browser.apps.shimsite import PNG, wav
 
 HERE = Path(__file__).resolve().parent
@@ -23,48 +24,23 @@ SCRIPTS = {
     "/shared-worker.js": "onconnect = function (e) { e.ports[0].postMessage('shared ok'); };",
     "/sw.js": "self.addEventListener('install', function () { self.skipWaiting(); });",
 }
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass
-class UrlApisBackend:
-    received: list[str] = field(default_factory=list)
-
+class UrlApisBackend(RecordingBackend):
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record])
+        app = self.new_app()
         r = app.router
-        r.add_get("/", self._file("index.html", "text/html"))
-        r.add_get("/app.js", self._file("app.js", "text/javascript"))
+        r.add_get("/", file_handler(HERE / "index.html", "text/html"))
+        r.add_get("/app.js", file_handler(HERE / "app.js", "text/javascript"))
         for path, text in SCRIPTS.items():
-            r.add_get(path, self._script(text))
+            r.add_get(path, script_handler(text))
         r.add_get("/img/{name}.png", self._bytes(PNG, "image/png"))
         r.add_get("/sound.wav", self._bytes(wav(), "audio/wav"))
         r.add_post("/beacon", self._beacon)
         r.add_post("/api/echo", self._echo)
         r.add_get("/next", self._next)
         return app
-
-    @web.middleware
-    async def _record(
-        self, request: web.Request, handler: web.RequestHandler
-    ) -> web.StreamResponse:  # type: ignore[name-defined]
-        self.received.append(request.raw_path)
-        return await handler(request)
-
-    @staticmethod
-    def _file(name: str, content_type: str) -> web.RequestHandler:  # type: ignore[name-defined]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            body = (HERE / name).read_bytes()
-            return web.Response(body=body, content_type=content_type, headers=NO_STORE)
-
-        return handler
-
-    @staticmethod
-    def _script(text: str) -> web.RequestHandler:  # type: ignore[name-defined]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
-
-        return handler
 
     @staticmethod
     def _bytes(body: bytes, content_type: str) -> web.RequestHandler:  # type: ignore[name-defined]

@@ -12,10 +12,12 @@ query is recorded in ``WorkersBackend.received``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
+
+from browser.apps.recording import RecordingBackend, file_handler, script_handler
 
 HERE = Path(__file__).resolve().parent
 CHECKS = (HERE / "checks.js").read_text(encoding="utf-8")
@@ -48,46 +50,21 @@ SCRIPTS = {
     + f" r.importScripts = imported || 'fail wrong result'; {STRICT} e.source.postMessage(r); }}); }});\n",
     "/lib.js": "self.libLoaded = 'lib ok';\n",
 }
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass
-class WorkersBackend:
-    received: list[str] = field(default_factory=list)
-
+class WorkersBackend(RecordingBackend):
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record])
+        app = self.new_app()
         r = app.router
-        r.add_get("/", self._file("index.html", "text/html"))
-        r.add_get("/app.js", self._file("app.js", "text/javascript"))
+        r.add_get("/", file_handler(HERE / "index.html", "text/html"))
+        r.add_get("/app.js", file_handler(HERE / "app.js", "text/javascript"))
         for path, text in SCRIPTS.items():
-            r.add_get(path, self._script(text))
+            r.add_get(path, script_handler(text))
         r.add_get("/api/hello", self._hello)
         r.add_get("/ws", self._ws)
         r.add_get("/events", self._events)
         return app
-
-    @web.middleware
-    async def _record(
-        self, request: web.Request, handler: web.RequestHandler
-    ) -> web.StreamResponse:  # type: ignore[name-defined]
-        self.received.append(request.raw_path)
-        return await handler(request)
-
-    @staticmethod
-    def _file(name: str, content_type: str) -> web.RequestHandler:  # type: ignore[name-defined]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            body = (HERE / name).read_bytes()
-            return web.Response(body=body, content_type=content_type, headers=NO_STORE)
-
-        return handler
-
-    @staticmethod
-    def _script(text: str) -> web.RequestHandler:  # type: ignore[name-defined]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
-
-        return handler
 
     async def _hello(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="hello", content_type="text/plain")

@@ -1,0 +1,45 @@
+"""What the browser suite's static test apps share: every request's path recorded, files from
+the app's folder and scripts from memory, all served ``no-store`` (the browser must ask the
+proxy each time, not its cache)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class RecordingBackend:
+    """A backend that records each request's raw path (and query) in ``received``."""
+
+    received: list[str] = field(default_factory=list)
+
+    def new_app(self) -> web.Application:
+        return web.Application(middlewares=[self._record])
+
+    @web.middleware
+    async def _record(
+        self, request: web.Request, handler: web.RequestHandler
+    ) -> web.StreamResponse:  # type: ignore[name-defined]
+        self.received.append(request.raw_path)
+        return await handler(request)
+
+
+def file_handler(path: Path, content_type: str) -> web.RequestHandler:  # type: ignore[name-defined]
+    body = path.read_bytes()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type=content_type, headers=NO_STORE)
+
+    return handler
+
+
+def script_handler(text: str) -> web.RequestHandler:  # type: ignore[name-defined]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
+
+    return handler
