@@ -1,13 +1,13 @@
-"""What the browser suite's static test apps share: every request's path recorded, files from
-the app's folder and scripts from memory, all served ``no-store`` (the browser must ask the
-proxy each time, not its cache)."""
+"""What the browser suite's test apps share: every request's path recorded, files from the
+app's folder and scripts from memory, all served ``no-store`` (the browser must ask the
+proxy each time, not its cache), an echoing WebSocket and a one-event stream."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -43,3 +43,23 @@ def script_handler(text: str) -> web.RequestHandler:  # type: ignore[name-define
         return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
 
     return handler
+
+
+async def echo_websocket(request: web.Request) -> web.StreamResponse:
+    """A WebSocket that answers each text message with ``echo: <message>``."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == WSMsgType.TEXT:
+            await ws.send_str("echo: " + message.data)
+    return ws
+
+
+async def one_event(request: web.Request) -> web.StreamResponse:
+    """A server-sent event stream of one event, ``tick``."""
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    await response.write(b"data: tick\n\n")
+    return response

@@ -13,10 +13,12 @@ from __future__ import annotations
 import html
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
+
+from browser.apps.recording import RecordingBackend, echo_websocket, one_event
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "spa_session"
@@ -48,11 +50,9 @@ def dot_png(size: int = 16) -> bytes:
 
 
 @dataclass
-class SpaBackend:
-    received: list[str] = field(default_factory=list)
-
+class SpaBackend(RecordingBackend):
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record])
+        app = self.new_app()
         r = app.router
         r.add_get("/", self._index)
         r.add_get("/about", self._index)
@@ -63,18 +63,11 @@ class SpaBackend:
         r.add_get("/img/dot.png", self._dot)
         r.add_get("/api/items", self._items)
         r.add_get("/api/whoami", self._whoami)
-        r.add_get("/ws", self._ws)
-        r.add_get("/events", self._events)
+        r.add_get("/ws", echo_websocket)
+        r.add_get("/events", one_event)
         r.add_post("/submit", self._submit)
         r.add_get("/done", self._done)
         return app
-
-    @web.middleware
-    async def _record(
-        self, request: web.Request, handler: web.RequestHandler
-    ) -> web.StreamResponse:  # type: ignore[name-defined]
-        self.received.append(request.raw_path)
-        return await handler(request)
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         if SESSION_COOKIE not in request.cookies:
@@ -107,22 +100,6 @@ class SpaBackend:
         return web.json_response(
             {"session": request.cookies.get(SESSION_COOKIE), "theme": request.cookies.get("theme")}
         )
-
-    async def _ws(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == WSMsgType.TEXT:
-                await ws.send_str("echo: " + message.data)
-        return ws
-
-    async def _events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-        )
-        await response.prepare(request)
-        await response.write(b"data: tick\n\n")
-        return response
 
     async def _submit(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()

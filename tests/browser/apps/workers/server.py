@@ -15,9 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from browser.apps.recording import RecordingBackend, file_handler, script_handler
+from browser.apps.recording import (
+    RecordingBackend,
+    echo_websocket,
+    file_handler,
+    one_event,
+    script_handler,
+)
 
 HERE = Path(__file__).resolve().parent
 CHECKS = (HERE / "checks.js").read_text(encoding="utf-8")
@@ -62,25 +68,9 @@ class WorkersBackend(RecordingBackend):
         for path, text in SCRIPTS.items():
             r.add_get(path, script_handler(text))
         r.add_get("/api/hello", self._hello)
-        r.add_get("/ws", self._ws)
-        r.add_get("/events", self._events)
+        r.add_get("/ws", echo_websocket)
+        r.add_get("/events", one_event)
         return app
 
     async def _hello(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="hello", content_type="text/plain")
-
-    async def _ws(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type == WSMsgType.TEXT:
-                await ws.send_str("echo: " + message.data)
-        return ws
-
-    async def _events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-        )
-        await response.prepare(request)
-        await response.write(b"data: tick\n\n")
-        return response
