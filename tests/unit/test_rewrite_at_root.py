@@ -8,7 +8,7 @@ import pytest
 
 from kubegate.client.service_mode import ServiceTarget, root_cookie, root_header
 from kubegate.core.proxy_headers import upstream_request_headers
-from kubegate.proxy.rewrite import DEFAULT_POLICY, RewritePolicy
+from kubegate.proxy.rewrite_policy import DEFAULT_POLICY, RewritePolicy
 
 WEB = ServiceTarget("kube-system", "webapp")
 PREFIX = "/api/v1/namespaces/kube-system/services/webapp/proxy"

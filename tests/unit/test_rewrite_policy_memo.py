@@ -7,7 +7,7 @@ from typing import Any
 
 from kubegate.api.resources import RESOURCE_TYPES
 from kubegate.proxy.resolve import AddressPolicy, Resolver
-from kubegate.proxy.rewrite import DEFAULT_POLICY, REWRITE_ANNOTATION, RewritePolicy
+from kubegate.proxy.rewrite_policy import DEFAULT_POLICY, REWRITE_ANNOTATION, RewritePolicy
 
 
 class FakeCache:

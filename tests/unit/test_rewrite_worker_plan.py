@@ -11,14 +11,9 @@ import brotli
 import pytest
 
 from kubegate.http.types import Request
-from kubegate.proxy.rewrite import (
-    DEFAULT_POLICY,
-    BodyPlan,
-    ResponseRewriter,
-    RewritePolicy,
-    RewriteSettings,
-)
+from kubegate.proxy.rewrite import BodyPlan, ResponseRewriter, RewriteSettings
 from kubegate.proxy.rewrite_memo import RewriteMemo
+from kubegate.proxy.rewrite_policy import DEFAULT_POLICY, RewritePolicy
 from kubegate.proxy.shim_text import worker_shim_prelude
 
 P = "/api/v1/namespaces/ns/services/web/proxy"

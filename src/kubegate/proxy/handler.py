@@ -44,13 +44,12 @@ from kubegate.http.types import Headers, Request, ResponseWriter
 from kubegate.proxy.resolve import Backend, Resolver
 from kubegate.proxy.rewrite import (
     AT_ROOT_VALUE,
-    DEFAULT_POLICY,
     REWRITE_HEADER,
     ResponseRewriter,
-    RewritePolicy,
     RewriteSettings,
     relay_head_without_length,
 )
+from kubegate.proxy.rewrite_policy import DEFAULT_POLICY, RewritePolicy
 from kubegate.proxy.rewrite_stream import relay_rewritten
 from kubegate.proxy.trust import BackendTrust
 

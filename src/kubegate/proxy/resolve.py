@@ -36,7 +36,7 @@ from kubegate.core.proxy_backends import (
 from kubegate.core.proxy_target import ProxyResolutionError, parse_proxy_id
 from kubegate.errors import APIError, BadRequest, NotFound, ServiceUnavailable
 from kubegate.proxy.cache import ProxyCache
-from kubegate.proxy.rewrite import RewritePolicy
+from kubegate.proxy.rewrite_policy import RewritePolicy
 
 DNS_TIMEOUT = 5.0
 MAX_ENDPOINT_ATTEMPTS = 3

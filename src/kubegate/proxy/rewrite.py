@@ -52,20 +52,20 @@ does ``Location``), kubegate's own cookies still dropped, the sandbox policy sti
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Set
+from collections.abc import Set
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Final
+from typing import Final
 
 from kubegate.core.rewrite_cookies import scope_set_cookie
-from kubegate.core.rewrite_csp import allow_inline_script, sandbox_policy
+from kubegate.core.rewrite_csp import allow_inline_script
 from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request, ResponseWriter
 from kubegate.proxy.body_codec import CODINGS
 from kubegate.proxy.rewrite_memo import DEFAULT_CAPACITY as DEFAULT_MEMO_BYTES
 from kubegate.proxy.rewrite_memo import RewriteMemo
+from kubegate.proxy.rewrite_policy import RewritePolicy
 from kubegate.proxy.rewrite_stream import BodyTransformer
 from kubegate.proxy.shim_text import shim_script, worker_shim_prelude
 
@@ -79,16 +79,12 @@ __all__ = [
     "WORKER_SHIM",
     "BodyPlan",
     "ResponseRewriter",
-    "RewritePolicy",
     "RewriteSettings",
     "relay_head_without_length",
 ]
 
 REWRITE_HEADER: Final = "x-kubegate-rewrite"  # on a response: what happened to the body
 AT_ROOT_VALUE: Final = "off"  # on a request: the client presents the backend at its root
-REWRITE_ANNOTATION: Final = "kubegate.io/rewrite"
-SHIM_ANNOTATION: Final = "kubegate.io/shim"
-SANDBOX_ANNOTATION: Final = "kubegate.io/sandbox"
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
 
 # The JavaScript MIME type essences (WHATWG MIME Sniffing §4.6); a worker's script must
@@ -132,47 +128,6 @@ _WORKER_DESTINATIONS: Final = frozenset({"worker", "sharedworker", "serviceworke
 _BODY_DEPENDENT: Final = frozenset(
     {"content-length", "content-md5", "digest", "content-digest", "repr-digest", "accept-ranges"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RewritePolicy:
-    """What a Service's annotations allow; pods and nodes get the defaults."""
-
-    body: bool = True
-    shim: bool = True
-    sandbox: str | None = None  # the sandbox policy to add, e.g. "sandbox allow-scripts"
-    cookies: bool = True  # Set-Cookie scoped to the prefix
-    prefixed: bool = True  # the client shows the backend under the prefix: X-Forwarded-Prefix
-
-    def at_root(self) -> RewritePolicy:
-        """This policy for a request whose client presents the backend at its own root
-        (``X-Kubegate-Rewrite: off``): no body rewriting, no shim, no ``X-Forwarded-Prefix``;
-        cookie scoping and the sandbox stay as they were."""
-        return _at_root(self)
-
-    @classmethod
-    def for_service(cls, service: Mapping[str, Any] | None) -> RewritePolicy:
-        """The policy of a Service object from the cache (the defaults if it is gone)."""
-        if not service:
-            return DEFAULT_POLICY
-        return cls.from_annotations((service.get("metadata") or {}).get("annotations") or {})
-
-    @classmethod
-    def from_annotations(cls, annotations: Mapping[str, str]) -> RewritePolicy:
-        if not annotations:
-            return DEFAULT_POLICY
-        body = annotations.get(REWRITE_ANNOTATION, "").strip().lower() != "false"
-        shim = body and annotations.get(SHIM_ANNOTATION, "").strip().lower() != "false"
-        tokens = annotations.get(SANDBOX_ANNOTATION)
-        return cls(body, shim, sandbox_policy(tokens) if tokens is not None else None, body)
-
-
-@lru_cache(maxsize=256)  # (policies are few and shared by the resolver's memo)
-def _at_root(policy: RewritePolicy) -> RewritePolicy:
-    return replace(policy, body=False, shim=False, prefixed=False)
-
-
-DEFAULT_POLICY: Final = RewritePolicy()
 
 
 @dataclass(frozen=True, slots=True)
