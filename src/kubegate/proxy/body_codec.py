@@ -123,7 +123,8 @@ class _BrotliEncoder:
         return self._obj.process(data) + self._obj.flush() if data else b""
 
     def finish(self) -> bytes:
-        return self._obj.finish()
+        tail: bytes = self._obj.finish()
+        return tail
 
 
 def decoder_for(coding: str) -> Decoder:

@@ -30,6 +30,7 @@ from kubegate.errors import BadGateway
 from kubegate.proxy.body_codec import CodingError, Decoder, Encoder, decoder_for, encoder_for
 
 if TYPE_CHECKING:
+    from kubegate.http.client_response import UpstreamResponse
     from kubegate.http.types import ResponseWriter
     from kubegate.proxy.rewrite_memo import RewriteMemo
 
@@ -158,7 +159,7 @@ class BodyTransformer:
 
 async def relay_rewritten(
     response: ResponseWriter,
-    upstream,  # type: ignore[no-untyped-def]  # http.client_response.UpstreamResponse
+    upstream: UpstreamResponse,
     status: int,
     headers: list[tuple[str, str]],
     transformer: BodyTransformer,

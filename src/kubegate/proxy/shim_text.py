@@ -46,7 +46,7 @@ def load_worker_shim() -> str | None:
     # On one line, so the worker script's own lines keep their numbers: the core never
     # leaves a statement to automatic semicolon insertion, so rjsmin's line breaks (kept
     # after a "}" in case it ended an expression) can go.
-    return _jsmin(core).replace("\n", "")
+    return str(_jsmin(core)).replace("\n", "")
 
 
 def _shim_source(name: str) -> str | None:
@@ -58,7 +58,7 @@ def _shim_source(name: str) -> str | None:
 
 def minify_js(text: str) -> str:
     """``text`` without comments and needless whitespace (rjsmin); as it is without rjsmin."""
-    return text if _jsmin is None else _jsmin(text)
+    return text if _jsmin is None else str(_jsmin(text))
 
 
 def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, str]:
