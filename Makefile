@@ -38,7 +38,7 @@ test-all: setup-test
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src/kubegate/core
+	$(BIN)/mypy src/kubegate/core src/kubegate/http src/kubegate/proxy
 	$(BIN)/lint-imports
 
 # Regenerate the screenshots the docs embed (docs/img/) from the browser tests.
