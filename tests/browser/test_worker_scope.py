@@ -18,7 +18,7 @@ from browser.apps.workers.server import WorkersBackend
 from browser.harness import CHROMIUM, CHROMIUM_ARGS, Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 
-IN_EVERY_WORKER = {"fetch", "fetch-absolute", "websocket", "eventsource"}
+IN_EVERY_WORKER = {"fetch", "fetch-absolute", "websocket", "eventsource", "cache"}
 WITH_XHR = IN_EVERY_WORKER | {"xhr"}  # (a service worker has no XMLHttpRequest)
 CHECKS = (
     {f"dedicated:{c}" for c in WITH_XHR | {"importScripts", "strict"}}
@@ -64,8 +64,8 @@ def _open(
 def test_every_worker_check_passes(
     page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog
 ) -> None:
-    """Each worker's fetch, absolute fetch, WebSocket, XHR, EventSource and importScripts
-    succeed, a classic worker's "use strict" still holds, and a module worker's import
+    """Each worker's fetch, absolute fetch, WebSocket, XHR, EventSource, Cache API
+    (addAll, then caches.match) and importScripts succeed, a classic worker's "use strict" still holds, and a module worker's import
     works."""
     _, results, _, log = _open(page, gate, apps, cluster)
     assert set(results) == CHECKS, results
@@ -88,6 +88,7 @@ def test_worker_requests_stay_under_the_prefix(
     for kind in ("dedicated", "module", "shared", "service"):
         tag = f"?from={kind}"
         wanted = {f"/api/hello{tag}", f"/api/hello{tag}&absolute", f"/ws{tag}", f"/events{tag}"}
+        wanted.add(f"/api/hello{tag}&cached")  # fetched by cache.addAll
         if kind != "service":
             wanted.add(f"/api/hello{tag}&xhr")
         assert wait_until(lambda w=wanted: w <= set(backend.received)), (kind, backend.received)

@@ -118,6 +118,18 @@
   });
   wrap(SW, 'getRegistration', at(0, fix));  // its argument is a page URL the scope covers
 
+  // --- the Cache API (a service worker's precache list) and clients.openWindow ------------
+  var C = w.Cache && Cache.prototype;
+  ['add', 'match', 'matchAll', 'put', 'delete', 'keys'].forEach(function (name) {
+    wrap(C, name, at(0, fix));
+  });
+  wrap(C, 'addAll', at(0, function (list) {
+    return list != null && typeof list !== 'string' && typeof list[Symbol.iterator] === 'function'
+      ? Array.from(list, function (item) { return fix(item); }) : list;
+  }));
+  wrap(w.CacheStorage && CacheStorage.prototype, 'match', at(0, fix));
+  wrap(w.Clients && Clients.prototype, 'openWindow', at(0, fix));
+
   // --- cookies set by script: scoped to the prefix, as Set-Cookie is by the server ----------
   // (document.cookie, pages only, is in shim.js; cookieStore is in service workers too.)
   if (w.cookieStore && w.CookieStore) {

@@ -48,6 +48,17 @@ function runChecks(kind) {
       });
     };
   }
+  if (self.caches) {  // (secure contexts only)
+    checks.cache = function () {
+      var name = 'kubegate-' + kind;
+      return caches.open(name).then(function (cache) {
+        return cache.addAll(['/api/hello' + tag + '&cached']).then(function () {
+          return caches.match('/api/hello' + tag + '&cached', { cacheName: name });
+        });
+      }).then(function (response) { return response && response.text(); })
+        .then(function (text) { return text === 'hello' && 'cached ' + text; });
+    };
+  }
   if (kind === 'dedicated' || kind === 'shared') {
     checks.importScripts = function () {
       importScripts('/lib.js');
