@@ -14,7 +14,11 @@ from kubegate.cli.operations_flags import add_operations_flags, operations_setti
 from kubegate.core.app_hosts import is_valid_apps_domain
 from kubegate.server.limits import LimitSettings
 from kubegate.server.logging_setup import configure_logging
-from kubegate.server.settings import ServeSettings
+from kubegate.server.settings import (
+    PROXY_REWRITE_MAX_BYTES,
+    PROXY_REWRITE_MEMO_BYTES,
+    ServeSettings,
+)
 
 EXAMPLES = """\
 examples:
@@ -119,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     proxy.add_argument(
         "--proxy-rewrite-max-bytes",
         type=int,
-        default=10 * 1024 * 1024,
+        default=PROXY_REWRITE_MAX_BYTES,
         metavar="N",
         help="rewrite at most the first N bytes of each proxied HTML/CSS body; the rest "
         "passes unchanged (default 10 MiB)",
@@ -127,11 +131,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     proxy.add_argument(
         "--proxy-rewrite-memo-bytes",
         type=int,
-        default=32 * 1024 * 1024,
+        default=PROXY_REWRITE_MEMO_BYTES,
         metavar="N",
-        help="keep up to N bytes of rewritten HTML/CSS bodies (originals and outputs, each "
-        "original at most 1 MiB) so that a byte-identical body is not rewritten again; "
-        "0 turns this off (default 32 MiB)",
+        help="keep up to N bytes of rewritten bodies (HTML, CSS, worker scripts; originals "
+        "and outputs, each original at most 1 MiB) so that a byte-identical body is not "
+        "rewritten again; 0 turns this off (default 32 MiB)",
     )
     proxy.add_argument(
         "--apps-domain",

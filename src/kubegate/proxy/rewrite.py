@@ -52,10 +52,10 @@ does ``Location``), kubegate's own cookies still dropped, the sandbox policy sti
 from __future__ import annotations
 
 import logging
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass, replace
 from operator import itemgetter
-from typing import Final
+from typing import Final, TypeVar
 
 from kubegate.core.rewrite_cookies import scope_set_cookie
 from kubegate.core.rewrite_csp import allow_inline_script
@@ -70,6 +70,9 @@ from kubegate.proxy.rewrite_stream import BodyTransformer
 from kubegate.proxy.shim_text import shim_script, worker_shim_prelude
 
 _first = itemgetter(0)  # a header's name
+K = TypeVar("K")
+V = TypeVar("V")
+_INJECTIONS_MAX: Final = 1024  # shim scripts and worker preludes kept, by prefix
 
 log = logging.getLogger("kubegate.proxy.rewrite")
 
@@ -276,25 +279,28 @@ class ResponseRewriter:
         return BodyPlan(out, transformer)
 
     def _worker_prelude(self, prefix: str) -> bytes:
-        cached = self._preludes.get(prefix)
-        if cached is None:
-            assert self.settings.worker_shim_js is not None
-            cached = worker_shim_prelude(self.settings.worker_shim_js, prefix)
-            if len(self._preludes) >= 1024:
-                self._preludes.clear()
-            self._preludes[prefix] = cached
-        return cached
+        js = self.settings.worker_shim_js
+        assert js is not None
+        return _remembered(self._preludes, prefix, lambda: worker_shim_prelude(js, prefix))
 
     def _script(self, prefix: str, *, xhtml: bool) -> tuple[bytes, str]:
-        key = (prefix, xhtml)
-        cached = self._scripts.get(key)
-        if cached is None:
-            assert self.settings.shim_js is not None
-            cached = shim_script(self.settings.shim_js, prefix, xhtml=xhtml)
-            if len(self._scripts) >= 1024:
-                self._scripts.clear()
-            self._scripts[key] = cached
-        return cached
+        js = self.settings.shim_js
+        assert js is not None
+        return _remembered(
+            self._scripts, (prefix, xhtml), lambda: shim_script(js, prefix, xhtml=xhtml)
+        )
+
+
+def _remembered(cache: dict[K, V], key: K, make: Callable[[], V]) -> V:
+    """``cache[key]``, made by ``make()`` the first time; the whole cache is dropped when
+    it holds _INJECTIONS_MAX entries (prefixes come from request paths: bounded memory)."""
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        if len(cache) >= _INJECTIONS_MAX:
+            cache.clear()
+        cache[key] = value
+    return value
 
 
 async def relay_head_without_length(

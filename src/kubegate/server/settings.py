@@ -11,6 +11,11 @@ from kubegate.server.limits import LimitSettings
 from kubegate.server.mirror_settings import MirrorSettings
 from kubegate.server.operations_settings import OperationsSettings
 
+# Flag defaults (cli/serve_cmd.py shows them too): proxy/rewrite.py's cap and
+# proxy/rewrite_memo.py's capacity.
+PROXY_REWRITE_MAX_BYTES = 10 * 1024 * 1024
+PROXY_REWRITE_MEMO_BYTES = 32 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class AuthnSettings:
@@ -58,8 +63,8 @@ class ServeSettings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     proxy_allow_cidrs: tuple[str, ...] = ()
     proxy_ca_file: Path | None = None
-    proxy_rewrite_max_bytes: int = 10 * 1024 * 1024  # of each HTML/CSS body (proxy/rewrite.py)
-    proxy_rewrite_memo_bytes: int = 32 * 1024 * 1024  # rewritten bodies kept (0: no memo)
+    proxy_rewrite_max_bytes: int = PROXY_REWRITE_MAX_BYTES  # of each HTML/CSS body
+    proxy_rewrite_memo_bytes: int = PROXY_REWRITE_MEMO_BYTES  # rewritten bodies kept (0: none)
     apps_domain: str = ""  # --apps-domain: each service port on its own origin (server/ui/apps.py)
     apps_main_host: str = ""  # "" : localhost for *.localhost domains, else the advertise address
     authorization_mode: str = "RBAC"  # or "AlwaysAllow" (every authenticated request allowed)
