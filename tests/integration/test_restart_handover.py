@@ -54,9 +54,17 @@ def one_request(address: tuple[str, int], context: ssl.SSLContext, token: str) -
                 "GET", "/api/v1/namespaces/default", headers={"Authorization": f"Bearer {token}"}
             )
             response = conn.getresponse()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+        except (
+            http.client.RemoteDisconnected,
+            BrokenPipeError,
+            ConnectionResetError,
+            ssl.SSLEOFError,
+        ) as exc:
             # getresponse raises RemoteDisconnected only when the status line never began,
-            # and a reset before it began loses nothing either.
+            # and a reset before it began loses nothing either; nor does a TLS connection a
+            # draining server closed, handshake done but no request read yet, without a
+            # close_notify (SSLEOFError while sending the request or awaiting its status
+            # line: the body is read below, outside this block).
             raise NeverAnswered(exc) from exc
         return response.status, response.read()
     finally:
