@@ -30,6 +30,8 @@ BASE = DEPLOY / "kubernetes"
 ETCD_OVERLAY = BASE / "overlays" / "etcd"
 VIA_OVERLAY = BASE / "overlays" / "via-apiserver"
 MIRROR_RBAC_OVERLAY = BASE / "overlays" / "mirror-rbac"
+BOTH_OVERLAY = BASE / "overlays" / "via-apiserver-mirror-rbac"  # the two components together
+SHIPPED = (BASE, ETCD_OVERLAY, VIA_OVERLAY, MIRROR_RBAC_OVERLAY, BOTH_OVERLAY)
 RBAC_KINDS = ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
 SERVED_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service")
 SA_USER = "system:serviceaccount:kubegate:kubegate"
@@ -67,6 +69,11 @@ def via_apiserver() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def mirror_rbac() -> list[dict[str, Any]]:
     return render(MIRROR_RBAC_OVERLAY)
+
+
+@pytest.fixture(scope="module")
+def both() -> list[dict[str, Any]]:
+    return render(BOTH_OVERLAY)
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -141,7 +148,7 @@ def rendered_objects() -> list[Any]:
     """Every object of the base and the overlay (rendered at collection)."""
     return [
         pytest.param(obj, id=f"{directory.relative_to(DEPLOY)}:{obj['kind']}")
-        for directory in (BASE, ETCD_OVERLAY, VIA_OVERLAY, MIRROR_RBAC_OVERLAY)
+        for directory in SHIPPED
         for obj in render(directory)
     ]
 
@@ -231,7 +238,7 @@ def test_volumes_and_accounts_refer_to_what_exists(base: list[dict[str, Any]]) -
     )
 
 
-@pytest.mark.parametrize("variant", ["base", "overlay", "via_apiserver", "mirror_rbac"])
+@pytest.mark.parametrize("variant", ["base", "overlay", "via_apiserver", "mirror_rbac", "both"])
 def test_the_container_arguments_are_kubegate_serve_flags(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
@@ -243,9 +250,10 @@ def test_the_container_arguments_are_kubegate_serve_flags(
     args = container(objects)["args"]
     parsed = build_parser().parse_args(args)
     assert parsed.command == "serve" and parsed.bind_address == "0.0.0.0"
-    assert parsed.mirror_rbac is (variant == "mirror_rbac")
+    assert parsed.mirror_rbac is (variant in ("mirror_rbac", "both"))
     if variant != "overlay":
-        assert parsed.mirror_proxy == ("via-apiserver" if variant == "via_apiserver" else "direct")
+        via = variant in ("via_apiserver", "both")
+        assert parsed.mirror_proxy == ("via-apiserver" if via else "direct")
     if variant == "overlay":
         config = EtcdConfig.from_url(parsed.store)
         assert len(config.endpoints) == 3 and config.prefix == "/kubegate"
@@ -409,9 +417,7 @@ def impersonation_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "directory", [BASE, ETCD_OVERLAY, VIA_OVERLAY, MIRROR_RBAC_OVERLAY], ids=lambda d: d.name
-)
+@pytest.mark.parametrize("directory", SHIPPED, ids=lambda d: d.name)
 def test_no_shipped_role_impersonates_an_unnamed_identity(directory: Path) -> None:
     """Every impersonation rule of the shipped manifests names its users or groups
     (resourceNames), never system:masters, and none names ServiceAccounts."""
@@ -568,5 +574,75 @@ def test_the_mirror_rbac_overlay_lets_kubegate_read_rbac_and_no_more(
     and kubegate's RBAC refuses writing them, bind and escalate."""
     result = rbac_applied.run(
         "auth", "can-i", verb, resource, "--all-namespaces", f"--as={SA_USER}", check=False
+    )
+    assert result.stdout.strip() == allowed, result.stderr
+
+
+# -- both components --------------------------------------------------------------------------
+
+
+def _added(objects: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = {(o["kind"], o["metadata"]["name"]) for o in base}
+    return sorted(
+        (o for o in objects if (o["kind"], o["metadata"]["name"]) not in names),
+        key=lambda o: (o["kind"], o["metadata"]["name"]),
+    )
+
+
+def test_the_combined_overlay_is_the_base_plus_both_components(
+    base: list[dict[str, Any]],
+    via_apiserver: list[dict[str, Any]],
+    mirror_rbac: list[dict[str, Any]],
+    both: list[dict[str, Any]],
+) -> None:
+    """overlays/via-apiserver-mirror-rbac adds exactly what each single overlay adds (the
+    same roles and bindings, object for object), and its arguments are the via-apiserver
+    overlay's plus --mirror-rbac: the components' patches stack."""
+    assert _added(both, base) == sorted(
+        _added(via_apiserver, base) + _added(mirror_rbac, base),
+        key=lambda o: (o["kind"], o["metadata"]["name"]),
+    )
+    assert len(_added(both, base)) == 4
+    args = container(both)["args"]
+    assert sorted(args) == sorted([*container(via_apiserver)["args"], "--mirror-rbac"])
+    assert len(set(args)) == len(args)
+    unchanged = [
+        o for o in both if o["kind"] not in ("Deployment", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert unchanged == [
+        o for o in base if o["kind"] not in ("Deployment", "ClusterRole", "ClusterRoleBinding")
+    ]
+
+
+@pytest.fixture(scope="module")
+def both_applied(
+    both: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kubectl]:
+    """kubectl against a kubegate of its own, with the combined overlay's served kinds."""
+    yield from applied_to_own_server(both, tmp_path_factory, "both")
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("get", "services --subresource=proxy", "yes"),  # via-apiserver's role
+        ("list", "clusterroles.rbac.authorization.k8s.io", "yes"),  # mirror-rbac's role
+        ("watch", "rolebindings.rbac.authorization.k8s.io", "yes"),
+        ("create", "rolebindings.rbac.authorization.k8s.io", "no"),
+        ("get", "secrets", "no"),
+    ],
+)
+def test_the_combined_overlay_grants_both_roles_and_no_more(
+    both_applied: Any, verb: str, resource: str, allowed: str
+) -> None:
+    """Applied for real, the combined overlay's bindings grant what each component's does."""
+    result = both_applied.run(
+        "auth",
+        "can-i",
+        verb,
+        *resource.split(),
+        "--all-namespaces",
+        f"--as={SA_USER}",
+        check=False,
     )
     assert result.stdout.strip() == allowed, result.stderr
