@@ -36,7 +36,8 @@ def script_hash_source(script_text: str) -> str:
 
 
 def allow_inline_script(header_value: str, source: str) -> str:
-    """The header value with ``source`` (a hash or nonce source) allowed for scripts."""
+    """The header value with ``source`` (a hash or nonce source, or several separated by
+    spaces) allowed for scripts."""
     return ",".join(_policy_with(policy, source) for policy in header_value.split(","))
 
 

@@ -19,8 +19,10 @@ The pure rules live in core (``rewrite_url``, ``rewrite_html``, ``rewrite_css``,
   no ``Content-Length``, which a HEAD may only send if it equals the GET's (§8.6), unknown
   until the body is rewritten; its framing says chunked, as a streamed GET's does. The
   client-side shim is inlined into HTML documents a browser navigates to (``Sec-Fetch-Dest``
-  document/iframe/frame, or none), its hash added to the page's CSP. Everything else costs
-  one look at ``Content-Type``.
+  document/iframe/frame, or none), its hash added to the page's CSP; for a browser that
+  merges import maps (``Sec-CH-UA``: Chromium 133+) an import map for module imports goes
+  in before it (``Vary: Sec-Fetch-Dest, Sec-CH-UA``). Everything else costs one look at
+  ``Content-Type``.
 * **worker scripts**: a JavaScript response (any JavaScript MIME type) fetched as the script
   a dedicated, shared or service worker starts with (``Sec-Fetch-Dest`` worker,
   sharedworker, serviceworker; not a module worker's imports, fetched in ``cors`` mode)
@@ -57,6 +59,7 @@ from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Final, TypeVar
 
+from kubegate.core.client_hints import merges_import_maps
 from kubegate.core.rewrite_cookies import scope_set_cookie
 from kubegate.core.rewrite_csp import allow_inline_script
 from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
@@ -67,7 +70,7 @@ from kubegate.proxy.rewrite_memo import DEFAULT_CAPACITY as DEFAULT_MEMO_BYTES
 from kubegate.proxy.rewrite_memo import RewriteMemo
 from kubegate.proxy.rewrite_policy import RewritePolicy
 from kubegate.proxy.rewrite_stream import BodyTransformer
-from kubegate.proxy.shim_text import shim_script, worker_shim_prelude
+from kubegate.proxy.shim_text import import_map_script, shim_script, worker_shim_prelude
 
 _first = itemgetter(0)  # a header's name
 K = TypeVar("K")
@@ -164,7 +167,7 @@ class ResponseRewriter:
         self.kubegate_cookies = kubegate_cookies
         # Shared by every request of the process (one ResponseRewriter per handler).
         self.memo = RewriteMemo(settings.memo_bytes) if settings.memo_bytes > 0 else None
-        self._scripts: dict[tuple[str, bool], tuple[bytes, str]] = {}
+        self._scripts: dict[tuple[str, bool, bool], tuple[bytes, str]] = {}
         self._preludes: dict[str, bytes] = {}
 
     def headers(
@@ -242,7 +245,11 @@ class ResponseRewriter:
             and self.settings.shim_js
             and (destination is None or destination in _SHIM_DESTINATIONS)
         ):
-            inject, hash_source = self._script(prefix, xhtml=kind == "xhtml")
+            inject, hash_source = self._script(
+                prefix,
+                xhtml=kind == "xhtml",
+                import_map=merges_import_maps(request.header("sec-ch-ua")),
+            )
         max_bytes = self.settings.max_bytes
         if kind == "js":
             marker = WORKER_SHIM  # (only its head is touched: the cap does not apply)
@@ -266,7 +273,8 @@ class ResponseRewriter:
         if kind == "js":
             out = _varying(out, _VARY_JS)
         elif kind != "css" and policy.shim and self.settings.shim_js:
-            out = _varying(out, _VARY_PAGE)  # the shim went in, or not, by Sec-Fetch-Dest
+            # the shim went in, or not, by Sec-Fetch-Dest; the import map by Sec-CH-UA
+            out = _varying(out, _VARY_PAGE)
         if request.method == "HEAD":
             return BodyPlan(out, None, head_only=True)
         transformer = BodyTransformer(
@@ -283,12 +291,25 @@ class ResponseRewriter:
         assert js is not None
         return _remembered(self._preludes, prefix, lambda: worker_shim_prelude(js, prefix))
 
-    def _script(self, prefix: str, *, xhtml: bool) -> tuple[bytes, str]:
+    def _script(self, prefix: str, *, xhtml: bool, import_map: bool) -> tuple[bytes, str]:
+        """What goes into a page: the shim, after the import map for module imports when
+        the browser merges it with the page's own (shim_text.import_map_script)."""
         js = self.settings.shim_js
         assert js is not None
         return _remembered(
-            self._scripts, (prefix, xhtml), lambda: shim_script(js, prefix, xhtml=xhtml)
+            self._scripts,
+            (prefix, xhtml, import_map),
+            lambda: _page_injection(js, prefix, xhtml=xhtml, import_map=import_map),
         )
+
+
+def _page_injection(js: str, prefix: str, *, xhtml: bool, import_map: bool) -> tuple[bytes, str]:
+    """The bytes put into a page and the CSP hash sources of its scripts (space-separated)."""
+    script, source = shim_script(js, prefix, xhtml=xhtml)
+    if not import_map:
+        return script, source
+    mapping, map_source = import_map_script(prefix)
+    return mapping + script, f"{map_source} {source}"
 
 
 def _remembered(cache: dict[K, V], key: K, make: Callable[[], V]) -> V:
@@ -330,7 +351,7 @@ def _worker_script(request: Request, policy: RewritePolicy, workers: bool) -> bo
 # worker's import), so a response that could get it says so: a browser cache must not
 # answer a navigation with the copy a fetch() got (no shim: the page's scripts would escape
 # the prefix), nor a worker with a <script>'s copy.
-_VARY_PAGE: Final = "Sec-Fetch-Dest"
+_VARY_PAGE: Final = "Sec-Fetch-Dest, Sec-CH-UA"  # the import map goes in by Sec-CH-UA
 _VARY_JS: Final = "Sec-Fetch-Dest, Sec-Fetch-Mode"
 
 

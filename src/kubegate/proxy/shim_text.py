@@ -22,7 +22,14 @@ try:
 except ImportError:  # the readable shim works the same, only with more bytes per page
     _jsmin = None
 
-__all__ = ["load_shim", "load_worker_shim", "minify_js", "shim_script", "worker_shim_prelude"]
+__all__ = [
+    "import_map_script",
+    "load_shim",
+    "load_worker_shim",
+    "minify_js",
+    "shim_script",
+    "worker_shim_prelude",
+]
 
 
 def load_shim() -> str | None:
@@ -80,6 +87,23 @@ def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, st
     return head + text.encode("utf-8") + b"</script>", script_hash_source(content)
 
 
+def import_map_script(prefix: str) -> tuple[bytes, str]:
+    """The inline import map that keeps a page's module imports under ``prefix``, and the
+    CSP hash source of its text.
+
+    Module specifiers (``import '/x.js'``, ``import('/x.js')``) are resolved by the browser,
+    where no script can intercept them; an import map is applied to every one of them,
+    URL-like ones included, after resolution against the page. Its two entries map the
+    site's root to the prefix and the prefix to itself (the longest matching key wins, so a
+    URL already under the prefix stays as it is). A page's own import map is merged into it
+    only by browsers that merge import maps (core/client_hints.py decides)."""
+    root = prefix.rstrip("/") + "/"
+    text = _inert(json.dumps({"imports": {"/": root, root: root}}, separators=(",", ":")))
+    return b'<script type="importmap">' + text.encode("ascii") + b"</script>", (
+        script_hash_source(text)
+    )
+
+
 def worker_shim_prelude(js: str, prefix: str) -> bytes:
     """What a worker script under ``prefix`` gets at its top: ``self.__kubegatePrefix``
     set, then ``js`` (the shim's core), on one line and ending in ``;`` (so the script's own
@@ -92,6 +116,10 @@ def worker_shim_prelude(js: str, prefix: str) -> bytes:
 def _prefix_literal(prefix: str) -> str:
     """``prefix`` as a JavaScript string literal: JSON (ASCII only), with ``<``, ``>`` and
     ``&`` escaped as well, so that inline in HTML it can close nothing."""
-    return (
-        json.dumps(prefix).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    )
+    return _inert(json.dumps(prefix))
+
+
+def _inert(json_text: str) -> str:
+    """JSON text with ``<``, ``>`` and ``&`` as escapes (the same value to a JSON or
+    JavaScript parser): inline in an HTML ``<script>`` it can close or open nothing."""
+    return json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

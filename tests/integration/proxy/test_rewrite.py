@@ -289,11 +289,13 @@ async def test_corrupt_gzip_is_bad_gateway(cluster, backends):
 
 @pytest.mark.parametrize("destination", [FETCH, [("Sec-Fetch-Dest", "document")]])
 async def test_pages_vary_on_the_fetch_destination(cluster, backends, destination):
-    """A page that may get the shim says it varies by Sec-Fetch-Dest, whichever copy this is
-    (a cache must not answer a navigation with a fetch()'s unshimmed copy)."""
+    """A page that may get the shim says it varies by Sec-Fetch-Dest and Sec-CH-UA, whichever
+    copy this is (a cache must not answer a navigation with a fetch()'s unshimmed copy, nor
+    one browser with the import map meant for another)."""
     response, _ = await fetch(cluster, backends, serving(HTML), headers=destination)
     assert response.status == 200
-    assert "Sec-Fetch-Dest" in [v for n, v in response.headers if n.lower() == "vary"]
+    varies = [v for n, v in response.headers if n.lower() == "vary"]
+    assert varies == ["Sec-Fetch-Dest, Sec-CH-UA"]
 
 
 async def test_no_vary_when_the_service_opts_out_of_the_shim(cluster, backends):
