@@ -1,18 +1,23 @@
 """Module imports written for the site root work through kubegate's service proxy in real
 Chromium: the import map kubegate puts before the shim moves ``import '/x.js'``,
 ``import('/x.js')`` (also from an imported module, and same-host absolute) under the
-prefix, and a page's own import map still applies next to it (Chromium merges the two)."""
+prefix, and a page's own import map still applies next to it (Chromium merges the two).
+A page's own import map with root-relative addresses and scopes (as Rails' importmap
+writes them) is fixed by the shim before the browser reads it — also where kubegate sends
+no import map of its own (a browser that says it is Chromium 120), and under a nonce CSP."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import web
 
 from browser.apps.recording import NO_STORE, RecordingBackend, script_handler
 from browser.harness import Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
+from kubegate.core.rewrite_csp import script_hash_source
 
 PAGE = """<!doctype html>
 <html><head><title>modules</title>
@@ -61,3 +66,120 @@ def test_module_imports_stay_under_the_prefix(
     assert set(MODULES) <= set(backend.received), backend.received
     assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
     assert netlog.failed(gate.origin) == [], netlog.summary()
+
+
+RAILS_PAGE = """<!doctype html>
+<html><head><title>rails-like</title>
+<script type="importmap"{nonce}>{{
+  "imports": {{"app": "/assets/app.js", "lib": "/assets/lib.js"}},
+  "scopes": {{"/assets/": {{"dep": "/assets/dep.js"}}}}
+}}</script>
+<link rel="modulepreload" href="/assets/app.js">
+<script type="module"{nonce}>import "app";</script>
+</head><body><p id="out">waiting</p></body></html>
+"""
+RAILS_MODULES = {
+    "/assets/app.js": """
+import { lib } from 'lib';
+import { x } from '/mod/x.js';
+document.getElementById('out').textContent = lib + ',' + x;
+""",
+    "/assets/lib.js": "import { dep } from 'dep';\nexport const lib = 'lib' + dep;",
+    "/assets/dep.js": "export const dep = '+dep';",
+    "/mod/x.js": "export const x = 'x';",
+}
+NONCE = "r4nd0m"
+
+
+class RailsBackend(RecordingBackend):
+    def __init__(self, csp: bool) -> None:
+        super().__init__()
+        self.csp = csp
+
+    def app(self) -> web.Application:
+        app = self.new_app()
+        app.router.add_get("/", self._page)
+        for path, text in RAILS_MODULES.items():
+            app.router.add_get(path, script_handler(text))
+        return app
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        headers = dict(NO_STORE)
+        if self.csp:
+            headers["Content-Security-Policy"] = f"script-src 'self' 'nonce-{NONCE}'"
+        page = RAILS_PAGE.format(nonce=f' nonce="{NONCE}"' if self.csp else "")
+        return web.Response(text=page, content_type="text/html", headers=headers)
+
+
+@pytest.mark.parametrize("csp", [False, True], ids=["no-csp", "nonce-csp"])
+@pytest.mark.parametrize(
+    "browser_says", [None, '"Chromium";v="120"'], ids=["as-is", "chromium-120"]
+)
+def test_a_pages_own_import_map_is_moved_under_the_prefix(
+    page: Any,
+    gate: Gate,
+    apps: Apps,
+    cluster: Cluster,
+    netlog: NetworkLog,
+    csp: bool,
+    browser_says: str | None,
+) -> None:
+    backend = RailsBackend(csp)
+    url = publish(gate, cluster, "railslike", apps.aiohttp(backend.app()))
+    prefix = urlsplit(url).path.rstrip("/")
+    if browser_says is not None:  # kubegate then sends no import map of its own
+        page.set_extra_http_headers({"sec-ch-ua": browser_says})
+    with page.expect_response(lambda r: urlsplit(r.url).path == prefix + "/") as first:
+        page.goto(url)
+    injected = b'<script type="importmap">{"imports":{"/":' in first.value.body()
+    assert injected is (browser_says is None)
+    page.wait_for_function("document.getElementById('out').textContent !== 'waiting'")
+    assert page.text_content("#out") == "lib+dep,x", netlog.summary()
+    assert set(RAILS_MODULES) <= set(backend.received), backend.received
+    assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
+    assert netlog.failed(gate.origin) == [], netlog.summary()
+
+
+HASHED_MAP = (
+    '{"imports": {"lib": "./assets/lib.js"}, "scopes": {"./assets/": {"dep": "./assets/dep.js"}}}'
+)
+HASHED_MODULE = "import { lib } from 'lib'; document.getElementById('out').textContent = lib;"
+HASHED_PAGE = f"""<!doctype html>
+<html><head><title>hashed</title>
+<script type="importmap">{HASHED_MAP}</script>
+<script type="module">{HASHED_MODULE}</script>
+</head><body><p id="out">waiting</p></body></html>
+"""
+
+
+class HashedBackend(RecordingBackend):
+    def app(self) -> web.Application:
+        app = self.new_app()
+        app.router.add_get("/", self._page)
+        for path in ("/assets/lib.js", "/assets/dep.js"):
+            app.router.add_get(path, script_handler(RAILS_MODULES[path]))
+        return app
+
+    @staticmethod
+    async def _page(request: web.Request) -> web.StreamResponse:
+        sources = " ".join(script_hash_source(text) for text in (HASHED_MAP, HASHED_MODULE))
+        headers = {**NO_STORE, "Content-Security-Policy": f"script-src 'self' {sources}"}
+        return web.Response(text=HASHED_PAGE, content_type="text/html", headers=headers)
+
+
+def test_a_hashed_import_map_that_needs_no_change_is_left_as_it_is(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog
+) -> None:
+    """Under a CSP that allows the page's map by its hash, a map with only relative
+    addresses keeps its exact text (adding kubegate's entries would void the hash), also
+    where kubegate sends no map of its own: the page works as it did."""
+    backend = HashedBackend()
+    url = publish(gate, cluster, "hashed", apps.aiohttp(backend.app()))
+    prefix = urlsplit(url).path.rstrip("/")
+    page.set_extra_http_headers({"sec-ch-ua": '"Chromium";v="120"'})
+    page.goto(url)
+    page.wait_for_function("document.getElementById('out').textContent !== 'waiting'")
+    assert page.text_content("#out") == "lib+dep", netlog.summary()
+    text = page.eval_on_selector("script[type=importmap]", "el => el.textContent")
+    assert text == HASHED_MAP
+    assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()

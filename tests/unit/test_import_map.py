@@ -8,7 +8,7 @@ import json
 import pytest
 
 from kubegate.core.client_hints import chromium_major, merges_import_maps
-from kubegate.core.rewrite_csp import script_hash_source
+from kubegate.core.rewrite_csp import restricts_inline_scripts, script_hash_source
 from kubegate.http.types import Request
 from kubegate.proxy.rewrite import ResponseRewriter, RewriteSettings
 from kubegate.proxy.rewrite_policy import DEFAULT_POLICY
@@ -117,3 +117,33 @@ def test_the_page_csp_allows_the_import_map_and_the_shim_and_nothing_else() -> N
     assert map_source in script_src.split()
     assert len([t for t in script_src.split() if t.startswith("'sha256-")]) == 2
     assert "default-src 'self'" in policy
+
+
+@pytest.mark.parametrize(
+    ("policy", "restricts"),
+    [
+        ("script-src 'self'", True),
+        ("default-src 'self'", True),
+        ("script-src 'self' 'nonce-abc'", True),
+        ("script-src 'self' 'unsafe-inline'", False),
+        ("script-src 'unsafe-inline' 'sha256-abc='", True),  # a hash switches it off
+        ("img-src 'self'", False),  # nothing governs scripts
+        ("sandbox allow-scripts", False),
+        ("img-src *, script-src 'self'", True),  # any of several policies
+    ],
+)
+def test_restricts_inline_scripts(policy: str, restricts: bool) -> None:
+    assert restricts_inline_scripts(policy) is restricts
+
+
+@pytest.mark.parametrize(
+    ("csp", "marked"),
+    [(None, False), ("script-src 'self'", True), ("script-src 'unsafe-inline'", False)],
+)
+def test_the_shim_is_told_when_the_page_restricts_inline_scripts(
+    csp: str | None, marked: bool
+) -> None:
+    """data-kubegate-csp tells the shim to leave the page's own import map's text alone
+    unless it must change it (a hash of that text may be what allows it)."""
+    body, _ = plan_page(CHROME_132, csp=csp)
+    assert (b' data-kubegate-csp=""' in body) is marked

@@ -22,7 +22,12 @@ import hashlib
 import re
 from typing import Final
 
-__all__ = ["allow_inline_script", "sandbox_policy", "script_hash_source"]
+__all__ = [
+    "allow_inline_script",
+    "restricts_inline_scripts",
+    "sandbox_policy",
+    "script_hash_source",
+]
 
 _GOVERNING: Final = ("script-src-elem", "script-src", "default-src")
 _KEEPS_INLINE_OFF: Final = ("'nonce-", "'sha256-", "'sha384-", "'sha512-", "'strict-dynamic'")
@@ -41,7 +46,15 @@ def allow_inline_script(header_value: str, source: str) -> str:
     return ",".join(_policy_with(policy, source) for policy in header_value.split(","))
 
 
-def _policy_with(policy: str, source: str) -> str:
+def restricts_inline_scripts(header_value: str) -> bool:
+    """Whether a policy of the header keeps some inline script from running (an inline
+    script's text must then match a hash, or carry a nonce)."""
+    return any(_governing(policy) is not None for policy in header_value.split(","))
+
+
+def _governing(policy: str) -> tuple[list[str], int] | None:
+    """The policy's directives and the index of the one governing ``<script>`` elements;
+    None when nothing restricts inline scripts."""
     directives = policy.split(";")
     names = [
         directive.strip().split(None, 1)[0].lower() if directive.strip() else ""
@@ -52,11 +65,19 @@ def _policy_with(policy: str, source: str) -> str:
             index = names.index(governing)
             break
     else:
-        return policy
-    tokens = directives[index].split()
-    sources = [token.lower() for token in tokens[1:]]
+        return None
+    sources = [token.lower() for token in directives[index].split()[1:]]
     if "'unsafe-inline'" in sources and not any(s.startswith(_KEEPS_INLINE_OFF) for s in sources):
+        return None
+    return directives, index
+
+
+def _policy_with(policy: str, source: str) -> str:
+    found = _governing(policy)
+    if found is None:
         return policy
+    directives, index = found
+    tokens = directives[index].split()
     kept = [tokens[0]] + [t for t in tokens[1:] if t.lower() != "'none'"]
     leading = directives[index][: len(directives[index]) - len(directives[index].lstrip())]
     directives[index] = leading + " ".join([*kept, source])

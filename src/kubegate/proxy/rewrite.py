@@ -61,7 +61,7 @@ from typing import Final, TypeVar
 
 from kubegate.core.client_hints import merges_import_maps
 from kubegate.core.rewrite_cookies import scope_set_cookie
-from kubegate.core.rewrite_csp import allow_inline_script
+from kubegate.core.rewrite_csp import allow_inline_script, restricts_inline_scripts
 from kubegate.core.rewrite_etag import holds_weak_form, weak_etag
 from kubegate.core.rewrite_url import UrlRule
 from kubegate.http.types import Request, ResponseWriter
@@ -167,7 +167,7 @@ class ResponseRewriter:
         self.kubegate_cookies = kubegate_cookies
         # Shared by every request of the process (one ResponseRewriter per handler).
         self.memo = RewriteMemo(settings.memo_bytes) if settings.memo_bytes > 0 else None
-        self._scripts: dict[tuple[str, bool, bool], tuple[bytes, str]] = {}
+        self._scripts: dict[tuple[str, bool, bool, bool], tuple[bytes, str]] = {}
         self._preludes: dict[str, bytes] = {}
 
     def headers(
@@ -249,6 +249,10 @@ class ResponseRewriter:
                 prefix,
                 xhtml=kind == "xhtml",
                 import_map=merges_import_maps(request.header("sec-ch-ua")),
+                strict_csp=any(
+                    name == "content-security-policy" and restricts_inline_scripts(value)
+                    for name, value in headers
+                ),
             )
         max_bytes = self.settings.max_bytes
         if kind == "js":
@@ -291,21 +295,27 @@ class ResponseRewriter:
         assert js is not None
         return _remembered(self._preludes, prefix, lambda: worker_shim_prelude(js, prefix))
 
-    def _script(self, prefix: str, *, xhtml: bool, import_map: bool) -> tuple[bytes, str]:
+    def _script(
+        self, prefix: str, *, xhtml: bool, import_map: bool, strict_csp: bool
+    ) -> tuple[bytes, str]:
         """What goes into a page: the shim, after the import map for module imports when
         the browser merges it with the page's own (shim_text.import_map_script)."""
         js = self.settings.shim_js
         assert js is not None
         return _remembered(
             self._scripts,
-            (prefix, xhtml, import_map),
-            lambda: _page_injection(js, prefix, xhtml=xhtml, import_map=import_map),
+            (prefix, xhtml, import_map, strict_csp),
+            lambda: _page_injection(
+                js, prefix, xhtml=xhtml, import_map=import_map, strict_csp=strict_csp
+            ),
         )
 
 
-def _page_injection(js: str, prefix: str, *, xhtml: bool, import_map: bool) -> tuple[bytes, str]:
+def _page_injection(
+    js: str, prefix: str, *, xhtml: bool, import_map: bool, strict_csp: bool
+) -> tuple[bytes, str]:
     """The bytes put into a page and the CSP hash sources of its scripts (space-separated)."""
-    script, source = shim_script(js, prefix, xhtml=xhtml)
+    script, source = shim_script(js, prefix, xhtml=xhtml, strict_csp=strict_csp)
     if not import_map:
         return script, source
     mapping, map_source = import_map_script(prefix)

@@ -152,6 +152,63 @@
   });
   patchProperty(w.HTMLIFrameElement, 'srcdoc', fixDocument);
 
+  // --- the page's own import maps, before the browser reads them --------------------------
+  // The parser runs microtasks before it prepares a script at its end tag, so an observer
+  // sees a parsed <script type="importmap"> (its text complete) before the map is read:
+  // addresses and scope and integrity URLs are fixed. Where kubegate put no import map of
+  // its own before this script (browsers that do not merge import maps), the root-to-prefix
+  // entries go into the page's map instead, unless that could break a CSP hash of its text
+  // (data-kubegate-csp: the page has a policy; a nonce is safe). Maps added by script, and
+  // after the document is parsed, are left alone.
+  var me = document.currentScript;
+  var strict = !!(me && me.hasAttribute('data-kubegate-csp'));
+  var merged = !!document.querySelector('script[type="importmap"]');  // kubegate's own
+  var seen = new WeakSet();
+  function fixMap(el) {
+    var map, changed = false;
+    try { map = JSON.parse(el.textContent); } catch (e) { return; }  // not all parsed yet
+    seen.add(el);
+    if (!map || typeof map !== 'object') return;
+    function fixed(url) {
+      var f = fix(url);
+      changed = changed || f !== url;
+      return f;
+    }
+    function table(t, keys) {  // addresses, or the URLs that are its keys
+      if (!t || typeof t !== 'object') return t;
+      var out = {};
+      for (var key in t) {
+        if (keys) out[fixed(key)] = t[key]; else out[key] = fixed(t[key]);
+      }
+      return out;
+    }
+    var scopes = map.scopes = table(map.scopes, true);
+    if (scopes && typeof scopes === 'object') for (var s in scopes) scopes[s] = table(scopes[s]);
+    map.integrity = table(map.integrity, true);
+    var imports = map.imports = table(map.imports) || {};
+    if (!merged && (changed || el.nonce || !strict)) {
+      var root = k.prefix + '/';
+      if (!('/' in imports)) imports['/'] = root;
+      if (!(root in imports)) imports[root] = root;
+      merged = changed = true;
+    }
+    if (changed) el.textContent = JSON.stringify(map);
+  }
+  function check(node) {
+    if (node && node.nodeName === 'SCRIPT' && !seen.has(node) &&
+        String(node.getAttribute('type')).trim().toLowerCase() === 'importmap') fixMap(node);
+  }
+  if (w.MutationObserver && document.readyState === 'loading') {
+    var watcher = new MutationObserver(function (records) {
+      records.forEach(function (r) {
+        check(r.type === 'characterData' ? r.target.parentNode : r.target);
+        for (var i = 0; i < r.addedNodes.length; i++) check(r.addedNodes[i]);
+      });
+    });
+    watcher.observe(document, { childList: true, subtree: true, characterData: true });
+    document.addEventListener('DOMContentLoaded', function () { watcher.disconnect(); });
+  }
+
   // Forms: a submission reads the action after the submit event, so fix it there; submit()
   // fires no event, so it is fixed on the way in.
   function fixForm(form, submitter) {

@@ -68,11 +68,15 @@ def minify_js(text: str) -> str:
     return text if _jsmin is None else str(_jsmin(text))
 
 
-def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, str]:
+def shim_script(
+    js: str, prefix: str, *, xhtml: bool = False, strict_csp: bool = False
+) -> tuple[bytes, str]:
     """The inline ``<script>`` carrying ``js`` for a page under ``prefix``, and the CSP
     hash source of its text. The prefix travels in ``data-kubegate-prefix`` (escaped as an
     attribute; the shim reads it from ``document.currentScript``); ``window.__kubegatePrefix``
-    is set too, JSON-encoded with ``<``, ``>`` and ``&`` escaped, so it can close nothing."""
+    is set too, JSON-encoded with ``<``, ``>`` and ``&`` escaped, so it can close nothing.
+    ``strict_csp`` (the page's policy restricts inline scripts) adds ``data-kubegate-csp``:
+    the shim then changes the text of the page's own import map only where it must."""
     lowered = js.lower()
     # </script would end the element; <!-- would let a later <script> hide its end tag.
     if "</script" in lowered or "<!--" in lowered or (xhtml and "]]>" in js):
@@ -83,7 +87,8 @@ def shim_script(js: str, prefix: str, *, xhtml: bool = False) -> tuple[bytes, st
         content = "//" + text[len("//<![CDATA[") : -len("]]>")]  # the text an XML parser sees
     else:
         content = text
-    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'">'
+    csp = b' data-kubegate-csp=""' if strict_csp else b""
+    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'"' + csp + b">"
     return head + text.encode("utf-8") + b"</script>", script_hash_source(content)
 
 
