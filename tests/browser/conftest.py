@@ -65,18 +65,41 @@ def gate(bg: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[G
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+def playwright_driver() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    chromium = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def trusting_browser(playwright_driver: Any) -> Iterator[Any]:
+    """Chromium launched to accept the test kubegate's certificate everywhere:
+    Playwright's ignore_https_errors reaches neither a shared worker's own requests nor
+    its WebSockets, and Chromium registers no service worker from an origin whose
+    certificate it rejects. A module uses it by overriding ``browser`` with it."""
+    chromium = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"],
+        headless=True,
+        timeout=60_000,
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 def _new_context(browser: Any, **options: Any) -> Any:

@@ -7,7 +7,6 @@ prefix, because kubegate prepends the shim's core to a worker's script
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ import pytest
 
 from browser.apps.shimsite import wait_until
 from browser.apps.workers.server import WorkersBackend
-from browser.harness import CHROMIUM, CHROMIUM_ARGS, Apps, Gate, NetworkLog, publish
+from browser.harness import Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 
 IN_EVERY_WORKER = {"fetch", "fetch-absolute", "websocket", "eventsource", "cache"}
@@ -29,19 +28,9 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def browser(browser: Any) -> Iterator[Any]:
-    """The suite's Chromium, launched once more to accept the test kubegate's certificate
-    everywhere: Playwright's ignore_https_errors does not reach a shared worker's
-    WebSockets, and Chromium registers no service worker from an origin whose certificate
-    it rejects (the browser and pages of this module only)."""
-    launched = browser.browser_type.launch(
-        executable_path=CHROMIUM,
-        args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"],
-        headless=True,
-        timeout=60_000,
-    )
-    yield launched
-    launched.close()
+def browser(trusting_browser: Any) -> Any:
+    """Chromium accepting the test certificate everywhere (conftest: trusting_browser)."""
+    return trusting_browser
 
 
 def _open(

@@ -167,7 +167,7 @@ class ResponseRewriter:
         self.kubegate_cookies = kubegate_cookies
         # Shared by every request of the process (one ResponseRewriter per handler).
         self.memo = RewriteMemo(settings.memo_bytes) if settings.memo_bytes > 0 else None
-        self._scripts: dict[tuple[str, bool, bool, bool], tuple[bytes, str]] = {}
+        self._scripts: dict[tuple[str, bool, bool, str | None], tuple[bytes, str]] = {}
         self._preludes: dict[str, bytes] = {}
 
     def headers(
@@ -249,10 +249,7 @@ class ResponseRewriter:
                 prefix,
                 xhtml=kind == "xhtml",
                 import_map=merges_import_maps(request.header("sec-ch-ua")),
-                strict_csp=any(
-                    name == "content-security-policy" and restricts_inline_scripts(value)
-                    for name, value in headers
-                ),
+                csp=_csp_for_shim(headers),
             )
         max_bytes = self.settings.max_bytes
         if kind == "js":
@@ -296,7 +293,7 @@ class ResponseRewriter:
         return _remembered(self._preludes, prefix, lambda: worker_shim_prelude(js, prefix))
 
     def _script(
-        self, prefix: str, *, xhtml: bool, import_map: bool, strict_csp: bool
+        self, prefix: str, *, xhtml: bool, import_map: bool, csp: str | None
     ) -> tuple[bytes, str]:
         """What goes into a page: the shim, after the import map for module imports when
         the browser merges it with the page's own (shim_text.import_map_script)."""
@@ -304,22 +301,28 @@ class ResponseRewriter:
         assert js is not None
         return _remembered(
             self._scripts,
-            (prefix, xhtml, import_map, strict_csp),
-            lambda: _page_injection(
-                js, prefix, xhtml=xhtml, import_map=import_map, strict_csp=strict_csp
-            ),
+            (prefix, xhtml, import_map, csp),
+            lambda: _page_injection(js, prefix, xhtml=xhtml, import_map=import_map, csp=csp),
         )
 
 
 def _page_injection(
-    js: str, prefix: str, *, xhtml: bool, import_map: bool, strict_csp: bool
+    js: str, prefix: str, *, xhtml: bool, import_map: bool, csp: str | None
 ) -> tuple[bytes, str]:
     """The bytes put into a page and the CSP hash sources of its scripts (space-separated)."""
-    script, source = shim_script(js, prefix, xhtml=xhtml, strict_csp=strict_csp)
+    script, source = shim_script(js, prefix, xhtml=xhtml, csp=csp)
     if not import_map:
         return script, source
     mapping, map_source = import_map_script(prefix)
     return mapping + script, f"{map_source} {source}"
+
+
+def _csp_for_shim(headers: list[tuple[str, str]]) -> str | None:
+    """What the shim is told of the page's enforced policy (shim_text.shim_script's csp)."""
+    policies = [value for name, value in headers if name == "content-security-policy"]
+    if not policies:
+        return None
+    return "inline" if any(restricts_inline_scripts(value) for value in policies) else ""
 
 
 def _remembered(cache: dict[K, V], key: K, make: Callable[[], V]) -> V:

@@ -161,7 +161,8 @@
   // (data-kubegate-csp: the page has a policy; a nonce is safe). Maps added by script, and
   // after the document is parsed, are left alone.
   var me = document.currentScript;
-  var strict = !!(me && me.hasAttribute('data-kubegate-csp'));
+  var csp = me && me.getAttribute('data-kubegate-csp');  // null: the page has no policy
+  var strict = csp === 'inline';  // its policy restricts inline scripts
   var merged = !!document.querySelector('script[type="importmap"]');  // kubegate's own
   var seen = new WeakSet();
   function fixMap(el) {
@@ -207,6 +208,51 @@
     });
     watcher.observe(document, { childList: true, subtree: true, characterData: true });
     document.addEventListener('DOMContentLoaded', function () { watcher.disconnect(); });
+  }
+
+  // --- workers made from blob: URLs ---------------------------------------------------------
+  // Such a worker's script never passes through kubegate: it is started instead from a
+  // small blob that runs the core, then the script — importScripts() for a classic worker
+  // (the script keeps its own "use strict"), import() for a module. The script is loaded
+  // from a blob URL of our own, so the page may revoke its URL at once (ours go a minute
+  // after it does). The same blob URL gives the same bootstrap, so a SharedWorker is still
+  // shared. Not under a CSP: it could refuse blob: scripts the page's own worker did not need.
+  var newURL = URL.createObjectURL, dropURL = URL.revokeObjectURL;
+  var blobs = new Map(), booted = new Map();
+  if (csp === null && typeof Blob === 'function' && typeof newURL === 'function') {
+    wrap(URL, 'createObjectURL', function (orig) {
+      return function createObjectURL(obj) {
+        var url = orig.apply(this, arguments);
+        if (obj instanceof Blob) blobs.set(url, obj);
+        return url;
+      };
+    });
+    wrap(URL, 'revokeObjectURL', function (orig) {
+      return function revokeObjectURL(url) {
+        url = String(url);
+        blobs.delete(url);
+        [url, url + ' m'].forEach(function (key) {
+          var ours = booted.get(key);
+          if (!ours) return;
+          booted.delete(key);
+          setTimeout(function () { ours.forEach(function (u) { dropURL.call(URL, u); }); }, 60000);
+        });
+        return orig.apply(this, arguments);
+      };
+    });
+    k.hooks.worker = function (url, options) {
+      var blob = blobs.get(String(url));
+      if (!blob) return url;
+      var module = !!(options && options.type === 'module'), key = url + (module ? ' m' : '');
+      if (!booted.has(key)) {
+        var own = newURL.call(URL, blob), go = JSON.stringify(own);
+        booted.set(key, [newURL.call(URL, new Blob([
+          'self.__kubegatePrefix=' + JSON.stringify(k.prefix) + ';(' + k.core + ')();' +
+          (module ? 'await import(' + go + ');' : 'importScripts(' + go + ');'),
+        ], { type: 'text/javascript' })), own]);
+      }
+      return booted.get(key)[0];
+    };
   }
 
   // Forms: a submission reads the action after the submit event, so fix it there; submit()

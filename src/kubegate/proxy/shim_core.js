@@ -20,7 +20,7 @@
  * worker script, so keep it small. End every statement with a semicolon: the copy for
  * workers is put on one line, with no automatic semicolon insertion to rely on.
  */
-(function () {
+(function kubegateCore() {
   'use strict';
   var w = self;  // the window, or the worker's global scope
   if (w.__kubegateShim) return;
@@ -29,6 +29,13 @@
   prefix = String(prefix).replace(/\/+$/, '');
   if (prefix.charAt(0) !== '/') return;  // no prefix (e.g. per-service origins): nothing to do
   var loc = w.location;
+  // A worker made from a blob: URL resolves nothing against it (fetch('/x') fails there):
+  // its URLs are fixed against its origin, and come out absolute.
+  var blobbed = loc.protocol === 'blob:', base, host;
+  try {
+    base = blobbed ? loc.origin + '/' : loc.href;
+    host = new URL(base).host;
+  } catch (e) { return; }  // an opaque origin: nothing here is the proxy's
   var WEB = { 'http:': 1, 'https:': 1, 'ws:': 1, 'wss:': 1 };
 
   function under(path) {
@@ -43,10 +50,10 @@
     var rootRelative = /^[\/\\](?![\/\\])/.test(t);
     if (!rootRelative && !/^([a-z][a-z0-9+.\-]*:|[\/\\]{2})/i.test(t)) return input;  // relative
     var u;
-    try { u = new URL(t, loc.href); } catch (e) { return input; }
-    if (!WEB[u.protocol] || u.host !== loc.host || under(u.pathname)) return input;
+    try { u = new URL(t, base); } catch (e) { return input; }
+    if (!WEB[u.protocol] || u.host !== host || under(u.pathname)) return input;
     u.pathname = prefix + u.pathname;  // u.pathname is normalised: no "..", so no escape
-    return rootRelative ? u.pathname + u.search + u.hash : u.href;
+    return rootRelative && !blobbed ? u.pathname + u.search + u.hash : u.href;
   }
 
   function wrap(obj, name, make) {
@@ -89,12 +96,15 @@
   // Constructors taking a URL first. The replacement shares the original's prototype, so
   // instanceof also holds for objects the browser makes itself (Request.clone(), a cache's
   // keys), and inherits its static members (WebSocket.OPEN); subclasses of it still work.
+  // A worker's script URL also goes through hooks.worker (the page part's, for blob: URLs).
+  var hooks = {};
   ['Request', 'WebSocket', 'EventSource', 'Worker', 'SharedWorker', 'Audio'].forEach(function (name) {
     var Orig = w[name];
     if (typeof Orig !== 'function') return;
     var Shim = function () {
       var a = Array.prototype.slice.call(arguments);
       if (a.length) a[0] = fix(a[0]);
+      if (a.length && hooks.worker && /Worker$/.test(name)) a[0] = hooks.worker(a[0], a[1]);
       if (!new.target) return Orig.apply(this, a);  // throws, as the original does
       return Reflect.construct(Orig, a, new.target === Shim ? Orig : new.target);
     };
@@ -147,8 +157,11 @@
     });
   }
 
-  // The page part (shim.js) takes fix, wrap and at from here; apps may use prefix and fix.
+  // The page part (shim.js) takes fix, wrap, at, hooks and this function (the text a blob
+  // worker is started with) from here; apps may use prefix and fix.
   Object.defineProperty(w, '__kubegateShim', {
-    value: Object.freeze({ prefix: prefix, fix: fix, wrap: wrap, at: at }),
+    value: Object.freeze({
+      prefix: prefix, fix: fix, wrap: wrap, at: at, hooks: hooks, core: kubegateCore,
+    }),
   });
 })();

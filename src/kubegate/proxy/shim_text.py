@@ -69,14 +69,17 @@ def minify_js(text: str) -> str:
 
 
 def shim_script(
-    js: str, prefix: str, *, xhtml: bool = False, strict_csp: bool = False
+    js: str, prefix: str, *, xhtml: bool = False, csp: str | None = None
 ) -> tuple[bytes, str]:
     """The inline ``<script>`` carrying ``js`` for a page under ``prefix``, and the CSP
     hash source of its text. The prefix travels in ``data-kubegate-prefix`` (escaped as an
     attribute; the shim reads it from ``document.currentScript``); ``window.__kubegatePrefix``
     is set too, JSON-encoded with ``<``, ``>`` and ``&`` escaped, so it can close nothing.
-    ``strict_csp`` (the page's policy restricts inline scripts) adds ``data-kubegate-csp``:
-    the shim then changes the text of the page's own import map only where it must."""
+    ``csp`` says what the page's Content-Security-Policy is to the shim, in
+    ``data-kubegate-csp``: ``"inline"`` when it restricts inline scripts (the shim then
+    changes the text of the page's own import map only where it must), ``""`` for another
+    policy, None (no attribute) for none (only then are blob: workers started through the
+    core)."""
     lowered = js.lower()
     # </script would end the element; <!-- would let a later <script> hide its end tag.
     if "</script" in lowered or "<!--" in lowered or (xhtml and "]]>" in js):
@@ -87,8 +90,8 @@ def shim_script(
         content = "//" + text[len("//<![CDATA[") : -len("]]>")]  # the text an XML parser sees
     else:
         content = text
-    csp = b' data-kubegate-csp=""' if strict_csp else b""
-    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'"' + csp + b">"
+    said = b"" if csp is None else b' data-kubegate-csp="' + encode_attribute(csp, '"') + b'"'
+    head = b'<script data-kubegate-prefix="' + encode_attribute(prefix, '"') + b'"' + said + b">"
     return head + text.encode("utf-8") + b"</script>", script_hash_source(content)
 
 
