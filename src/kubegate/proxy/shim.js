@@ -21,6 +21,8 @@
   Object.defineProperty(w, DONE, { value: true });
   var fix = k.fix, wrap = k.wrap, at = k.at;
   var loc = w.location;
+  var me = document.currentScript;
+  var csp = me && me.getAttribute('data-kubegate-csp');  // null: the page has no policy
 
   function fixSrcset(value) {
     if (typeof value !== 'string') return value;
@@ -129,11 +131,22 @@
     return out === html || tagsOf(out) === tagsOf(html) ? out : html;
   }
   // iframe.srcdoc is a whole document: parsed as one (inert), so its doctype and the
-  // attributes of <html>, <head> and <body> survive.
+  // attributes of <html>, <head> and <body> survive. One with scripts gets this shim at the
+  // top of its head: the same text, which the page's CSP (a srcdoc frame's too) allows.
   function fixDocument(html) {
-    if (typeof html !== 'string' || !MAY_HOLD_URL.test(html) || !w.DOMParser) return html;
+    if (typeof html !== 'string' || !w.DOMParser) return html;
+    var scripted = me && /<script/i.test(html);
+    if (!scripted && !MAY_HOLD_URL.test(html)) return html;
     var doc = new DOMParser().parseFromString(html, 'text/html');
     fixTree(doc);
+    if (scripted) {
+      var copy = doc.createElement('script');
+      for (var i = 0; i < me.attributes.length; i++) {
+        copy.setAttribute(me.attributes[i].name, me.attributes[i].value);
+      }
+      copy.textContent = me.textContent;
+      doc.head.insertBefore(copy, doc.head.firstChild);
+    }
     var doctype = doc.doctype ? new XMLSerializer().serializeToString(doc.doctype) : '';
     return doctype + doc.documentElement.outerHTML;
   }
@@ -160,8 +173,6 @@
   // entries go into the page's map instead, unless that could break a CSP hash of its text
   // (data-kubegate-csp: the page has a policy; a nonce is safe). Maps added by script, and
   // after the document is parsed, are left alone.
-  var me = document.currentScript;
-  var csp = me && me.getAttribute('data-kubegate-csp');  // null: the page has no policy
   var strict = csp === 'inline';  // its policy restricts inline scripts
   var merged = !!document.querySelector('script[type="importmap"]');  // kubegate's own
   var seen = new WeakSet();

@@ -30,10 +30,11 @@
   if (prefix.charAt(0) !== '/') return;  // no prefix (e.g. per-service origins): nothing to do
   var loc = w.location;
   // A worker made from a blob: URL resolves nothing against it (fetch('/x') fails there):
-  // its URLs are fixed against its origin, and come out absolute.
+  // its URLs are fixed against its origin, and come out absolute. A srcdoc frame's URLs
+  // resolve against its parent's address, its base URL.
   var blobbed = loc.protocol === 'blob:', base, host;
   try {
-    base = blobbed ? loc.origin + '/' : loc.href;
+    base = blobbed ? loc.origin + '/' : loc.protocol === 'about:' && me ? document.baseURI : loc.href;
     host = new URL(base).host;
   } catch (e) { return; }  // an opaque origin: nothing here is the proxy's
   var WEB = { 'http:': 1, 'https:': 1, 'ws:': 1, 'wss:': 1 };

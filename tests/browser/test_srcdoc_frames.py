@@ -1,0 +1,83 @@
+"""A srcdoc frame that the page builds by script, with scripts of its own written for the
+site root, works through kubegate's service proxy in real Chromium: the page's shim puts a
+copy of itself at the top of the frame's document, so the frame's fetch (root-relative and
+same-host absolute) and its links stay under the prefix — also under a CSP that allows the
+shim only by its hash."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+
+from browser.apps.recording import NO_STORE, RecordingBackend
+from browser.harness import Apps, Gate, NetworkLog, publish
+from integration.proxy.harness import Cluster
+from kubegate.core.rewrite_csp import script_hash_source
+
+FRAME_SCRIPT = (
+    "Promise.all([fetch('/api/echo?f=relative'),"
+    " fetch(new URL('/api/echo?f=absolute', document.baseURI).href)])"
+    ".then(function (rs) { return Promise.all(rs.map(function (r) { return r.text(); })); })"
+    ".then(function (ts) { parent.postMessage(ts.join(' '), '*'); },"
+    " function (e) { parent.postMessage('failed ' + e, '*'); });"
+)
+FRAME = f"<!doctype html><html><head><title>f</title></head><body><script>{FRAME_SCRIPT}</script>"
+PAGE = """<!doctype html>
+<html><head><title>srcdoc</title></head><body>
+<p id="out">waiting</p>
+<script src="/page.js"></script>
+</body></html>
+"""
+PAGE_JS = f"""
+addEventListener('message', function (e) {{ document.getElementById('out').textContent = e.data; }});
+var frame = document.createElement('iframe');
+frame.srcdoc = {json.dumps(FRAME)};
+document.body.appendChild(frame);
+"""
+# The frame's own script allowed by its hash; kubegate adds the shim's.
+HASH_CSP = f"script-src 'self' {script_hash_source(FRAME_SCRIPT)}"
+
+
+class SrcdocBackend(RecordingBackend):
+    def __init__(self, csp: str | None) -> None:
+        super().__init__()
+        self.csp = csp
+
+    def app(self) -> web.Application:
+        app = self.new_app()
+        app.router.add_get("/", self._page)
+        app.router.add_get("/page.js", self._script)
+        app.router.add_get("/api/echo", self._echo)
+        return app
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        headers = dict(NO_STORE)
+        if self.csp is not None:
+            headers["Content-Security-Policy"] = self.csp
+        return web.Response(text=PAGE, content_type="text/html", headers=headers)
+
+    @staticmethod
+    async def _script(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=PAGE_JS, content_type="text/javascript", headers=NO_STORE)
+
+    @staticmethod
+    async def _echo(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=request.query_string, headers=NO_STORE)
+
+
+@pytest.mark.parametrize("csp", [None, HASH_CSP], ids=["no-csp", "hash-csp"])
+def test_a_scripted_srcdoc_frame_runs_the_shim(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog, csp: str | None
+) -> None:
+    backend = SrcdocBackend(csp)
+    url = publish(gate, cluster, "srcdoc", apps.aiohttp(backend.app()))
+    prefix = urlsplit(url).path.rstrip("/")
+    page.goto(url)
+    page.wait_for_selector("#out:not(:text('waiting'))", state="attached")
+    assert page.text_content("#out") == "f=relative f=absolute", netlog.summary()
+    assert {"/api/echo?f=relative", "/api/echo?f=absolute"} <= set(backend.received)
+    assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
