@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from browser.apps.recording import NO_STORE, RecordingBackend
+from browser.apps.recording import RecordingBackend, echo_query, page_handler
 from browser.harness import Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 
@@ -68,26 +68,11 @@ EXPECTED = {
 }
 
 
-class BlobBackend(RecordingBackend):
-    def __init__(self, csp: str | None) -> None:
-        super().__init__()
-        self.csp = csp
-
-    def app(self) -> web.Application:
-        app = self.new_app()
-        app.router.add_get("/", self._page)
-        app.router.add_get("/api/echo", self._echo)
-        return app
-
-    async def _page(self, request: web.Request) -> web.StreamResponse:
-        headers = dict(NO_STORE)
-        if self.csp is not None:
-            headers["Content-Security-Policy"] = self.csp
-        return web.Response(text=PAGE, content_type="text/html", headers=headers)
-
-    @staticmethod
-    async def _echo(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=request.query_string, headers=NO_STORE)
+def blob_app(backend: RecordingBackend, csp: str | None) -> web.Application:
+    app = backend.new_app()
+    app.router.add_get("/", page_handler(PAGE, csp))
+    app.router.add_get("/api/echo", echo_query)
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +85,8 @@ def browser(trusting_browser: Any) -> Any:
 def _run(
     page: Any, gate: Gate, apps: Apps, cluster: Cluster, csp: str | None, *, checks: int = 3
 ) -> tuple:
-    backend = BlobBackend(csp)
-    url = publish(gate, cluster, "blobs", apps.aiohttp(backend.app()))
+    backend = RecordingBackend()
+    url = publish(gate, cluster, "blobs", apps.aiohttp(blob_app(backend, csp)))
     page.goto(url)
     page.wait_for_selector(f"#out li:nth-child({checks})", state="attached")  # (no eval: CSP)
     results = page.eval_on_selector_all(

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from browser.apps.recording import NO_STORE, RecordingBackend, script_handler
+from browser.apps.recording import RecordingBackend, page_handler, script_handler
 from browser.harness import Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 from kubegate.core.rewrite_csp import script_hash_source
@@ -41,24 +41,22 @@ document.getElementById('out').textContent = [a, b, c, lib].join(',');
 }
 
 
-class ModulesBackend(RecordingBackend):
-    def app(self) -> web.Application:
-        app = self.new_app()
-        app.router.add_get("/", self._page)
-        for path, text in MODULES.items():
-            app.router.add_get(path, script_handler(text))
-        return app
-
-    @staticmethod
-    async def _page(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=PAGE, content_type="text/html", headers=NO_STORE)
+def module_app(
+    backend: RecordingBackend, page: str, scripts: dict[str, str], csp: str | None = None
+) -> web.Application:
+    """The page at ``/`` (with ``csp``) and each of ``scripts`` at its path."""
+    app = backend.new_app()
+    app.router.add_get("/", page_handler(page, csp))
+    for path, text in scripts.items():
+        app.router.add_get(path, script_handler(text))
+    return app
 
 
 def test_module_imports_stay_under_the_prefix(
     page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog
 ) -> None:
-    backend = ModulesBackend()
-    url = publish(gate, cluster, "modules", apps.aiohttp(backend.app()))
+    backend = RecordingBackend()
+    url = publish(gate, cluster, "modules", apps.aiohttp(module_app(backend, PAGE, MODULES)))
     prefix = urlsplit(url).path.rstrip("/")
     page.goto(url)
     page.wait_for_function("document.getElementById('out').textContent !== 'waiting'")
@@ -91,26 +89,6 @@ document.getElementById('out').textContent = lib + ',' + x;
 NONCE = "r4nd0m"
 
 
-class RailsBackend(RecordingBackend):
-    def __init__(self, csp: bool) -> None:
-        super().__init__()
-        self.csp = csp
-
-    def app(self) -> web.Application:
-        app = self.new_app()
-        app.router.add_get("/", self._page)
-        for path, text in RAILS_MODULES.items():
-            app.router.add_get(path, script_handler(text))
-        return app
-
-    async def _page(self, request: web.Request) -> web.StreamResponse:
-        headers = dict(NO_STORE)
-        if self.csp:
-            headers["Content-Security-Policy"] = f"script-src 'self' 'nonce-{NONCE}'"
-        page = RAILS_PAGE.format(nonce=f' nonce="{NONCE}"' if self.csp else "")
-        return web.Response(text=page, content_type="text/html", headers=headers)
-
-
 @pytest.mark.parametrize("csp", [False, True], ids=["no-csp", "nonce-csp"])
 @pytest.mark.parametrize(
     "browser_says", [None, '"Chromium";v="120"'], ids=["as-is", "chromium-120"]
@@ -124,8 +102,11 @@ def test_a_pages_own_import_map_is_moved_under_the_prefix(
     csp: bool,
     browser_says: str | None,
 ) -> None:
-    backend = RailsBackend(csp)
-    url = publish(gate, cluster, "railslike", apps.aiohttp(backend.app()))
+    backend = RecordingBackend()
+    page_text = RAILS_PAGE.format(nonce=f' nonce="{NONCE}"' if csp else "")
+    policy = f"script-src 'self' 'nonce-{NONCE}'" if csp else None
+    app = module_app(backend, page_text, RAILS_MODULES, policy)
+    url = publish(gate, cluster, "railslike", apps.aiohttp(app))
     prefix = urlsplit(url).path.rstrip("/")
     if browser_says is not None:  # kubegate then sends no import map of its own
         page.set_extra_http_headers({"sec-ch-ua": browser_says})
@@ -152,19 +133,9 @@ HASHED_PAGE = f"""<!doctype html>
 """
 
 
-class HashedBackend(RecordingBackend):
-    def app(self) -> web.Application:
-        app = self.new_app()
-        app.router.add_get("/", self._page)
-        for path in ("/assets/lib.js", "/assets/dep.js"):
-            app.router.add_get(path, script_handler(RAILS_MODULES[path]))
-        return app
-
-    @staticmethod
-    async def _page(request: web.Request) -> web.StreamResponse:
-        sources = " ".join(script_hash_source(text) for text in (HASHED_MAP, HASHED_MODULE))
-        headers = {**NO_STORE, "Content-Security-Policy": f"script-src 'self' {sources}"}
-        return web.Response(text=HASHED_PAGE, content_type="text/html", headers=headers)
+HASHED_CSP = "script-src 'self' " + " ".join(
+    script_hash_source(text) for text in (HASHED_MAP, HASHED_MODULE)
+)
 
 
 def test_a_hashed_import_map_that_needs_no_change_is_left_as_it_is(
@@ -173,8 +144,10 @@ def test_a_hashed_import_map_that_needs_no_change_is_left_as_it_is(
     """Under a CSP that allows the page's map by its hash, a map with only relative
     addresses keeps its exact text (adding kubegate's entries would void the hash), also
     where kubegate sends no map of its own: the page works as it did."""
-    backend = HashedBackend()
-    url = publish(gate, cluster, "hashed", apps.aiohttp(backend.app()))
+    backend = RecordingBackend()
+    scripts = {path: RAILS_MODULES[path] for path in ("/assets/lib.js", "/assets/dep.js")}
+    app = module_app(backend, HASHED_PAGE, scripts, HASHED_CSP)
+    url = publish(gate, cluster, "hashed", apps.aiohttp(app))
     prefix = urlsplit(url).path.rstrip("/")
     page.set_extra_http_headers({"sec-ch-ua": '"Chromium";v="120"'})
     page.goto(url)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from browser.apps.recording import NO_STORE, RecordingBackend
+from browser.apps.recording import RecordingBackend, echo_query, page_handler, script_handler
 from browser.harness import Apps, Gate, NetworkLog, publish
 from integration.proxy.harness import Cluster
 from kubegate.core.rewrite_csp import script_hash_source
@@ -42,39 +42,20 @@ document.body.appendChild(frame);
 HASH_CSP = f"script-src 'self' {script_hash_source(FRAME_SCRIPT)}"
 
 
-class SrcdocBackend(RecordingBackend):
-    def __init__(self, csp: str | None) -> None:
-        super().__init__()
-        self.csp = csp
-
-    def app(self) -> web.Application:
-        app = self.new_app()
-        app.router.add_get("/", self._page)
-        app.router.add_get("/page.js", self._script)
-        app.router.add_get("/api/echo", self._echo)
-        return app
-
-    async def _page(self, request: web.Request) -> web.StreamResponse:
-        headers = dict(NO_STORE)
-        if self.csp is not None:
-            headers["Content-Security-Policy"] = self.csp
-        return web.Response(text=PAGE, content_type="text/html", headers=headers)
-
-    @staticmethod
-    async def _script(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=PAGE_JS, content_type="text/javascript", headers=NO_STORE)
-
-    @staticmethod
-    async def _echo(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=request.query_string, headers=NO_STORE)
+def srcdoc_app(backend: RecordingBackend, csp: str | None) -> web.Application:
+    app = backend.new_app()
+    app.router.add_get("/", page_handler(PAGE, csp))
+    app.router.add_get("/page.js", script_handler(PAGE_JS))
+    app.router.add_get("/api/echo", echo_query)
+    return app
 
 
 @pytest.mark.parametrize("csp", [None, HASH_CSP], ids=["no-csp", "hash-csp"])
 def test_a_scripted_srcdoc_frame_runs_the_shim(
     page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog, csp: str | None
 ) -> None:
-    backend = SrcdocBackend(csp)
-    url = publish(gate, cluster, "srcdoc", apps.aiohttp(backend.app()))
+    backend = RecordingBackend()
+    url = publish(gate, cluster, "srcdoc", apps.aiohttp(srcdoc_app(backend, csp)))
     prefix = urlsplit(url).path.rstrip("/")
     page.goto(url)
     page.wait_for_selector("#out:not(:text('waiting'))", state="attached")

@@ -469,6 +469,23 @@ def applied_to_own_server(
         server.stop()
 
 
+def can_i(kubectl: Kubectl, verb: str, resource: str) -> str:
+    """``kubectl auth can-i VERB RESOURCE`` as kubegate's ServiceAccount, in every
+    namespace: "yes" or "no" (a "no" exits 1, so no check of the exit status)."""
+    result = kubectl.run(
+        "auth",
+        "can-i",
+        verb,
+        *resource.split(),
+        "--all-namespaces",
+        f"--as={SA_USER}",
+        check=False,
+    )
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), result.stderr
+    return answer
+
+
 @pytest.fixture(scope="module")
 def via_applied(
     via_apiserver: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
@@ -487,10 +504,7 @@ def via_applied(
 )
 def test_the_overlay_lets_kubegate_proxy(via_applied: Any, verb: str, resource: str) -> None:
     """Applied for real, the overlay's binding grants the proxy subresources."""
-    result = via_applied.run(
-        "auth", "can-i", verb, *resource.split(), "--all-namespaces", f"--as={SA_USER}"
-    )
-    assert result.stdout.strip() == "yes", result.stderr
+    assert can_i(via_applied, verb, resource) == "yes"
 
 
 @pytest.mark.parametrize(
@@ -572,10 +586,7 @@ def test_the_mirror_rbac_overlay_lets_kubegate_read_rbac_and_no_more(
 ) -> None:
     """Applied for real, the overlay's binding lets the ServiceAccount read the RBAC kinds,
     and kubegate's RBAC refuses writing them, bind and escalate."""
-    result = rbac_applied.run(
-        "auth", "can-i", verb, resource, "--all-namespaces", f"--as={SA_USER}", check=False
-    )
-    assert result.stdout.strip() == allowed, result.stderr
+    assert can_i(rbac_applied, verb, resource) == allowed
 
 
 # -- both components --------------------------------------------------------------------------
@@ -636,13 +647,4 @@ def test_the_combined_overlay_grants_both_roles_and_no_more(
     both_applied: Any, verb: str, resource: str, allowed: str
 ) -> None:
     """Applied for real, the combined overlay's bindings grant what each component's does."""
-    result = both_applied.run(
-        "auth",
-        "can-i",
-        verb,
-        *resource.split(),
-        "--all-namespaces",
-        f"--as={SA_USER}",
-        check=False,
-    )
-    assert result.stdout.strip() == allowed, result.stderr
+    assert can_i(both_applied, verb, resource) == allowed

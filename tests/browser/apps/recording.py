@@ -38,6 +38,23 @@ def file_handler(path: Path, content_type: str) -> web.RequestHandler:  # type: 
     return handler
 
 
+def page_handler(text: str, csp: str | None = None) -> web.RequestHandler:  # type: ignore[name-defined]
+    """An HTML page, with ``csp`` as its Content-Security-Policy when given."""
+    headers = dict(NO_STORE)
+    if csp is not None:
+        headers["Content-Security-Policy"] = csp
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=text, content_type="text/html", headers=headers)
+
+    return handler
+
+
+async def echo_query(request: web.Request) -> web.StreamResponse:
+    """The request's query string as the body."""
+    return web.Response(text=request.query_string, headers=NO_STORE)
+
+
 def script_handler(text: str) -> web.RequestHandler:  # type: ignore[name-defined]
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(text=text, content_type="text/javascript", headers=NO_STORE)
