@@ -62,7 +62,20 @@
     srcset: ['IMG', 'SOURCE'],
     srcdoc: ['IFRAME'],
   };
+  // CSS set by script: url(…) (quoted or not) and @import "…", as the server does in CSS.
+  var CSS_URL = /(url\(\s*)(?:"([^"]*)"|'([^']*)'|([^'"()\s]*))(\s*\))|(@import\s+)(?:"([^"]*)"|'([^']*)')/gi;
+  function fixCSS(css) {
+    if (typeof css !== 'string' || !/url\(|@import/i.test(css)) return css;
+    return css.replace(CSS_URL, function (m, open, d, s, bare, close, imp, id, is) {
+      var url = open ? (d != null ? d : s != null ? s : bare) : (id != null ? id : is);
+      var f = fix(url);
+      if (f === url) return m;
+      var q = (open ? (d != null ? '"' : s != null ? "'" : '') : (id != null ? '"' : "'"));
+      return open ? open + q + f + q + close : imp + q + f + q;
+    });
+  }
   function fixAttr(el, name, value) {
+    if (name === 'style') return fixCSS(value);
     // SVG: <use href="/sprite.svg#i">, <image>, <a>, <script> (xlink:href too); "#i" stays.
     if (el instanceof SVGElement) return /^(xlink:)?href$/.test(name) ? fix(value) : value;
     var tags = Object.prototype.hasOwnProperty.call(URL_ATTRS, name) && URL_ATTRS[name];
@@ -98,16 +111,35 @@
     [w.HTMLObjectElement, 'data'],
   ].forEach(function (p) { patchProperty(p[0], p[1], fix); });
   patchProperty(w.HTMLImageElement, 'srcset', fixSrcset);
+  var CSSD = w.CSSStyleDeclaration;
+  patchProperty(CSSD, 'cssText', fixCSS);
+  wrap(CSSD && CSSD.prototype, 'setProperty', at(1, fixCSS));
+  // el.style.backgroundImage = … has no setter to wrap (an interceptor in Chromium); it
+  // changes the style attribute, which an observer fixes before the next style recalc.
+  if (w.MutationObserver) {
+    new MutationObserver(function (records) {
+      records.forEach(function (r) {
+        var css = r.target.getAttribute('style'), fixed = fixCSS(css);
+        if (fixed !== css) r.target.setAttribute('style', fixed);
+      });
+    }).observe(document, { attributes: true, attributeFilter: ['style'], subtree: true });
+  }
+  var SHEET = w.CSSStyleSheet && CSSStyleSheet.prototype;
+  ['insertRule', 'replace', 'replaceSync'].forEach(function (name) { wrap(SHEET, name, at(0, fixCSS)); });
+  patchProperty(w.Node, 'textContent', function (value, node) {
+    return node instanceof HTMLStyleElement ? fixCSS(value) : value;
+  });
   patchProperty(w.HTMLSourceElement, 'srcset', fixSrcset);
 
   // HTML strings: fix URL attributes in an inert <template> before the real insertion.
-  var MAY_HOLD_URL = /\s(xlink:)?(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)|\ssrcdoc\s*=/i;
+  var MAY_HOLD_URL = /\s(xlink:)?(src|href|action|formaction|poster|data|srcset)\s*=\s*["']?\s*([\/\\]|[a-z]+:)|\ssrcdoc\s*=|url\(|@import/i;
   var RAW_TEXT = /^(SCRIPT|STYLE|TEXTAREA|TITLE|XMP|IFRAME|NOEMBED|NOFRAMES|NOSCRIPT|PLAINTEXT)$/;
   var TAG = /<\/?([a-z][^\s\/>]*|!doctype)/gi;
   var innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, 'innerHTML');
   function fixTree(root) {
     var els = root.querySelectorAll('*');
     for (var i = 0; i < els.length; i++) {
+      if (els[i].tagName === 'STYLE') els[i].textContent = els[i].textContent;  // (fixCSS)
       var attrs = els[i].attributes;
       for (var j = 0; j < attrs.length; j++) {
         var fixed = fixAttr(els[i], attrs[j].name, attrs[j].value);
@@ -150,7 +182,9 @@
     var doctype = doc.doctype ? new XMLSerializer().serializeToString(doc.doctype) : '';
     return doctype + doc.documentElement.outerHTML;
   }
-  function fixInner(html, el) { return RAW_TEXT.test(el.tagName) ? html : fixHTML(html); }
+  function fixInner(html, el) {
+    return el.tagName === 'STYLE' ? fixCSS(html) : RAW_TEXT.test(el.tagName) ? html : fixHTML(html);
+  }
   patchProperty(w.Element, 'innerHTML', fixInner);
   patchProperty(w.ShadowRoot, 'innerHTML', fixInner);  // web components
   patchProperty(w.Element, 'outerHTML', fixHTML);
