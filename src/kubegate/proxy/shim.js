@@ -205,8 +205,8 @@
   // addresses and scope and integrity URLs are fixed. Where kubegate put no import map of
   // its own before this script (browsers that do not merge import maps), the root-to-prefix
   // entries go into the page's map instead, unless that could break a CSP hash of its text
-  // (data-kubegate-csp: the page has a policy; a nonce is safe). Maps added by script, and
-  // after the document is parsed, are left alone.
+  // (data-kubegate-csp="inline": the policy restricts inline scripts; a nonce is safe). Maps
+  // added by script, and after the document is parsed, are left alone.
   var strict = csp === 'inline';  // its policy restricts inline scripts
   var merged = !!document.querySelector('script[type="importmap"]');  // kubegate's own
   var seen = new WeakSet();
@@ -231,7 +231,9 @@
     var scopes = map.scopes = table(map.scopes, true);
     if (scopes && typeof scopes === 'object') for (var s in scopes) scopes[s] = table(scopes[s]);
     map.integrity = table(map.integrity, true);
-    var imports = map.imports = table(map.imports) || {};
+    var imports = table(map.imports);
+    if (!imports || typeof imports !== 'object') imports = {};
+    map.imports = imports;
     if (!merged && (changed || el.nonce || !strict)) {
       var root = k.prefix + '/';
       if (!('/' in imports)) imports['/'] = root;
