@@ -171,7 +171,7 @@
     if (!scripted && !MAY_HOLD_URL.test(html)) return html;
     var doc = new DOMParser().parseFromString(html, 'text/html');
     fixTree(doc);
-    if (scripted) {
+    if (scripted && !doc.querySelector('script[data-kubegate-prefix]')) {
       var copy = doc.createElement('script');
       for (var i = 0; i < me.attributes.length; i++) {
         copy.setAttribute(me.attributes[i].name, me.attributes[i].value);
