@@ -22,6 +22,7 @@ CHECKS = {
     "request",
     "audio",
     "link",
+    "link-pathname",
     "document-write",
     "document-write-open",
     "srcdoc",

@@ -111,6 +111,14 @@
     [w.HTMLObjectElement, 'data'],
   ].forEach(function (p) { patchProperty(p[0], p[1], fix); });
   patchProperty(w.HTMLImageElement, 'srcset', fixSrcset);
+  // a.pathname = '/x' rebuilds the link's href: fixed as an href is.
+  [w.HTMLAnchorElement, w.HTMLAreaElement].forEach(function (C) {
+    patchProperty(C, 'pathname', function (value, el) {
+      var probe = new URL(el.href || loc.href);
+      probe.pathname = value;
+      return fix(probe.href) === probe.href ? value : new URL(fix(probe.href)).pathname;
+    });
+  });
   var CSSD = w.CSSStyleDeclaration;
   patchProperty(CSSD, 'cssText', fixCSS);
   wrap(CSSD && CSSD.prototype, 'setProperty', at(1, fixCSS));

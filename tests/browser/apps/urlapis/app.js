@@ -104,6 +104,15 @@
       return frameWith(html, function (frame, value) { frame.setAttribute('srcdoc', value); })
         .then(function (doc) { return loaded(doc.querySelector('img')); });
     },
+    'link-pathname': function () {
+      var a = document.createElement('a');
+      a.href = 'https://elsewhere.example/x';
+      a.pathname = '/kept';  // another host: left alone
+      var other = a.href === 'https://elsewhere.example/kept';
+      a.href = 'page';
+      a.pathname = '/moved';
+      return other && a.pathname === base + '/moved' && 'pathname ' + a.pathname;
+    },
     link: function () {
       var a = document.createElement('a');
       a.id = 'next';
