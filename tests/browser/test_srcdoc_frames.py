@@ -6,6 +6,7 @@ shim only by its hash."""
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,4 +62,41 @@ def test_a_scripted_srcdoc_frame_runs_the_shim(
     page.wait_for_selector("#out:not(:text('waiting'))", state="attached")
     assert page.text_content("#out") == "f=relative f=absolute", netlog.summary()
     assert {"/api/echo?f=relative", "/api/echo?f=absolute"} <= set(backend.received)
+    assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()
+
+
+SERVED_SCRIPT = FRAME_SCRIPT.replace("f=relative", "f=served-relative").replace(
+    "f=absolute", "f=served-absolute"
+)
+SERVED_FRAME = FRAME.replace(FRAME_SCRIPT, SERVED_SCRIPT)
+SERVED_CSP = f"script-src 'self' {script_hash_source(SERVED_SCRIPT)}"
+SERVED_PAGE = f"""<!doctype html>
+<html><head><title>srcdoc</title></head><body>
+<p id="out">waiting</p>
+<script src="/listen.js"></script>
+<iframe srcdoc="{html.escape(SERVED_FRAME)}"></iframe>
+</body></html>
+"""
+LISTEN_JS = (
+    "addEventListener('message', function (e) {"
+    " document.getElementById('out').textContent = e.data; });"
+)
+
+
+@pytest.mark.parametrize("csp", [None, SERVED_CSP], ids=["no-csp", "hash-csp"])
+def test_a_srcdoc_in_the_served_html_runs_the_shim(
+    page: Any, gate: Gate, apps: Apps, cluster: Cluster, netlog: NetworkLog, csp: str | None
+) -> None:
+    """A srcdoc attribute in the page kubegate relays is rewritten as the document it is,
+    with the shim put in (it has a script): the frame's requests stay under the prefix."""
+    backend = RecordingBackend()
+    app = backend.new_app()
+    app.router.add_get("/", page_handler(SERVED_PAGE, csp))
+    app.router.add_get("/listen.js", script_handler(LISTEN_JS))
+    app.router.add_get("/api/echo", echo_query)
+    url = publish(gate, cluster, "srcdoc-served", apps.aiohttp(app))
+    prefix = urlsplit(url).path.rstrip("/")
+    page.goto(url)
+    page.wait_for_selector("#out:not(:text('waiting'))", state="attached")
+    assert page.text_content("#out") == "f=served-relative f=served-absolute", netlog.summary()
     assert netlog.outside(gate.origin, prefix + "/") == [], netlog.summary()

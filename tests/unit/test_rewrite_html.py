@@ -3,6 +3,7 @@ byte, hostile markup, and streaming across every chunk boundary."""
 
 from __future__ import annotations
 
+import html
 import html.parser
 
 import pytest
@@ -410,3 +411,47 @@ def _start_tags(doc: bytes) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
 def _attributes(doc: bytes) -> list[tuple[str, str | None]]:
     return _start_tags(doc)[0][1]
+
+
+SHIM = b"<script>SHIM</script>"
+
+
+def test_srcdoc_is_rewritten_as_the_document_it_is() -> None:
+    """An iframe's srcdoc: its URLs get the prefix as in a page, entities and quotes stay
+    valid, and a frame with scripts gets the injected script first; without scripts none."""
+    doc = b'<iframe srcdoc="&lt;a href=&quot;/x&quot;&gt;a&amp;b&lt;/a&gt;"></iframe>'
+    assert rewrite(doc, inject=SHIM) == (
+        SHIM + b'<iframe srcdoc="&lt;a href=&quot;' + P.encode() + b"/x&quot;&gt;a&amp;b"
+        b'&lt;/a&gt;"></iframe>'
+    )
+    scripted = b"<iframe srcdoc='<script>f()</script>'></iframe>"
+    assert rewrite(scripted, inject=SHIM) == (
+        SHIM + b"<iframe srcdoc='&lt;script&gt;SHIM&lt;/script&gt;&lt;script&gt;f()"
+        b"&lt;/script&gt;'></iframe>"
+    )
+
+
+def test_srcdoc_left_alone_where_a_rewrite_could_not_be_exact() -> None:
+    """Raw non-ASCII bytes (the page's own charset), a srcdoc on another element, one
+    with nothing to change, and documents nested deeper than four frames stay as sent."""
+    for doc in (
+        b'<iframe srcdoc="\xe9<a href=/x>"></iframe>',
+        b'<div srcdoc="<a href=/x>"></div>',
+        b'<iframe srcdoc="<p>plain</p>"></iframe>',
+    ):
+        assert rewrite(doc) == doc
+
+    def nested(levels: int) -> bytes:
+        inner = b'<a href="/deep">'
+        for _ in range(levels):
+            inner = b'<iframe srcdoc="' + html.escape(inner.decode()).encode() + b'"></iframe>'
+        return inner
+
+    def deepest(doc: bytes) -> bytes:  # the innermost document, all escapes undone
+        text = doc.decode()
+        while "srcdoc=" in text:
+            text = html.unescape(text.split('srcdoc="', 1)[1].rsplit('"></iframe>', 1)[0])
+        return text.encode()
+
+    assert deepest(rewrite(nested(4))) == b'<a href="' + P.encode() + b'/deep">'
+    assert rewrite(nested(5)) == nested(5)  # the link is in the fifth: kept as sent

@@ -44,6 +44,9 @@ def rewrite(doc: bytes, *, fast: bool, cuts: tuple[int, ...] = (), inject: bytes
     return b"".join(out) + rewriter.finish()
 
 
+SHIM = b"<script>SHIM</script>"
+
+
 def test_the_dfa_is_there() -> None:
     """google-re2 is installed (a declared dependency), so the DFA tier runs."""
     assert GAP is not None
@@ -52,6 +55,23 @@ def test_the_dfa_is_there() -> None:
 def test_step_pattern_numbers_groups_as_the_lane_pattern() -> None:
     """STEP_RE's candidate groups have FAST_RE's numbers (the lane uses one set for both)."""
     assert STEP_RE.groupindex == FAST_RE.groupindex
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'<p>x</p><iframe srcdoc="<script>f()</script>"></iframe><a href="/y">',
+        b'<iframe srcdoc="<a href=/x>" src="/f"></iframe><iframe srcdoc="plain"></iframe>',
+        b'<iframe SRCDOC="&lt;img src=&quot;/i.png&quot;&gt;"></iframe><p srcdoc="<a href=/z>">',
+    ],
+)
+def test_srcdoc_documents_agree_with_the_exact_path(doc: bytes, tier: str) -> None:
+    """An iframe's srcdoc is a document the exact path rewrites (and gives the injected
+    script when it has scripts): every tier leaves it to the exact path, cut anywhere."""
+    exact = rewrite(doc, fast=False, inject=SHIM)
+    assert exact != rewrite(doc, fast=False)  # (the injected script went into the frame)
+    for cut in range(len(doc) + 1):
+        assert rewrite(doc, fast=True, cuts=(cut,), inject=SHIM) == exact
 
 
 @pytest.mark.parametrize(
@@ -136,7 +156,7 @@ def test_plain_srcset_shortcut_prefixes_every_url() -> None:
 NAMES = (
     b"href HREF src SRC srcset SrcSet imagesrcset style STYLE data data-x action formaction"
     b" poster cite background longdesc manifest icon xlink:href class title alt content"
-    b' http-equiv charset x s st styl styles srcse i image <x a"b =x h ht'
+    b' http-equiv charset x s st styl styles srcse i image <x a"b =x h ht srcdoc SrcDoc srcdo'
 ).split(b" ")
 VALUES = [
     *(
@@ -158,6 +178,10 @@ VALUES = [
     b"/a 1x (x), /b",
     PB + b"/x",
     PB + b"x",
+    b"&lt;img src=&quot;/i.png&quot;&gt;",
+    b"<script>f()</script><a href=/x>",
+    b"<script>f()</script>",
+    b"&lt;iframe srcdoc=&quot;&amp;lt;a href=/y&amp;gt;&quot;&gt;",
 ]
 TAGS = (
     b"a A img div p td meta object script style title textarea iframe noscript xmp noembed"

@@ -108,6 +108,10 @@ FRAGMENTS = [
     b'<p class="c">t</p>',
     b'<img srcset="/a 1x, /b 2x">',
     b'<a title="x href="/>',
+    b'<iframe srcdoc="&lt;a href=&quot;/x&quot;&gt;"></iframe>',
+    b"<iframe srcdoc='<script>f()</script><img src=/i.png>'></iframe>",
+    b'<p srcdoc="<a href=/z>">',
+    b'<iframe srcdoc="<script>f()</script>"></iframe>',  # only the injected script to add
 ]
 
 

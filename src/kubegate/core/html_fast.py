@@ -220,7 +220,7 @@ _BORING_ATTR: Final = (
     + rb"|[^\t\n\f\r />\"'=<sSiI]"
     + _NAME_REST
     + _GENERIC
-    + rb"|[sS](?![tT][yY][lL][eE][\t\n\f\r /=>]|[rR][cC][sS][eE][tT][\t\n\f\r /=>])"
+    + rb"|[sS](?![tT][yY][lL][eE][\t\n\f\r /=>]|[rR][cC](?:[sS][eE][tT]|[dD][oO][cC])[\t\n\f\r /=>])"
     + _NAME_REST
     + _GENERIC
     + rb"|[iI](?![mM][aA][gG][eE][sS][rR][cC][sS][eE][tT][\t\n\f\r /=>])"

@@ -110,8 +110,8 @@ _SQ_VALUE: Final = rb"'(?:[^\x00-\x20/\\&hH'=][^'=]*)?'"
 _UQ_VALUE: Final = rb"[^\x00-\x20/\\&hH>\"'=<`][^\t\n\f\r >\"'=<`]*"
 _VALUE: Final = rb"(?:=(?:" + _DQ_VALUE + rb"|" + _SQ_VALUE + rb"|" + _UQ_VALUE + rb"))?"
 _URL_ATTR: Final = rb"(?:" + rb"|".join(_caseless(name) for name in _URL_NAMES) + rb")" + _PLAIN_URL
-# Any other name but style, srcset and imagesrcset (their values need a closer look).
-_OTHER_ATTR: Final = _trie((b"style", b"srcset", b"imagesrcset"), _NAME_CHARS) + _VALUE
+# Any other name but style, srcset, imagesrcset and srcdoc (their values need a closer look).
+_OTHER_ATTR: Final = _trie((b"style", b"srcset", b"imagesrcset", b"srcdoc"), _NAME_CHARS) + _VALUE
 # A srcset spelt in lower case, any double-quoted value (not ending with '=', see above):
 # the lane finds each one in the stretch (SRCSET_MARK) and rewrites its value itself.
 SRCSET_MARK: Final = b'srcset="'

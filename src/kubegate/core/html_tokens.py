@@ -67,7 +67,7 @@ _CONTENT_VALUE: Final = (
 )
 # Names spelt out as character classes: sre tests these far faster than (?i:...) words.
 _SPECIAL: Final = (
-    rb"(?:[sS](?:[tT][yY][lL][eE]|[rR][cC][sS][eE][tT])|[cC][oO][nN][tT][eE][nN][tT]"
+    rb"(?:[sS](?:[tT][yY][lL][eE]|[rR][cC](?:[sS][eE][tT]|[dD][oO][cC]))|[cC][oO][nN][tT][eE][nN][tT]"
     rb"|[iI][mM][aA][gG][eE][sS][rR][cC][sS][eE][tT])(?=[\t\n\f\r /=>])"
 )
 _STYLE: Final = rb"[sS][tT][yY][lL][eE](?=[\t\n\f\r /=>])"
@@ -174,7 +174,7 @@ START_TAG_WHOLE_RE: Final = re.compile(
 # at the next one that might matter: its name, and its raw value with any quotes.
 _WATCHED: Final = (
     rb"(?i:href|src|action|formaction|poster|cite|background|longdesc|manifest|icon|xlink:href"
-    rb"|data|srcset|imagesrcset|style|content|http-equiv)(?=[\t\n\f\r /=>]|\Z)"
+    rb"|data|srcset|imagesrcset|srcdoc|style|content|http-equiv)(?=[\t\n\f\r /=>]|\Z)"
 )
 WATCHED_ATTR_RE: Final = re.compile(
     rb"(?:" + _SEP + rb"|(?!" + _WATCHED + rb")" + ATTR + rb")*+(" + _WATCHED + rb")"

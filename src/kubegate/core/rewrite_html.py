@@ -5,7 +5,9 @@ What is rewritten (by core.rewrite_url's rule): the URL attributes ``href``, ``s
 ``manifest``, ``icon``, ``xlink:href`` (any element) and ``data`` (``<object>``); each URL of
 ``srcset`` and ``imagesrcset``; the URL in ``<meta http-equiv=refresh content="N;url=…">``;
 ``url(…)`` in ``style`` attributes and ``url(…)``/``@import`` in ``<style>`` elements
-(core.rewrite_css). ``<base href>`` is an ``href`` like any other.
+(core.rewrite_css). ``<base href>`` is an ``href`` like any other. An ``<iframe srcdoc>`` is
+a document of its own: rewritten by a nested rewriter (the injected script goes in when it
+has scripts), four levels deep at most; both fast-lane tiers leave it to the exact path.
 
 How: the document is never parsed into a tree. Two paths read it, and agree byte for byte
 (property tests hold them to it). The *fast lane* (core.html_fast_lane over
@@ -74,6 +76,9 @@ URL_ATTRIBUTES: Final = frozenset(
     }
 )
 _SRCSET: Final = frozenset({b"srcset", b"imagesrcset"})
+_SRCDOC_DEPTH: Final = 4  # srcdoc documents inside srcdoc documents: deeper ones are kept
+_RAW_BYTE_RE: Final = re.compile("[\udc80-\udcff]")  # decode_attribute's undecoded bytes
+_SCRIPT_TAG_RE: Final = re.compile(rb"<script[\t\n\f\r />]", re.IGNORECASE)
 _COMMENT_END_RE: Final = re.compile(rb"--!?>")
 _CDATA_END_RE: Final = re.compile(rb"\]\]>")
 _GT: Final = 0x3E
@@ -89,9 +94,17 @@ class HtmlRewriter:
     """One HTML document, rewritten as its bytes arrive."""
 
     def __init__(
-        self, rule: UrlRule, *, inject: bytes = b"", max_bytes: int = 0, fast: bool = True
+        self,
+        rule: UrlRule,
+        *,
+        inject: bytes = b"",
+        max_bytes: int = 0,
+        fast: bool = True,
+        depth: int = 0,
     ) -> None:
         self.rule = rule
+        self._shim = inject  # also what a srcdoc frame with scripts gets
+        self._depth = depth  # how many srcdoc documents this one is inside
         self._prefix = rule.prefix.encode("ascii")
         # Off (the reference, for tests): every byte goes through the exact path.
         self._fast = FastLane(rule) if fast else None
@@ -330,9 +343,26 @@ class HtmlRewriter:
             text = rewrite_srcset(decode_attribute(raw), self.rule.rewrite)
         elif attribute == b"style":
             text = rewrite_css(decode_attribute(raw), self.rule.rewrite)
+        elif attribute == b"srcdoc" and element == b"iframe":
+            text = self._srcdoc(decode_attribute(raw))
         else:
             return None
         return None if text is None else encode_attribute(text, quote)
+
+    def _srcdoc(self, document: str) -> str | None:
+        """An iframe's ``srcdoc`` rewritten as the document it is, given the injected script
+        when it has scripts of its own (the same text: a CSP allowing it by hash allows it
+        there too); None to keep it. Raw non-ASCII bytes (the page's own charset, which a
+        rewrite could not keep exactly) and srcdoc nested too deep are left alone."""
+        if self._depth >= _SRCDOC_DEPTH or _RAW_BYTE_RE.search(document) is not None:
+            return None
+        data = document.encode("utf-8")
+        inject = self._shim if _SCRIPT_TAG_RE.search(data) is not None else b""
+        nested = HtmlRewriter(
+            self.rule, inject=inject, fast=self._fast is not None, depth=self._depth + 1
+        )
+        out = nested.feed(data) + nested.finish()
+        return None if out == data else out.decode("utf-8")
 
     # ---------------------------------------------------------------------- injection
     def _prologue(self, buffer: bytes, position: int, final: bool) -> int | None:
